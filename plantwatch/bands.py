@@ -1,0 +1,146 @@
+"""Band registry: Sentinel-2 and Sentinel-1 band names, wavelengths, resolutions, statistics.
+
+Band order follows ESA (B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B10 B11 B12). The L1C
+product (top-of-atmosphere) carries all 13 bands; the L2A product (bottom-of-atmosphere)
+has no B10 (cirrus), so 12-band models select bands *by name*, never by index.
+
+Reflectance is stored as reflectance × 10000 ("DN"). Statistics below are in DN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Band:
+    """One spectral band or polarisation.
+
+    Attributes:
+        name: ESA band name, e.g. ``"B8A"``, or ``"VV"`` for Sentinel-1.
+        wavelength_nm: central wavelength in nm (Sentinel-2A); 0 for radar.
+        resolution_m: native ground sampling distance in metres.
+    """
+
+    name: str
+    wavelength_nm: float
+    resolution_m: int
+
+
+SENTINEL2_BANDS: tuple[Band, ...] = (
+    Band("B01", 442.7, 60),
+    Band("B02", 492.4, 10),
+    Band("B03", 559.8, 10),
+    Band("B04", 664.6, 10),
+    Band("B05", 704.1, 20),
+    Band("B06", 740.5, 20),
+    Band("B07", 782.8, 20),
+    Band("B08", 832.8, 10),
+    Band("B8A", 864.7, 20),
+    Band("B09", 945.1, 60),
+    Band("B10", 1373.5, 60),
+    Band("B11", 1613.7, 20),
+    Band("B12", 2202.4, 20),
+)
+SENTINEL1_BANDS: tuple[Band, ...] = (Band("VV", 0.0, 10), Band("VH", 0.0, 10))
+BANDS: dict[str, Band] = {b.name: b for b in SENTINEL2_BANDS + SENTINEL1_BANDS}
+
+RGB: tuple[str, str, str] = ("B04", "B03", "B02")
+
+
+@dataclass(frozen=True)
+class Product:
+    """A product: which bands its files hold, in file order, and default statistics.
+
+    Attributes:
+        name: product identifier used in ``dataset.json`` (``S2L1C``, ``S2L2A``, ``S1GRD``).
+        bands: band names in file order.
+        mean: default per-band mean, DN (S2) or dB (S1), same order as ``bands``.
+        std: default per-band standard deviation, same units.
+    """
+
+    name: str
+    bands: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @property
+    def num_bands(self) -> int:
+        """Number of bands in a file of this product."""
+        return len(self.bands)
+
+
+L1C_BAND_NAMES = tuple(b.name for b in SENTINEL2_BANDS)
+L2A_BAND_NAMES = tuple(n for n in L1C_BAND_NAMES if n != "B10")
+
+# L2A: BigEarthNet v1 Sentinel-2 statistics (Sumbul et al. 2019, 590k patches over
+# Europe), rounded to DN.
+# L1C: typical top-of-atmosphere reflectance over European land (order of magnitude of
+# EuroSAT, Helber et al. 2019); higher blue from path radiance, low B09/B10 from absorption.
+# Both are fall-backs: a dataset that stores its own statistics in dataset.json uses those.
+# S1: BigEarthNet-S1 backscatter statistics in dB.
+PRODUCTS: dict[str, Product] = {
+    "S2L2A": Product(
+        "S2L2A",
+        L2A_BAND_NAMES,
+        (341, 430, 614, 590, 951, 1792, 2075, 2219, 2266, 2246, 1594, 1009),
+        (555, 572, 583, 676, 730, 1096, 1273, 1365, 1356, 1302, 1079, 819),
+    ),
+    "S2L1C": Product(
+        "S2L1C",
+        L1C_BAND_NAMES,
+        (1354, 1118, 1042, 947, 1199, 2003, 2374, 2301, 2599, 732, 12, 1820, 1119),
+        (245, 333, 395, 594, 567, 861, 1086, 1118, 1231, 404, 5, 1003, 761),
+    ),
+    "S1GRD": Product("S1GRD", ("VV", "VH"), (-12.62, -19.29), (5.12, 5.46)),
+}
+
+
+def product(name: str) -> Product:
+    """Look up a product by name (``S2L1C``, ``S2L2A``, ``S1GRD``)."""
+    try:
+        return PRODUCTS[name]
+    except KeyError:
+        raise ValueError(f"unknown product {name!r}; known: {sorted(PRODUCTS)}") from None
+
+
+def band_indices(available: Sequence[str], wanted: Sequence[str]) -> list[int]:
+    """Indices into ``available`` of the bands named in ``wanted``, in ``wanted``'s order.
+
+    Raises:
+        ValueError: naming the missing bands and the available ones.
+    """
+    missing = [b for b in wanted if b not in available]
+    if missing:
+        raise ValueError(f"bands {missing} not available; available bands: {list(available)}")
+    return [list(available).index(b) for b in wanted]
+
+
+def select_bands(
+    image: np.ndarray, available: Sequence[str], wanted: Sequence[str], axis: int = 0
+) -> np.ndarray:
+    """Select and reorder bands of ``image`` by name along ``axis`` (default: [C,H,W])."""
+    return np.take(image, band_indices(available, wanted), axis=axis)
+
+
+def wavelengths_nm(names: Sequence[str]) -> np.ndarray:
+    """Central wavelengths in nm of the named bands, float64 [len(names)]."""
+    return np.array([BANDS[n].wavelength_nm for n in names])
+
+
+def resolutions_m(names: Sequence[str]) -> np.ndarray:
+    """Native resolutions in metres of the named bands, int64 [len(names)]."""
+    return np.array([BANDS[n].resolution_m for n in names])
+
+
+def default_stats(product_name: str, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Default (mean, std) of the named bands of a product, float32 [len(names)] each."""
+    p = product(product_name)
+    idx = band_indices(p.bands, names)
+    return (
+        np.asarray(p.mean, dtype=np.float32)[idx],
+        np.asarray(p.std, dtype=np.float32)[idx],
+    )

@@ -1,0 +1,41 @@
+"""The canonical on-disk layout of an observation dataset (written by synth and download).
+
+```
+<root>/dataset.json            provenance, product, bands, normalisation statistics
+<root>/observations.csv        one row per observation (columns below)
+<root>/plants.geojson          the plants: id, name, fuel, capacity_mw, point geometry
+<root>/images/<obs_id>.tif     Sentinel-2 reflectance × 10000, uint16, UTM CRS
+<root>/masks/<obs_id>.tif      plume mask, uint8 (0 background, 1 plume, 255 unlabelled)
+<root>/splits/<name>.txt       observation ids, one per line
+```
+Paths in ``observations.csv`` are relative to the root.
+"""
+
+from __future__ import annotations
+
+DATASET_JSON = "dataset.json"
+OBSERVATIONS_CSV = "observations.csv"
+PLANTS_GEOJSON = "plants.geojson"
+IMAGES_DIR = "images"
+MASKS_DIR = "masks"
+SPLITS_DIR = "splits"
+
+FORMAT_NAME = "plantwatch-observations"
+FORMAT_VERSION = 1
+REFLECTANCE_SCALE = 10_000
+PIXEL_SIZE_M = 10.0
+MASK_UNLABELLED = 255
+
+# Columns every observations.csv must have; the label columns may hold empty cells.
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "obs_id",
+    "plant_id",
+    "datetime",
+    "image",
+    "mask",
+    "fuel_type",
+    "capacity_mw",
+    "generation_mw",
+    "co2_t_per_h",
+)
+PLANT_COLUMNS: tuple[str, ...] = ("plant_id", "name", "fuel_type", "capacity_mw")

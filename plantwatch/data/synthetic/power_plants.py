@@ -1,0 +1,203 @@
+"""Write a synthetic power-plant observation dataset in the canonical format.
+
+Plants get a fuel (balanced over the classes), a capacity (log-uniform in the fuel's range),
+a place in Europe, a plant-specific efficiency spread and a daily load-factor series over
+two years; each observation is a Sentinel-2 overpass on one of those days. Generation is
+capacity × load factor; CO₂ = generation × the fuel's emission factor × the plant's spread
+(a less efficient plant burns more fuel per MWh). Everything is drawn from
+``numpy.random.default_rng([seed, …])`` streams keyed by plant and observation, so the same
+seed gives the same dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from pyproj import Transformer
+from rasterio.transform import from_origin
+from shapely.geometry import Point
+from tqdm.auto import tqdm
+
+import plantwatch
+from plantwatch import physics
+from plantwatch.bands import product
+from plantwatch.data import layout
+from plantwatch.data.geotiff import write_geotiff
+from plantwatch.data.splits import (
+    fraction_split_name,
+    nested_label_fractions,
+    split_by_plant,
+    write_splits,
+)
+from plantwatch.data.synthetic.conditions import (
+    WEATHER_COLUMNS,
+    load_factor_series,
+    sample_weather,
+)
+from plantwatch.data.synthetic.landscape import make_landscape
+from plantwatch.data.synthetic.scene import Acquisition, render_scene
+
+FIRST_DAY = datetime(2021, 1, 1, tzinfo=timezone.utc)
+PERIOD_DAYS = 730
+EFFICIENCY_SPREAD = 0.06  # plant-specific CO₂/MWh factor lies in [1 - s, 1 + s]
+DEFAULT_LABEL_FRACTIONS: tuple[float, ...] = (0.01, 0.1, 0.5)
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the WGS 84 / UTM zone containing (lon, lat)."""
+    zone = int((lon + 180) // 6) + 1
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def synthesize_power_plants(
+    out: str | Path,
+    plants: int = 24,
+    per_plant: int = 10,
+    size: int = 120,
+    product_name: str = "S2L2A",
+    mask_fraction: float = 1.0,
+    seed: int = 0,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    label_fractions: Sequence[float] = DEFAULT_LABEL_FRACTIONS,
+    progress: bool = True,
+) -> Path:
+    """Generate ``plants`` × ``per_plant`` observations under ``out``; returns ``out``.
+
+    Args:
+        out: dataset root; must not hold a dataset already.
+        plants: number of plants (at least 3 for train/val/test splits).
+        per_plant: observations (overpass days) per plant, at most 730.
+        size: image height and width in 10 m pixels.
+        product_name: ``S2L2A`` (12 bands) or ``S2L1C`` (13 bands, top of atmosphere).
+        mask_fraction: share of observations whose plume mask is kept (0–1); real data
+            lacks most masks, so the rest are written without one.
+        seed: random seed; the same seed gives an identical dataset.
+        val_fraction: approximate share of observations (by plant) for validation.
+        test_fraction: approximate share of observations (by plant) for testing.
+        label_fractions: nested subsets of the training split written as split files.
+        progress: show a progress bar.
+    """
+    root = Path(out)
+    if (root / layout.DATASET_JSON).exists():
+        raise FileExistsError(f"{root / layout.DATASET_JSON} exists; remove {root} or pick another")
+    if not 1 <= per_plant <= PERIOD_DAYS:
+        raise ValueError(f"per_plant must be in 1..{PERIOD_DAYS}, got {per_plant}")
+    if not 0.0 <= mask_fraction <= 1.0:
+        raise ValueError(f"mask_fraction must be in [0, 1], got {mask_fraction}")
+    bands = product(product_name).bands
+    if product_name not in ("S2L2A", "S2L1C"):
+        raise ValueError(f"synthetic product must be S2L2A or S2L1C, got {product_name!r}")
+
+    plant_rng = np.random.default_rng([seed, 0])
+    fuels = plant_rng.permutation([physics.FUEL_NAMES[i % physics.NUM_FUELS] for i in range(plants)])
+    total = plants * per_plant
+    keep_mask = set(np.random.default_rng([seed, 3]).permutation(total)[: round(mask_fraction * total)])
+
+    plant_rows, obs_rows = [], []
+    band_sums = np.zeros((total, 2, len(bands)))
+    bar = tqdm(total=total, desc="synthesising scenes", unit="scene", disable=not progress)
+    for p, fuel_name in enumerate(fuels):
+        fuel = physics.FUELS[physics.fuel_index(fuel_name)]
+        low, high = fuel.capacity_range_mw
+        capacity = float(round(math.exp(plant_rng.uniform(math.log(low), math.log(high))), 0))
+        lon, lat = float(plant_rng.uniform(4.0, 24.0)), float(plant_rng.uniform(45.0, 56.0))
+        spread = float(np.clip(plant_rng.normal(1.0, EFFICIENCY_SPREAD / 2), *(1 + np.array([-1, 1]) * EFFICIENCY_SPREAD)))
+        plant_id = f"P{p:04d}"
+        plant_rows.append({"plant_id": plant_id, "name": f"Synthetic {fuel.name} plant {p}",
+                           "fuel_type": fuel.name, "capacity_mw": capacity, "geometry": Point(lon, lat)})  # fmt: skip
+
+        site_rng = np.random.default_rng([seed, 1, p])
+        landscape = make_landscape(site_rng, size, fuel.name, capacity)
+        load = load_factor_series(site_rng, fuel.name, PERIOD_DAYS)
+        days = np.sort(site_rng.choice(PERIOD_DAYS, per_plant, replace=False))
+        epsg = utm_epsg(lon, lat)
+        easting, northing = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
+        row0, col0 = landscape.site_center
+        transform = from_origin(easting - (col0 + 0.5) * layout.PIXEL_SIZE_M,
+                                northing + (row0 + 0.5) * layout.PIXEL_SIZE_M,
+                                layout.PIXEL_SIZE_M, layout.PIXEL_SIZE_M)  # fmt: skip
+
+        for o, day in enumerate(days):
+            rng = np.random.default_rng([seed, 2, p, o])
+            when = FIRST_DAY + timedelta(days=int(day), hours=10.5 - lon / 15)
+            day_of_year = when.timetuple().tm_yday
+            weather = sample_weather(rng, lat, day_of_year)
+            generation = round(capacity * float(load[day]), 1)
+            acquisition = Acquisition(
+                day_of_year=day_of_year,
+                latitude=lat,
+                weather=weather,
+                generation_mw=generation,
+                efficiency=fuel.efficiency / spread,
+                cloud_cover=0.0 if rng.random() < 0.65 else float(rng.uniform(0.05, 0.4)),
+                aerosol_optical_depth=float(rng.uniform(0.02, 0.2)),
+            )
+            scene = render_scene(landscape, acquisition, product_name, rng)
+            obs_id = f"{plant_id}_{when:%Y%m%d}"
+            dn = np.round(scene.reflectance * layout.REFLECTANCE_SCALE).astype(np.uint16)
+            index = p * per_plant + o
+            band_sums[index] = dn.reshape(len(bands), -1).sum(1), (dn.astype(np.float64) ** 2).reshape(len(bands), -1).sum(1)
+            image_path = f"{layout.IMAGES_DIR}/{obs_id}.tif"
+            write_geotiff(root / image_path, dn, f"EPSG:{epsg}", transform)
+            mask_path = ""
+            if index in keep_mask:
+                mask_path = f"{layout.MASKS_DIR}/{obs_id}.tif"
+                write_geotiff(root / mask_path, scene.mask, f"EPSG:{epsg}", transform)
+            obs_rows.append({
+                "obs_id": obs_id, "plant_id": plant_id, "datetime": f"{when:%Y-%m-%dT%H:%M:%SZ}",
+                "image": image_path, "mask": mask_path, "fuel_type": fuel.name,
+                "capacity_mw": capacity, "generation_mw": generation,
+                "co2_t_per_h": round(generation * fuel.ef_t_per_mwh * spread, 1),
+                **weather.as_row(),
+            })  # fmt: skip
+            bar.update()
+    bar.close()
+
+    observations = pd.DataFrame(obs_rows)
+    observations.to_csv(root / layout.OBSERVATIONS_CSV, index=False)
+    gpd.GeoDataFrame(plant_rows, crs="EPSG:4326").to_file(root / layout.PLANTS_GEOJSON, driver="GeoJSON")
+
+    splits = split_by_plant(observations, val_fraction, test_fraction, seed)
+    train = observations.set_index("obs_id").loc[splits["train"]]
+    for fraction, ids in nested_label_fractions(train.index, train["fuel_type"], label_fractions, seed).items():
+        splits[fraction_split_name(fraction)] = ids
+    write_splits(root, splits)
+
+    is_train = observations["obs_id"].isin(splits["train"]).to_numpy()
+    pixels = is_train.sum() * size * size
+    mean = band_sums[is_train, 0].sum(0) / pixels
+    std = np.sqrt(np.maximum(band_sums[is_train, 1].sum(0) / pixels - mean**2, 0.0))
+    description = {
+        "format": layout.FORMAT_NAME,
+        "format_version": layout.FORMAT_VERSION,
+        "source": "synthetic",
+        "generator": {
+            "name": "plantwatch.data.synthetic.power_plants",
+            "version": plantwatch.__version__,
+            "seed": seed, "plants": plants, "per_plant": per_plant, "size": size,
+            "mask_fraction": mask_fraction, "val_fraction": val_fraction,
+            "test_fraction": test_fraction, "label_fractions": list(label_fractions),
+        },
+        "product": product_name,
+        "bands": list(bands),
+        "reflectance_scale": layout.REFLECTANCE_SCALE,
+        "pixel_size_m": layout.PIXEL_SIZE_M,
+        "boa_add_offset": "harmonised: no +1000 offset (synthetic reflectance)",
+        "band_stats": {"split": "train", "mean": mean.round(2).tolist(), "std": std.round(2).tolist()},
+        "aux_stats": {
+            "split": "train",
+            "columns": list(WEATHER_COLUMNS),
+            "mean": train[list(WEATHER_COLUMNS)].mean().round(4).tolist(),
+            "std": train[list(WEATHER_COLUMNS)].std().round(4).tolist(),
+        },
+    }  # fmt: skip
+    (root / layout.DATASET_JSON).write_text(json.dumps(description, indent=2) + "\n")
+    return root
