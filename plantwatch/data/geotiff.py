@@ -9,8 +9,10 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.transform import Affine
 
+from plantwatch.data.errors import DatasetError
 
-class GeoTiffError(ValueError):
+
+class GeoTiffError(DatasetError):
     """A GeoTIFF that is missing, unreadable or holds the wrong content."""
 
 
@@ -43,7 +45,7 @@ def write_geotiff(
     transform: Affine,
     nodata: float | None = None,
 ) -> None:
-    """Write ``array`` [C, H, W] (or [H, W]) as a deflate-compressed, tiled-free GeoTIFF."""
+    """Write ``array`` [C, H, W] (or [H, W]) as a deflate-compressed GeoTIFF."""
     data = array[None] if array.ndim == 2 else array
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

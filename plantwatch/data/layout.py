@@ -24,7 +24,6 @@ FORMAT_NAME = "plantwatch-observations"
 FORMAT_VERSION = 1
 REFLECTANCE_SCALE = 10_000
 PIXEL_SIZE_M = 10.0
-MASK_UNLABELLED = 255
 
 # Columns every observations.csv must have; the label columns may hold empty cells.
 REQUIRED_COLUMNS: tuple[str, ...] = (

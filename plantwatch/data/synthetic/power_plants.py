@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -85,16 +86,23 @@ def synthesize_power_plants(
         label_fractions: nested subsets of the training split written as split files.
         progress: show a progress bar.
     """
-    root = Path(out)
-    if (root / layout.DATASET_JSON).exists():
-        raise FileExistsError(f"{root / layout.DATASET_JSON} exists; remove {root} or pick another")
+    target = Path(out)
+    if (target / layout.DATASET_JSON).exists():
+        raise FileExistsError(f"{target / layout.DATASET_JSON} exists; remove {target} or pick another")
+    if target.exists() and any(target.iterdir()):
+        raise FileExistsError(f"{target} is not empty and holds no dataset; pick an empty folder")
+    if product_name not in ("S2L2A", "S2L1C"):
+        raise ValueError(f"synthetic product must be S2L2A or S2L1C, got {product_name!r}")
     if not 1 <= per_plant <= PERIOD_DAYS:
         raise ValueError(f"per_plant must be in 1..{PERIOD_DAYS}, got {per_plant}")
     if not 0.0 <= mask_fraction <= 1.0:
         raise ValueError(f"mask_fraction must be in [0, 1], got {mask_fraction}")
     bands = product(product_name).bands
-    if product_name not in ("S2L2A", "S2L1C"):
-        raise ValueError(f"synthetic product must be S2L2A or S2L1C, got {product_name!r}")
+    # Written into a sibling folder and renamed when complete: an interrupted run leaves no
+    # half dataset behind at ``out``.
+    root = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
 
     plant_rng = np.random.default_rng([seed, 0])
     fuels = plant_rng.permutation([physics.FUEL_NAMES[i % physics.NUM_FUELS] for i in range(plants)])
@@ -200,4 +208,7 @@ def synthesize_power_plants(
         },
     }  # fmt: skip
     (root / layout.DATASET_JSON).write_text(json.dumps(description, indent=2) + "\n")
-    return root
+    if target.exists():
+        target.rmdir()
+    root.rename(target)
+    return target

@@ -1,0 +1,246 @@
+"""`PlantObservations`: the reader of the canonical observation dataset (see ``layout``).
+
+Everything that can be checked without reading images is checked when the dataset is
+built (columns, fuel names, numbers, weather, split ids, plants); the images and masks are
+checked as they are read (band count, NaN, negative reflectance, mask values, sizes). Every
+error names the file and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from plantwatch import physics
+from plantwatch.bands import band_indices, default_stats, product
+from plantwatch.data import layout
+from plantwatch.data.errors import DatasetError
+from plantwatch.data.geotiff import read_geotiff
+from plantwatch.data.sample import FUEL_UNKNOWN, MASK_UNLABELLED
+from plantwatch.data.splits import read_split
+from plantwatch.data.synthetic.conditions import WEATHER_COLUMNS
+
+Transform = Callable[..., dict[str, np.ndarray]]
+
+
+def _numeric(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = frame.loc[values.isna() & frame[column].notna(), "obs_id"].tolist()
+    if bad:
+        raise DatasetError(f"{path}: column {column!r} holds non-numbers for {bad[:5]}; fix those cells")
+    return values.to_numpy(np.float64)
+
+
+class PlantObservations(Dataset):
+    """Observations of power plants in the canonical format, as sample dicts.
+
+    Args:
+        root: dataset folder (holds ``dataset.json``).
+        split: a split name (``train``, ``val``, ``test``, ``train_10pct`` …), a list of
+            observation ids, or None for all observations.
+        bands: band names to return, in this order; None for all bands of the product.
+        transforms: albumentations-style callable ``f(image=HWC, mask=HW) -> dict``,
+            applied to reflectance (0–1) before normalisation.
+        aux_columns: observation columns that form ``aux``; None for the weather columns.
+        normalize: standardise image bands and aux with the dataset's training statistics.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str | Sequence[str] | None = None,
+        bands: Sequence[str] | None = None,
+        transforms: Transform | None = None,
+        aux_columns: Sequence[str] | None = None,
+        normalize: bool = True,
+    ) -> None:
+        self.root = Path(root)
+        info_path = self.root / layout.DATASET_JSON
+        if not info_path.is_file():
+            raise DatasetError(
+                f"{info_path}: not found; {self.root} is not a plantwatch observation dataset — "
+                f"create one with `plantwatch synth plants {self.root}`"
+            )
+        self.info: dict[str, Any] = json.loads(info_path.read_text())
+        self.product = product(self.info["product"])
+        self.file_bands: tuple[str, ...] = tuple(self.info.get("bands", self.product.bands))
+        if self.file_bands != self.product.bands:
+            raise DatasetError(
+                f"{info_path}: 'bands' {list(self.file_bands)} differ from product "
+                f"{self.product.name} {list(self.product.bands)}; fix dataset.json"
+            )
+        self.bands = tuple(bands) if bands is not None else self.file_bands
+        self._band_index = band_indices(self.file_bands, self.bands)
+        self.scale = float(self.info.get("reflectance_scale", layout.REFLECTANCE_SCALE))
+        self.aux_columns = tuple(aux_columns) if aux_columns is not None else WEATHER_COLUMNS
+        self.transforms = transforms
+        self.normalize = normalize
+
+        frame = self._read_observations()
+        if split is not None:
+            ids = read_split(self.root, split) if isinstance(split, str) else list(split)
+            where = self.root / layout.SPLITS_DIR / f"{split}.txt" if isinstance(split, str) else "split"
+            unknown = sorted(set(ids) - set(frame.index))
+            if unknown:
+                raise DatasetError(
+                    f"{where}: {len(unknown)} ids not in {layout.OBSERVATIONS_CSV}, e.g. "
+                    f"{unknown[:5]}; regenerate the splits or fix the ids"
+                )
+            frame = frame.loc[ids]
+        self.observations = frame
+        self._mean, self._std = self._band_stats()
+        self._aux_mean, self._aux_std = self._aux_stats()
+
+    def _read_observations(self) -> pd.DataFrame:
+        path = self.root / layout.OBSERVATIONS_CSV
+        if not path.is_file():
+            raise DatasetError(f"{path}: not found; the dataset is incomplete — regenerate it")
+        frame = pd.read_csv(path, dtype={"obs_id": str, "plant_id": str, "mask": str, "image": str})
+        missing = [c for c in (*layout.REQUIRED_COLUMNS, *self.aux_columns) if c not in frame]
+        if missing:
+            raise DatasetError(f"{path}: missing columns {missing}; add them (empty cells allowed for labels)")
+        if frame["obs_id"].duplicated().any():
+            dups = frame.loc[frame["obs_id"].duplicated(), "obs_id"].tolist()[:5]
+            raise DatasetError(f"{path}: duplicate obs_id {dups}; ids must be unique")
+
+        fuel = np.full(len(frame), FUEL_UNKNOWN, np.int64)
+        for i, name in enumerate(frame["fuel_type"]):
+            if isinstance(name, str) and name.strip():
+                try:
+                    fuel[i] = physics.fuel_index(name)
+                except ValueError as error:
+                    raise DatasetError(f"{path}: observation {frame['obs_id'].iat[i]}: {error}") from None
+        frame["fuel"] = fuel
+        for column in ("capacity_mw", "generation_mw", "co2_t_per_h", *self.aux_columns):
+            frame[column] = _numeric(frame, column, path)
+        for column in ("generation_mw", "co2_t_per_h", "capacity_mw"):
+            negative = frame.loc[frame[column] < 0, "obs_id"].tolist()
+            if negative:
+                raise DatasetError(f"{path}: negative {column} for {negative[:5]}; values must be ≥ 0")
+        no_aux = frame.loc[frame[list(self.aux_columns)].isna().any(axis=1), "obs_id"].tolist()
+        if no_aux:
+            raise DatasetError(
+                f"{path}: empty or NaN in {list(self.aux_columns)} for {no_aux[:5]}; "
+                "fill the weather (e.g. from ERA-5) or drop those rows"
+            )
+        frame["mask"] = frame["mask"].fillna("")
+
+        plants_path = self.root / layout.PLANTS_GEOJSON
+        if not plants_path.is_file():
+            raise DatasetError(f"{plants_path}: not found; the dataset is incomplete — regenerate it")
+        plants = gpd.read_file(plants_path)
+        if "plant_id" not in plants:
+            raise DatasetError(f"{plants_path}: no 'plant_id' property; add one per plant")
+        points = plants.set_index(plants["plant_id"].astype(str)).geometry
+        unknown = sorted(set(frame["plant_id"]) - set(points.index))
+        if unknown:
+            raise DatasetError(f"{path}: plant ids {unknown[:5]} are not in {plants_path}; add them")
+        frame["lon"] = points.x.reindex(frame["plant_id"]).to_numpy()
+        frame["lat"] = points.y.reindex(frame["plant_id"]).to_numpy()
+        return frame.set_index("obs_id", drop=False)
+
+    def _band_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of the selected bands in reflectance units (0–1), float32 [C] each."""
+        stats = self.info.get("band_stats")
+        if stats:
+            mean = np.asarray(stats["mean"], np.float32)[self._band_index]
+            std = np.asarray(stats["std"], np.float32)[self._band_index]
+        else:
+            mean, std = default_stats(self.product.name, self.bands)
+        return mean / self.scale, np.maximum(std / self.scale, 1e-6)
+
+    def _aux_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of the aux columns over the training split, float32 [A] each."""
+        stats = self.info.get("aux_stats", {})
+        columns = stats.get("columns", [])
+        if all(c in columns for c in self.aux_columns):
+            idx = [columns.index(c) for c in self.aux_columns]
+            mean, std = np.asarray(stats["mean"])[idx], np.asarray(stats["std"])[idx]
+        else:
+            values = self.observations[list(self.aux_columns)]
+            mean, std = values.mean().to_numpy(), values.std(ddof=0).to_numpy()
+        return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.observations)
+
+    def _read_image(self, row: pd.Series) -> np.ndarray:
+        """Reflectance (0–1) of the selected bands, float32 [C, H, W]."""
+        path = self.root / row["image"]
+        dn, _ = read_geotiff(path)
+        if dn.shape[0] != len(self.file_bands):
+            raise DatasetError(
+                f"{path}: has {dn.shape[0]} bands, but dataset.json declares {self.product.name} "
+                f"with {len(self.file_bands)} ({' '.join(self.file_bands)}); "
+                "fix the product in dataset.json or re-export the image"
+            )
+        image = dn[self._band_index].astype(np.float32)
+        if np.isnan(image).any():
+            raise DatasetError(f"{path}: contains NaN; fill or mask the no-data pixels before use")
+        if (image < 0).any():
+            raise DatasetError(
+                f"{path}: negative reflectance (min {image.min():g}); L2A scenes with the "
+                "+1000 offset must be harmonised (subtract BOA_ADD_OFFSET, clip at 0)"
+            )
+        return image / self.scale
+
+    def _read_mask(self, row: pd.Series, shape: tuple[int, int]) -> np.ndarray:
+        """Plume mask, uint8 [H, W]: 0/1, or all 255 when the observation has no mask."""
+        if not row["mask"]:
+            return np.full(shape, MASK_UNLABELLED, np.uint8)
+        path = self.root / row["mask"]
+        mask, _ = read_geotiff(path)
+        if mask.shape[0] != 1 or mask.shape[1:] != shape:
+            raise DatasetError(f"{path}: shape {mask.shape}, expected (1, {shape[0]}, {shape[1]}) like its image")
+        invalid = np.setdiff1d(np.unique(mask), (0, 1, MASK_UNLABELLED))
+        if invalid.size:
+            raise DatasetError(f"{path}: values {invalid.tolist()}; a mask holds 0, 1 or 255 (unlabelled)")
+        return mask[0].astype(np.uint8)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row = self.observations.iloc[index]
+        image = self._read_image(row)
+        mask = self._read_mask(row, image.shape[1:])
+        if self.transforms is not None:
+            out = self.transforms(image=image.transpose(1, 2, 0), mask=mask)
+            image, mask = out["image"].transpose(2, 0, 1), out["mask"]
+        aux = row[list(self.aux_columns)].to_numpy(np.float32)
+        if self.normalize:
+            image = (image - self._mean[:, None, None]) / self._std[:, None, None]
+            aux = (aux - self._aux_mean) / self._aux_std
+
+        def label(column: str) -> tuple[torch.Tensor, torch.Tensor]:
+            value = row[column]
+            known = bool(np.isfinite(value))
+            return torch.tensor(value if known else 0.0, dtype=torch.float32), torch.tensor(known)
+
+        power, has_power = label("generation_mw")
+        co2, has_co2 = label("co2_t_per_h")
+        capacity, has_capacity = label("capacity_mw")
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)),
+            "aux": torch.from_numpy(aux.astype(np.float32)),
+            "mask": torch.from_numpy(np.ascontiguousarray(mask).astype(np.int64)),
+            "fuel": torch.tensor(int(row["fuel"]), dtype=torch.int64),
+            "power": power,
+            "co2": co2,
+            "capacity": capacity,
+            "has_mask": torch.tensor(bool(row["mask"])),
+            "has_fuel": torch.tensor(int(row["fuel"]) != FUEL_UNKNOWN),
+            "has_power": has_power,
+            "has_co2": has_co2,
+            "has_capacity": has_capacity,
+            "obs_id": row["obs_id"],
+            "plant_id": row["plant_id"],
+            "datetime": row["datetime"],
+            "lon": float(row["lon"]),
+            "lat": float(row["lat"]),
+        }
