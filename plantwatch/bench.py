@@ -45,8 +45,8 @@ def bench_data(
             next(iter(loader))  # start the workers before timing
             start = time.perf_counter()
             seen = sum(len(batch["image"]) for _ in range(epochs) for batch in loader)
-            figures[f"load samples/s (workers={count}, batch={batch_size})"] = (
-                seen / (time.perf_counter() - start)
+            figures[f"load samples/s (workers={count}, batch={batch_size})"] = seen / (
+                time.perf_counter() - start
             )
         shape = tuple(dataset[0]["image"].shape)
     print(f"plantwatch bench data: {plants * per_plant} scenes, {product_name}, "

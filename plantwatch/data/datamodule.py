@@ -90,7 +90,9 @@ class PlantDataModule(L.LightningDataModule):
         if self.hparams.source != "synthetic":
             return
         generator = json.loads((self.root / layout.DATASET_JSON).read_text()).get("generator", {})
-        configured = {k: self.hparams[k] for k in ("plants", "per_plant", "size", "mask_fraction", "seed")}
+        configured = {
+            k: self.hparams[k] for k in ("plants", "per_plant", "size", "mask_fraction", "seed")
+        }
         differ = {k: (generator.get(k), v) for k, v in configured.items() if generator.get(k) != v}
         if differ:
             warnings.warn(

@@ -35,7 +35,9 @@ def _numeric(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     values = pd.to_numeric(frame[column], errors="coerce")
     bad = frame.loc[values.isna() & frame[column].notna(), "obs_id"].tolist()
     if bad:
-        raise DatasetError(f"{path}: column {column!r} holds non-numbers for {bad[:5]}; fix those cells")
+        raise DatasetError(
+            f"{path}: column {column!r} holds non-numbers for {bad[:5]}; fix those cells"
+        )
     return values.to_numpy(np.float64)
 
 
@@ -87,7 +89,11 @@ class PlantObservations(Dataset):
         frame = self._read_observations()
         if split is not None:
             ids = read_split(self.root, split) if isinstance(split, str) else list(split)
-            where = self.root / layout.SPLITS_DIR / f"{split}.txt" if isinstance(split, str) else "split"
+            where = (
+                self.root / layout.SPLITS_DIR / f"{split}.txt"
+                if isinstance(split, str)
+                else "split"
+            )
             unknown = sorted(set(ids) - set(frame.index))
             if unknown:
                 raise DatasetError(
@@ -106,7 +112,9 @@ class PlantObservations(Dataset):
         frame = pd.read_csv(path, dtype={"obs_id": str, "plant_id": str, "mask": str, "image": str})
         missing = [c for c in (*layout.REQUIRED_COLUMNS, *self.aux_columns) if c not in frame]
         if missing:
-            raise DatasetError(f"{path}: missing columns {missing}; add them (empty cells allowed for labels)")
+            raise DatasetError(
+                f"{path}: missing columns {missing}; add them (empty cells allowed for labels)"
+            )
         if frame["obs_id"].duplicated().any():
             dups = frame.loc[frame["obs_id"].duplicated(), "obs_id"].tolist()[:5]
             raise DatasetError(f"{path}: duplicate obs_id {dups}; ids must be unique")
@@ -117,14 +125,18 @@ class PlantObservations(Dataset):
                 try:
                     fuel[i] = physics.fuel_index(name)
                 except ValueError as error:
-                    raise DatasetError(f"{path}: observation {frame['obs_id'].iat[i]}: {error}") from None
+                    raise DatasetError(
+                        f"{path}: observation {frame['obs_id'].iat[i]}: {error}"
+                    ) from None
         frame["fuel"] = fuel
         for column in ("capacity_mw", "generation_mw", "co2_t_per_h", *self.aux_columns):
             frame[column] = _numeric(frame, column, path)
         for column in ("generation_mw", "co2_t_per_h", "capacity_mw"):
             negative = frame.loc[frame[column] < 0, "obs_id"].tolist()
             if negative:
-                raise DatasetError(f"{path}: negative {column} for {negative[:5]}; values must be ≥ 0")
+                raise DatasetError(
+                    f"{path}: negative {column} for {negative[:5]}; values must be ≥ 0"
+                )
         no_aux = frame.loc[frame[list(self.aux_columns)].isna().any(axis=1), "obs_id"].tolist()
         if no_aux:
             raise DatasetError(
@@ -135,14 +147,18 @@ class PlantObservations(Dataset):
 
         plants_path = self.root / layout.PLANTS_GEOJSON
         if not plants_path.is_file():
-            raise DatasetError(f"{plants_path}: not found; the dataset is incomplete — regenerate it")
+            raise DatasetError(
+                f"{plants_path}: not found; the dataset is incomplete — regenerate it"
+            )
         plants = gpd.read_file(plants_path)
         if "plant_id" not in plants:
             raise DatasetError(f"{plants_path}: no 'plant_id' property; add one per plant")
         points = plants.set_index(plants["plant_id"].astype(str)).geometry
         unknown = sorted(set(frame["plant_id"]) - set(points.index))
         if unknown:
-            raise DatasetError(f"{path}: plant ids {unknown[:5]} are not in {plants_path}; add them")
+            raise DatasetError(
+                f"{path}: plant ids {unknown[:5]} are not in {plants_path}; add them"
+            )
         frame["lon"] = points.x.reindex(frame["plant_id"]).to_numpy()
         frame["lat"] = points.y.reindex(frame["plant_id"]).to_numpy()
         return frame.set_index("obs_id", drop=False)
@@ -199,10 +215,14 @@ class PlantObservations(Dataset):
         path = self.root / row["mask"]
         mask, _ = read_geotiff(path)
         if mask.shape[0] != 1 or mask.shape[1:] != shape:
-            raise DatasetError(f"{path}: shape {mask.shape}, expected (1, {shape[0]}, {shape[1]}) like its image")
+            raise DatasetError(
+                f"{path}: shape {mask.shape}, expected (1, {shape[0]}, {shape[1]}) like its image"
+            )
         invalid = np.setdiff1d(np.unique(mask), (0, 1, MASK_UNLABELLED))
         if invalid.size:
-            raise DatasetError(f"{path}: values {invalid.tolist()}; a mask holds 0, 1 or 255 (unlabelled)")
+            raise DatasetError(
+                f"{path}: values {invalid.tolist()}; a mask holds 0, 1 or 255 (unlabelled)"
+            )
         return mask[0].astype(np.uint8)
 
     def __getitem__(self, index: int) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from plantwatch.data.layout import SPLITS_DIR
 
@@ -30,7 +30,10 @@ def _hold_out(frame: pd.DataFrame, fraction: float, seed: int) -> pd.Index:
     if fraction <= 0 or n_groups < 2:
         return frame.index[:0]
     folds = min(max(2, round(1 / fraction)), n_groups)
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    if frame["fuel_type"].value_counts().min() >= folds:
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    else:  # a fuel with fewer observations than folds cannot be stratified
+        splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # a rare fuel cannot fill every fold: stratify where possible
         warnings.simplefilter("ignore", UserWarning)
         _, held = next(splitter.split(frame, frame["fuel_type"], groups))

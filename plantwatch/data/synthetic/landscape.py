@@ -106,8 +106,11 @@ def make_landscape(
         normal = rng.uniform(0.0, 2 * np.pi)
         along = -(cols - center[1]) * np.sin(normal) + (rows - center[0]) * np.cos(normal)
         across = (cols - center[1]) * np.cos(normal) + (rows - center[0]) * np.sin(normal)
-        offset = rng.uniform(side * 0.8 + 6, 0.48 * size)
-        meander = rng.uniform(2, 6) * np.sin(2 * np.pi * along / rng.uniform(40, 90) + rng.uniform(0, 6))
+        nearest = side * 0.8 + 6  # clear of the site; may fall outside a small image
+        offset = rng.uniform(nearest, max(nearest, 0.48 * size))
+        meander = rng.uniform(2, 6) * np.sin(
+            2 * np.pi * along / rng.uniform(40, 90) + rng.uniform(0, 6)
+        )
         mats[np.abs(across - offset - meander) < rng.uniform(1.5, 5)] = material("water")
 
     if fuel == "lignite":  # terraced open-pit mine in the distance
@@ -117,7 +120,9 @@ def make_landscape(
         distance = np.hypot(rows - mine_row, cols - mine_col)
         radius = rng.uniform(0.4, 0.6) * size
         mats[distance < radius] = material("mine")
-        texture = np.where(distance < radius, texture * (1 + 0.12 * np.sin(distance / 2.5)), texture)
+        texture = np.where(
+            distance < radius, texture * (1 + 0.12 * np.sin(distance / 2.5)), texture
+        )
 
     on_site = (np.abs(a) < side / 2) & (np.abs(b) < side * 0.35)
     mats[on_site] = material("built")
@@ -149,7 +154,7 @@ def make_landscape(
             row, col = site_point(-side / 2 - radius - 2, (k - (towers - 1) / 2) * (2 * radius + 3))
             structures.append(Structure(row, col, radius, rng.uniform(120, 180)))
             sources.append(Source(row, col, 0.8 * radius * pixel_size_m, 0.85 / towers))
-    stacks = max(1, int(round(capacity_mw / (400 if fuel == "gas" else 1200))))
+    stacks = max(1, round(capacity_mw / (400 if fuel == "gas" else 1200)))
     for k in range(stacks):
         row, col = site_point(rng.uniform(-0.3, 0.3) * side, (k - (stacks - 1) / 2) * 5.0)
         stack_height = rng.uniform(60, 90) if fuel == "gas" else rng.uniform(150, 250)

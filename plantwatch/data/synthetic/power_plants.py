@@ -12,9 +12,9 @@ seed gives the same dataset.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from pyproj import Transformer
-from rasterio.transform import from_origin
+from rasterio.transform import Affine
 from shapely.geometry import Point
 from tqdm.auto import tqdm
 
@@ -42,7 +42,7 @@ from plantwatch.data.synthetic.conditions import (
     load_factor_series,
     sample_weather,
 )
-from plantwatch.data.synthetic.landscape import make_landscape
+from plantwatch.data.synthetic.landscape import Landscape, make_landscape
 from plantwatch.data.synthetic.scene import Acquisition, render_scene
 
 FIRST_DAY = datetime(2021, 1, 1, tzinfo=timezone.utc)
@@ -55,6 +55,103 @@ def utm_epsg(lon: float, lat: float) -> int:
     """EPSG code of the WGS 84 / UTM zone containing (lon, lat)."""
     zone = int((lon + 180) // 6) + 1
     return (32600 if lat >= 0 else 32700) + zone
+
+
+@dataclass(frozen=True)
+class SyntheticPlant:
+    """A synthetic plant.
+
+    Attributes:
+        plant_id: identifier, ``P0000`` …
+        fuel: its fuel class.
+        capacity_mw: installed capacity, MW.
+        lon: longitude, degrees east.
+        lat: latitude, degrees north.
+        spread: plant-specific factor on the fuel's CO₂ per MWh (1/relative efficiency).
+    """
+
+    plant_id: str
+    fuel: physics.Fuel
+    capacity_mw: float
+    lon: float
+    lat: float
+    spread: float
+
+    def row(self) -> dict:
+        """The plant's feature for ``plants.geojson``."""
+        return {
+            "plant_id": self.plant_id,
+            "name": f"Synthetic {self.fuel.name} plant {self.plant_id}",
+            "fuel_type": self.fuel.name,
+            "capacity_mw": self.capacity_mw,
+            "geometry": Point(self.lon, self.lat),
+        }
+
+    def georeference(self, site_center: tuple[float, float]) -> tuple[str, Affine]:
+        """UTM CRS and transform placing the site centre pixel on the plant's coordinates."""
+        epsg = utm_epsg(self.lon, self.lat)
+        transformer = Transformer.from_crs(4326, epsg, always_xy=True)
+        easting, northing = transformer.transform(self.lon, self.lat)
+        pixel = layout.PIXEL_SIZE_M
+        west = easting - (site_center[1] + 0.5) * pixel
+        north = northing + (site_center[0] + 0.5) * pixel
+        return f"EPSG:{epsg}", Affine.translation(west, north) @ Affine.scale(pixel, -pixel)
+
+
+def _draw_plant(rng: np.random.Generator, index: int, fuel_name: str) -> SyntheticPlant:
+    fuel = physics.FUELS[physics.fuel_index(fuel_name)]
+    low, high = np.log(fuel.capacity_range_mw)
+    spread = np.clip(
+        rng.normal(1.0, EFFICIENCY_SPREAD / 2), 1 - EFFICIENCY_SPREAD, 1 + EFFICIENCY_SPREAD
+    )
+    return SyntheticPlant(
+        plant_id=f"P{index:04d}",
+        fuel=fuel,
+        capacity_mw=float(round(np.exp(rng.uniform(low, high)))),
+        lon=float(rng.uniform(4.0, 24.0)),
+        lat=float(rng.uniform(45.0, 56.0)),
+        spread=float(spread),
+    )
+
+
+def _observe(
+    plant: SyntheticPlant,
+    landscape: Landscape,
+    load_factor: float,
+    day: int,
+    product_name: str,
+    rng: np.random.Generator,
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """One overpass: (observations.csv row, image DN uint16 [C, H, W], mask uint8 [H, W])."""
+    when = FIRST_DAY + timedelta(days=day, hours=10.5 - plant.lon / 15)  # ~10:30 local solar
+    day_of_year = when.timetuple().tm_yday
+    weather = sample_weather(rng, plant.lat, day_of_year)
+    generation = round(plant.capacity_mw * load_factor, 1)
+    acquisition = Acquisition(
+        day_of_year=day_of_year,
+        latitude=plant.lat,
+        weather=weather,
+        generation_mw=generation,
+        efficiency=plant.fuel.efficiency / plant.spread,
+        cloud_cover=0.0 if rng.random() < 0.65 else float(rng.uniform(0.05, 0.4)),
+        aerosol_optical_depth=float(rng.uniform(0.02, 0.2)),
+    )
+    scene = render_scene(landscape, acquisition, product_name, rng)
+    obs_id = f"{plant.plant_id}_{when:%Y%m%d}"
+    row = {
+        "obs_id": obs_id,
+        "plant_id": plant.plant_id,
+        "datetime": f"{when:%Y-%m-%dT%H:%M:%SZ}",
+        "image": f"{layout.IMAGES_DIR}/{obs_id}.tif",
+        "mask": "",
+        "fuel_type": plant.fuel.name,
+        "capacity_mw": plant.capacity_mw,
+        "generation_mw": generation,
+        "co2_t_per_h": round(generation * plant.fuel.ef_t_per_mwh * plant.spread, 1),
+        **weather.as_row(),
+    }
+    dn = np.round(scene.reflectance * layout.REFLECTANCE_SCALE).astype(np.uint16)
+    return row, dn, scene.mask
 
 
 def synthesize_power_plants(
@@ -88,7 +185,9 @@ def synthesize_power_plants(
     """
     target = Path(out)
     if (target / layout.DATASET_JSON).exists():
-        raise FileExistsError(f"{target / layout.DATASET_JSON} exists; remove {target} or pick another")
+        raise FileExistsError(
+            f"{target / layout.DATASET_JSON} exists; remove {target} or pick another"
+        )
     if target.exists() and any(target.iterdir()):
         raise FileExistsError(f"{target} is not empty and holds no dataset; pick an empty folder")
     if product_name not in ("S2L2A", "S2L1C"):
@@ -105,77 +204,50 @@ def synthesize_power_plants(
     root.mkdir(parents=True)
 
     plant_rng = np.random.default_rng([seed, 0])
-    fuels = plant_rng.permutation([physics.FUEL_NAMES[i % physics.NUM_FUELS] for i in range(plants)])
+    fuels = plant_rng.permutation(
+        [physics.FUEL_NAMES[i % physics.NUM_FUELS] for i in range(plants)]
+    )
     total = plants * per_plant
-    keep_mask = set(np.random.default_rng([seed, 3]).permutation(total)[: round(mask_fraction * total)])
+    masked = np.random.default_rng([seed, 3]).permutation(total)[: round(mask_fraction * total)]
+    keep_mask = set(masked.tolist())
 
     plant_rows, obs_rows = [], []
-    band_sums = np.zeros((total, 2, len(bands)))
+    band_sums = np.zeros((total, 2, len(bands)))  # per observation: Σ DN and Σ DN² per band
     bar = tqdm(total=total, desc="synthesising scenes", unit="scene", disable=not progress)
     for p, fuel_name in enumerate(fuels):
-        fuel = physics.FUELS[physics.fuel_index(fuel_name)]
-        low, high = fuel.capacity_range_mw
-        capacity = float(round(math.exp(plant_rng.uniform(math.log(low), math.log(high))), 0))
-        lon, lat = float(plant_rng.uniform(4.0, 24.0)), float(plant_rng.uniform(45.0, 56.0))
-        spread = float(np.clip(plant_rng.normal(1.0, EFFICIENCY_SPREAD / 2), *(1 + np.array([-1, 1]) * EFFICIENCY_SPREAD)))
-        plant_id = f"P{p:04d}"
-        plant_rows.append({"plant_id": plant_id, "name": f"Synthetic {fuel.name} plant {p}",
-                           "fuel_type": fuel.name, "capacity_mw": capacity, "geometry": Point(lon, lat)})  # fmt: skip
-
+        plant = _draw_plant(plant_rng, p, fuel_name)
+        plant_rows.append(plant.row())
         site_rng = np.random.default_rng([seed, 1, p])
-        landscape = make_landscape(site_rng, size, fuel.name, capacity)
-        load = load_factor_series(site_rng, fuel.name, PERIOD_DAYS)
+        landscape = make_landscape(site_rng, size, plant.fuel.name, plant.capacity_mw)
+        load = load_factor_series(site_rng, plant.fuel.name, PERIOD_DAYS)
         days = np.sort(site_rng.choice(PERIOD_DAYS, per_plant, replace=False))
-        epsg = utm_epsg(lon, lat)
-        easting, northing = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
-        row0, col0 = landscape.site_center
-        transform = from_origin(easting - (col0 + 0.5) * layout.PIXEL_SIZE_M,
-                                northing + (row0 + 0.5) * layout.PIXEL_SIZE_M,
-                                layout.PIXEL_SIZE_M, layout.PIXEL_SIZE_M)  # fmt: skip
-
+        crs, transform = plant.georeference(landscape.site_center)
         for o, day in enumerate(days):
-            rng = np.random.default_rng([seed, 2, p, o])
-            when = FIRST_DAY + timedelta(days=int(day), hours=10.5 - lon / 15)
-            day_of_year = when.timetuple().tm_yday
-            weather = sample_weather(rng, lat, day_of_year)
-            generation = round(capacity * float(load[day]), 1)
-            acquisition = Acquisition(
-                day_of_year=day_of_year,
-                latitude=lat,
-                weather=weather,
-                generation_mw=generation,
-                efficiency=fuel.efficiency / spread,
-                cloud_cover=0.0 if rng.random() < 0.65 else float(rng.uniform(0.05, 0.4)),
-                aerosol_optical_depth=float(rng.uniform(0.02, 0.2)),
-            )
-            scene = render_scene(landscape, acquisition, product_name, rng)
-            obs_id = f"{plant_id}_{when:%Y%m%d}"
-            dn = np.round(scene.reflectance * layout.REFLECTANCE_SCALE).astype(np.uint16)
             index = p * per_plant + o
-            band_sums[index] = dn.reshape(len(bands), -1).sum(1), (dn.astype(np.float64) ** 2).reshape(len(bands), -1).sum(1)
-            image_path = f"{layout.IMAGES_DIR}/{obs_id}.tif"
-            write_geotiff(root / image_path, dn, f"EPSG:{epsg}", transform)
-            mask_path = ""
+            row, dn, mask = _observe(
+                plant, landscape, float(load[day]), int(day), product_name,
+                np.random.default_rng([seed, 2, p, o]),
+            )  # fmt: skip
+            band_sums[index] = dn.sum((1, 2)), (dn.astype(np.float64) ** 2).sum((1, 2))
+            write_geotiff(root / row["image"], dn, crs, transform)
             if index in keep_mask:
-                mask_path = f"{layout.MASKS_DIR}/{obs_id}.tif"
-                write_geotiff(root / mask_path, scene.mask, f"EPSG:{epsg}", transform)
-            obs_rows.append({
-                "obs_id": obs_id, "plant_id": plant_id, "datetime": f"{when:%Y-%m-%dT%H:%M:%SZ}",
-                "image": image_path, "mask": mask_path, "fuel_type": fuel.name,
-                "capacity_mw": capacity, "generation_mw": generation,
-                "co2_t_per_h": round(generation * fuel.ef_t_per_mwh * spread, 1),
-                **weather.as_row(),
-            })  # fmt: skip
+                row["mask"] = f"{layout.MASKS_DIR}/{row['obs_id']}.tif"
+                write_geotiff(root / row["mask"], mask, crs, transform)
+            obs_rows.append(row)
             bar.update()
     bar.close()
 
     observations = pd.DataFrame(obs_rows)
     observations.to_csv(root / layout.OBSERVATIONS_CSV, index=False)
-    gpd.GeoDataFrame(plant_rows, crs="EPSG:4326").to_file(root / layout.PLANTS_GEOJSON, driver="GeoJSON")
+    gpd.GeoDataFrame(plant_rows, crs="EPSG:4326").to_file(
+        root / layout.PLANTS_GEOJSON, driver="GeoJSON"
+    )
 
     splits = split_by_plant(observations, val_fraction, test_fraction, seed)
     train = observations.set_index("obs_id").loc[splits["train"]]
-    for fraction, ids in nested_label_fractions(train.index, train["fuel_type"], label_fractions, seed).items():
+    for fraction, ids in nested_label_fractions(
+        train.index, train["fuel_type"], label_fractions, seed
+    ).items():
         splits[fraction_split_name(fraction)] = ids
     write_splits(root, splits)
 
@@ -199,7 +271,8 @@ def synthesize_power_plants(
         "reflectance_scale": layout.REFLECTANCE_SCALE,
         "pixel_size_m": layout.PIXEL_SIZE_M,
         "boa_add_offset": "harmonised: no +1000 offset (synthetic reflectance)",
-        "band_stats": {"split": "train", "mean": mean.round(2).tolist(), "std": std.round(2).tolist()},
+        "band_stats": {"split": "train", "mean": mean.round(2).tolist(),
+                       "std": std.round(2).tolist()},
         "aux_stats": {
             "split": "train",
             "columns": list(WEATHER_COLUMNS),

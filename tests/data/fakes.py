@@ -1,0 +1,30 @@
+"""Generators of tiny fake datasets for the tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from plantwatch.data.synthetic.power_plants import synthesize_power_plants
+
+
+def make_dataset(root: Path, **overrides) -> Path:
+    """A small synthetic dataset at ``root`` (defaults: 12 plants × 4 scenes of 48 px)."""
+    settings = {"plants": 12, "per_plant": 4, "size": 48, "mask_fraction": 0.5, "seed": 7}
+    settings.update(overrides)
+    return synthesize_power_plants(root, progress=False, **settings)
+
+
+def copy_dataset(source: Path, target: Path) -> Path:
+    """A writable copy of a dataset, for tests that damage it."""
+    shutil.copytree(source, target)
+    return target
+
+
+def edit_observations(root: Path, edit) -> None:
+    """Apply ``edit(frame) -> frame`` to ``root/observations.csv``."""
+    path = root / "observations.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    edit(frame).to_csv(path, index=False)

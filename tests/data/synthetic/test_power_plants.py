@@ -1,0 +1,128 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+
+from plantwatch import physics
+from plantwatch.data.splits import read_split
+from plantwatch.data.synthetic import power_plants
+from plantwatch.data.synthetic.power_plants import EFFICIENCY_SPREAD, synthesize_power_plants
+from tests.data.fakes import make_dataset
+
+
+@pytest.fixture(scope="module")
+def fully_masked(tmp_path_factory):
+    return make_dataset(
+        tmp_path_factory.mktemp("masked") / "ds", plants=8, per_plant=8, mask_fraction=1.0, seed=3
+    )
+
+
+def read_mask(root, path):
+    with rasterio.open(root / path) as src:
+        return src.read(1)
+
+
+def test_same_seed_gives_an_identical_dataset(tmp_path, tiny_dataset):
+    again = make_dataset(tmp_path / "again")
+    for name in ("observations.csv", "dataset.json", "splits/train.txt", "splits/train_10pct.txt"):
+        assert (again / name).read_text() == (tiny_dataset / name).read_text(), name
+    frame = pd.read_csv(again / "observations.csv")
+    for image in frame["image"]:
+        with rasterio.open(again / image) as a, rasterio.open(tiny_dataset / image) as b:
+            np.testing.assert_array_equal(a.read(), b.read())
+            assert a.transform == b.transform and a.crs == b.crs
+
+
+def test_another_seed_gives_another_dataset(tmp_path, tiny_dataset):
+    other = make_dataset(tmp_path / "other", seed=8)
+    assert (other / "observations.csv").read_text() != (
+        tiny_dataset / "observations.csv"
+    ).read_text()
+
+
+def test_co2_per_mwh_is_the_fuel_factor_within_the_efficiency_spread(fully_masked):
+    frame = pd.read_csv(fully_masked / "observations.csv")
+    running = frame[frame["generation_mw"] > 50]
+    factor = running["co2_t_per_h"] / running["generation_mw"]
+    expected = running["fuel_type"].map(lambda f: physics.FUELS[physics.fuel_index(f)].ef_t_per_mwh)
+    ratio = factor / expected
+    assert ratio.between(1 - EFFICIENCY_SPREAD - 0.01, 1 + EFFICIENCY_SPREAD + 0.01).all()
+    assert ratio.std() > 0.005  # plants differ
+    per_plant = ratio.groupby(running["plant_id"]).std()
+    assert (per_plant.fillna(0) < 0.01).all()  # one plant, one efficiency
+
+
+def test_off_observations_have_zero_generation_and_an_empty_mask(fully_masked):
+    frame = pd.read_csv(fully_masked / "observations.csv")
+    off = frame[frame["generation_mw"] == 0]
+    assert len(off) >= 1, "no off observation to check; change the seed"
+    assert (off["co2_t_per_h"] == 0).all()
+    assert all(read_mask(fully_masked, m).sum() == 0 for m in off["mask"])
+
+
+def test_plume_area_grows_with_generation_across_the_dataset(fully_masked):
+    frame = pd.read_csv(fully_masked / "observations.csv")
+    frame["plume_px"] = [read_mask(fully_masked, m).sum() for m in frame["mask"]]
+    assert frame[["generation_mw", "plume_px"]].corr("spearman").iloc[0, 1] > 0.4
+
+
+def test_mask_fraction_keeps_that_share_of_masks(tiny_dataset):
+    frame = pd.read_csv(tiny_dataset / "observations.csv", keep_default_na=False)
+    with_mask = frame["mask"] != ""
+    assert with_mask.sum() == round(0.5 * len(frame))
+    assert len(list((tiny_dataset / "masks").glob("*.tif"))) == with_mask.sum()
+
+
+def test_layout_and_provenance(tiny_dataset):
+    info = json.loads((tiny_dataset / "dataset.json").read_text())
+    assert info["source"] == "synthetic" and info["generator"]["seed"] == 7
+    assert info["product"] == "S2L2A" and len(info["bands"]) == 12
+    with rasterio.open(next((tiny_dataset / "images").glob("*.tif"))) as src:
+        assert src.count == 12 and src.dtypes[0] == "uint16" and src.crs.to_epsg() // 100 == 326
+        assert src.res == (10.0, 10.0) and src.shape == (48, 48)
+    plants = pd.read_csv(tiny_dataset / "observations.csv")["plant_id"].nunique()
+    assert plants == 12
+
+
+def test_band_statistics_are_those_of_the_training_split(tiny_dataset):
+    info = json.loads((tiny_dataset / "dataset.json").read_text())
+    frame = pd.read_csv(tiny_dataset / "observations.csv").set_index("obs_id")
+    stack = []
+    for obs in read_split(tiny_dataset, "train"):
+        with rasterio.open(tiny_dataset / frame.loc[obs, "image"]) as src:
+            stack.append(src.read().astype(np.float64))
+    stack = np.stack(stack)
+    np.testing.assert_allclose(info["band_stats"]["mean"], stack.mean(axis=(0, 2, 3)), atol=0.01)
+    np.testing.assert_allclose(info["band_stats"]["std"], stack.std(axis=(0, 2, 3)), rtol=1e-3)
+
+
+def test_l1c_product_writes_13_bands(tmp_path):
+    root = make_dataset(tmp_path / "l1c", plants=3, per_plant=1, product_name="S2L1C")
+    with rasterio.open(next((root / "images").glob("*.tif"))) as src:
+        assert src.count == 13
+
+
+def test_refuses_to_overwrite_a_dataset(tiny_dataset):
+    with pytest.raises(FileExistsError, match="dataset.json exists"):
+        synthesize_power_plants(tiny_dataset, plants=3, per_plant=1, progress=False)
+
+
+def test_an_interrupted_run_leaves_no_dataset_and_can_be_rerun(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = power_plants.render_scene
+
+    def dies_on_the_fifth_scene(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(power_plants, "render_scene", dies_on_the_fifth_scene)
+    with pytest.raises(KeyboardInterrupt):
+        make_dataset(tmp_path / "ds", plants=3, per_plant=3)
+    assert not (tmp_path / "ds").exists()
+    monkeypatch.setattr(power_plants, "render_scene", real)
+    root = make_dataset(tmp_path / "ds", plants=3, per_plant=3)
+    assert len(pd.read_csv(root / "observations.csv")) == 9
