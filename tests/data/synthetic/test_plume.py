@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -39,7 +41,7 @@ def test_water_emission_follows_waste_heat_and_is_zero_when_off():
 def test_more_generation_gives_more_plume_pixels_at_fixed_weather():
     counts = [plume_pixels(water_emission_kg_s(mw, 0.38)).sum() for mw in (200, 400, 800, 1600)]
     assert counts[0] > 0
-    assert all(a < b for a, b in zip(counts, counts[1:], strict=False)), counts
+    assert all(a < b for a, b in itertools.pairwise(counts)), counts
 
 
 def test_an_off_plant_has_no_plume():
