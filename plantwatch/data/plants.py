@@ -102,8 +102,8 @@ class PlantObservations(Dataset):
                 )
             frame = frame.loc[ids]
         self.observations = frame
-        self._mean, self._std = self._band_stats()
-        self._aux_mean, self._aux_std = self._aux_stats()
+        self.band_mean, self.band_std = self._band_stats()
+        self.aux_mean, self.aux_std = self._aux_stats()
 
     def _read_observations(self) -> pd.DataFrame:
         path = self.root / layout.OBSERVATIONS_CSV
@@ -234,8 +234,8 @@ class PlantObservations(Dataset):
             image, mask = out["image"].transpose(2, 0, 1), out["mask"]
         aux = row[list(self.aux_columns)].to_numpy(np.float32)
         if self.normalize:
-            image = (image - self._mean[:, None, None]) / self._std[:, None, None]
-            aux = (aux - self._aux_mean) / self._aux_std
+            image = (image - self.band_mean[:, None, None]) / self.band_std[:, None, None]
+            aux = (aux - self.aux_mean) / self.aux_std
 
         def label(column: str) -> tuple[torch.Tensor, torch.Tensor]:
             value = row[column]
