@@ -1,0 +1,38 @@
+import json
+
+import pandas as pd
+import pytest
+
+from plantwatch.cli import main
+
+
+def test_synth_plants_writes_the_canonical_format(tmp_path, capsys):
+    out = tmp_path / "ds"
+    main(["synth", "plants", str(out), "--plants", "4", "--per-plant", "2", "--size", "32",
+          "--product", "S2L1C", "--mask-fraction", "0.5", "--seed", "3", "--quiet"])  # fmt: skip
+    assert "wrote 8 observations of 4 plants" in capsys.readouterr().out
+    info = json.loads((out / "dataset.json").read_text())
+    assert info["product"] == "S2L1C" and info["generator"]["seed"] == 3
+    frame = pd.read_csv(out / "observations.csv", keep_default_na=False)
+    assert len(frame) == 8 and (frame["mask"] != "").sum() == 4
+    for name in ("plants.geojson", "splits/train.txt", "splits/val.txt", "splits/test.txt"):
+        assert (out / name).is_file()
+
+
+def test_preview_defaults_to_the_dataset_folder(tiny_dataset, tmp_path, capsys):
+    main(["preview", str(tiny_dataset), "--out", str(tmp_path / "x.png"), "--count", "2"])
+    assert (tmp_path / "x.png").is_file() and "x.png" in capsys.readouterr().out
+
+
+def test_demo_generates_once_and_renders_a_preview(tmp_path, capsys):
+    main(["demo", "--root", str(tmp_path / "demo")])
+    first = capsys.readouterr().out
+    assert "wrote a synthetic dataset" in first and (tmp_path / "demo" / "preview.png").is_file()
+    main(["demo", "--root", str(tmp_path / "demo")])
+    assert "using the synthetic dataset" in capsys.readouterr().out
+
+
+def test_bad_arguments_exit_with_usage(capsys):
+    with pytest.raises(SystemExit):
+        main(["synth", "plants", "x", "--product", "S3"])
+    assert "invalid choice" in capsys.readouterr().err
