@@ -36,6 +36,18 @@ def _preview(args: argparse.Namespace) -> None:
     print(f"preview of {args.root}: {render_preview(args.root, out, count=args.count)}")
 
 
+def _check(args: argparse.Namespace) -> None:
+    from plantwatch.data.plants import PlantObservations
+
+    dataset = PlantObservations(args.root)
+    errors = dataset.check(progress=not args.quiet)
+    for error in errors:
+        print(error)
+    print(f"{args.root}: {len(dataset) - len(errors)} of {len(dataset)} observations readable")
+    if errors:
+        raise SystemExit(1)
+
+
 def _demo(args: argparse.Namespace) -> None:
     from plantwatch.data.layout import DATASET_JSON
     from plantwatch.data.preview import render_preview
@@ -81,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--out", help="PNG path (default ROOT/preview.png)")
     preview.add_argument("--count", type=int, default=8, help="observations to show")
     preview.set_defaults(run=_preview)
+
+    check = commands.add_parser("check", help="read every observation of a dataset, list errors")
+    check.add_argument("root", help="dataset folder")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(run=_check)
 
     demo = commands.add_parser("demo", help="the main job on built-in synthetic data")
     demo.add_argument("--root", default="data/demo", help="dataset folder")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 from plantwatch import physics
 from plantwatch.bands import band_indices, default_stats, product
@@ -184,6 +185,16 @@ class PlantObservations(Dataset):
             values = self.observations[list(self.aux_columns)]
             mean, std = values.mean().to_numpy(), values.std(ddof=0).to_numpy()
         return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
+
+    def check(self, progress: bool = True) -> list[str]:
+        """Read every observation; return the error of each bad one (empty when all are fine)."""
+        errors = []
+        for index in tqdm(range(len(self)), desc="checking", unit="obs", disable=not progress):
+            try:
+                self[index]
+            except DatasetError as error:
+                errors.append(str(error))
+        return errors
 
     def __len__(self) -> int:
         return len(self.observations)

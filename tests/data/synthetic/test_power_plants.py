@@ -126,3 +126,23 @@ def test_an_interrupted_run_leaves_no_dataset_and_can_be_rerun(tmp_path, monkeyp
     monkeypatch.setattr(power_plants, "render_scene", real)
     root = make_dataset(tmp_path / "ds", plants=3, per_plant=3)
     assert len(pd.read_csv(root / "observations.csv")) == 9
+
+
+def test_generated_splits_keep_each_plant_in_one_split(tiny_dataset):
+    frame = pd.read_csv(tiny_dataset / "observations.csv").set_index("obs_id")
+    plants = {
+        name: set(frame.loc[read_split(tiny_dataset, name), "plant_id"])
+        for name in ("train", "val", "test")
+    }
+    assert plants["train"] and plants["val"] and plants["test"]
+    assert not (
+        plants["train"] & plants["val"]
+        or plants["train"] & plants["test"]
+        or plants["val"] & plants["test"]
+    )
+    assert sum(len(read_split(tiny_dataset, n)) for n in plants) == len(frame)
+    assert (
+        set(read_split(tiny_dataset, "train_10pct"))
+        <= set(read_split(tiny_dataset, "train_50pct"))
+        <= set(read_split(tiny_dataset, "train"))
+    )
