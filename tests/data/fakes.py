@@ -28,3 +28,14 @@ def edit_observations(root: Path, edit) -> None:
     path = root / "observations.csv"
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     edit(frame).to_csv(path, index=False)
+
+
+def set_cells(root: Path, row: int, **values: str) -> None:
+    """Overwrite cells of one row of ``root/observations.csv`` (column=value as text)."""
+
+    def edit(frame: pd.DataFrame) -> pd.DataFrame:
+        for column, value in values.items():
+            frame.loc[row, column] = value
+        return frame
+
+    edit_observations(root, edit)

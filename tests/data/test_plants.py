@@ -13,7 +13,7 @@ from plantwatch.data.geotiff import write_geotiff
 from plantwatch.data.plants import PlantObservations
 from plantwatch.data.splits import read_split
 from plantwatch.data.transforms import build_transforms
-from tests.data.fakes import copy_dataset, edit_observations
+from tests.data.fakes import copy_dataset, edit_observations, set_cells
 
 
 @pytest.fixture
@@ -89,11 +89,7 @@ def test_batches_collate_with_transforms(tiny_dataset):
 
 
 def test_missing_labels_are_flagged_not_invented(damaged):
-    def drop_labels(frame):
-        frame.loc[0, ["generation_mw", "co2_t_per_h", "fuel_type", "capacity_mw"]] = ""
-        return frame
-
-    edit_observations(damaged, drop_labels)
+    set_cells(damaged, 0, generation_mw="", co2_t_per_h="", fuel_type="", capacity_mw="")
     sample = PlantObservations(damaged)[0]
     assert not sample["has_power"] and not sample["has_co2"] and not sample["has_fuel"]
     assert not sample["has_capacity"]
@@ -114,11 +110,7 @@ def test_missing_column_is_named(damaged):
 
 
 def test_unknown_fuel_type_is_named_with_its_observation(damaged):
-    def nuclear(frame):
-        frame.loc[3, "fuel_type"] = "Nuclear"
-        return frame
-
-    edit_observations(damaged, nuclear)
+    set_cells(damaged, 3, fuel_type="Nuclear")
     obs = pd.read_csv(damaged / "observations.csv")["obs_id"][3]
     with pytest.raises(
         DatasetError, match=f"observations.csv: observation {obs}: unknown fuel type 'Nuclear'"
@@ -127,29 +119,17 @@ def test_unknown_fuel_type_is_named_with_its_observation(damaged):
 
 
 def test_non_numeric_and_negative_labels_are_named(damaged):
-    def text(frame):
-        frame.loc[1, "generation_mw"] = "lots"
-        return frame
-
-    edit_observations(damaged, text)
+    set_cells(damaged, 1, generation_mw="lots")
     with pytest.raises(DatasetError, match="'generation_mw' holds non-numbers"):
         PlantObservations(damaged)
 
-    def negative(frame):
-        frame.loc[1, "generation_mw"] = "-5"
-        return frame
-
-    edit_observations(damaged, negative)
+    set_cells(damaged, 1, generation_mw="-5")
     with pytest.raises(DatasetError, match="negative generation_mw"):
         PlantObservations(damaged)
 
 
 def test_missing_weather_is_named(damaged):
-    def no_weather(frame):
-        frame.loc[2, "temperature_c"] = ""
-        return frame
-
-    edit_observations(damaged, no_weather)
+    set_cells(damaged, 2, temperature_c="")
     with pytest.raises(DatasetError, match="empty or NaN in .*temperature_c"):
         PlantObservations(damaged)
 
@@ -214,11 +194,7 @@ def test_invalid_mask_values_are_named(damaged):
 
 
 def test_plants_missing_from_the_registry_are_named(damaged):
-    def rename(frame):
-        frame.loc[0, "plant_id"] = "X1"
-        return frame
-
-    edit_observations(damaged, rename)
+    set_cells(damaged, 0, plant_id="X1")
     with pytest.raises(DatasetError, match=r"plant ids \['X1'\] are not in .*plants.geojson"):
         PlantObservations(damaged)
 
