@@ -1,7 +1,10 @@
 """The canonical on-disk layout of an observation dataset (written by synth and download).
 
 ```
-<root>/dataset.json            provenance, product, bands, normalisation statistics
+<root>/dataset.json            provenance, product, bands, normalisation statistics and
+                               ``boa_add_offset_dn``: the offset the image files carry
+                               (1000 for unharmonised L2A of baseline ≥ 04.00, else 0);
+                               readers subtract it
 <root>/observations.csv        one row per observation (columns below)
 <root>/plants.geojson          the plants: id, name, fuel, capacity_mw, point geometry
 <root>/images/<obs_id>.tif     Sentinel-2 reflectance × 10000, uint16, UTM CRS

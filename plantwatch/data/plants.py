@@ -83,6 +83,7 @@ class PlantObservations(Dataset):
         self.bands = tuple(bands) if bands is not None else self.file_bands
         self._band_index = band_indices(self.file_bands, self.bands)
         self.scale = float(self.info.get("reflectance_scale", layout.REFLECTANCE_SCALE))
+        self.boa_offset = float(self.info.get("boa_add_offset_dn", 0))
         self.aux_columns = tuple(aux_columns) if aux_columns is not None else WEATHER_COLUMNS
         self.transforms = transforms
         self.normalize = normalize
@@ -217,6 +218,8 @@ class PlantObservations(Dataset):
                 f"{path}: negative reflectance (min {image.min():g}); L2A scenes with the "
                 "+1000 offset must be harmonised (subtract BOA_ADD_OFFSET, clip at 0)"
             )
+        if self.boa_offset:  # L2A baseline ≥ 04.00 files: DN = reflectance × scale + offset
+            image = np.maximum(image - self.boa_offset, 0.0)
         return image / self.scale
 
     def _read_mask(self, row: pd.Series, shape: tuple[int, int]) -> np.ndarray:

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from plantwatch import physics
 from plantwatch.data.errors import DatasetError
-from plantwatch.data.geotiff import write_geotiff
+from plantwatch.data.geotiff import read_geotiff, write_geotiff
 from plantwatch.data.plants import PlantObservations
 from plantwatch.data.splits import read_split
 from plantwatch.data.transforms import build_transforms
@@ -206,3 +206,15 @@ def test_default_statistics_are_used_when_the_dataset_has_none(damaged):
     data = PlantObservations(damaged)
     assert data.band_mean[1] == pytest.approx(430 / 10000)  # B02 of the L2A defaults
     assert torch.isfinite(data[0]["image"]).all()
+
+
+def test_l2a_files_with_the_boa_offset_read_as_harmonised_reflectance(damaged, tiny_dataset):
+    path = first_image(damaged)
+    data, profile = read_geotiff(path)
+    write_geotiff(path, data + 1000, profile["crs"], profile["transform"])
+    info = json.loads((damaged / "dataset.json").read_text())
+    info["boa_add_offset_dn"] = 1000
+    (damaged / "dataset.json").write_text(json.dumps(info))
+    offset = PlantObservations(damaged, normalize=False)[0]["image"]
+    harmonised = PlantObservations(tiny_dataset, normalize=False)[0]["image"]
+    torch.testing.assert_close(offset, harmonised)

@@ -270,7 +270,7 @@ def synthesize_power_plants(
         "bands": list(bands),
         "reflectance_scale": layout.REFLECTANCE_SCALE,
         "pixel_size_m": layout.PIXEL_SIZE_M,
-        "boa_add_offset": "harmonised: no +1000 offset (synthetic reflectance)",
+        "boa_add_offset_dn": 0,
         "band_stats": {"split": "train", "mean": mean.round(2).tolist(),
                        "std": std.round(2).tolist()},
         "aux_stats": {
