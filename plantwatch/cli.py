@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 
 
 def _synth_plants(args: argparse.Namespace) -> None:
@@ -71,8 +74,15 @@ def _bench_data(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of all subcommands."""
-    parser = argparse.ArgumentParser(prog="plantwatch", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="plantwatch",
+        description="Plumes, fuel, power and CO2 of power plants from Sentinel-2.",
+        epilog="fit, validate, test and predict take LightningCLI arguments: "
+        "plantwatch fit --config experiments/quickstart.yaml (see plantwatch fit --help)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+    for name in LIGHTNING_COMMANDS:
+        commands.add_parser(name, help=f"LightningCLI {name} (plantwatch {name} --help)")
 
     synth = commands.add_parser("synth", help="generate synthetic datasets")
     kinds = synth.add_subparsers(dest="kind", required=True)
@@ -115,5 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``plantwatch`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in LIGHTNING_COMMANDS:
+        from plantwatch.tasks.lightning_cli import PlantwatchCLI
+
+        PlantwatchCLI(args=argv)
+        return
     args = build_parser().parse_args(argv)
     args.run(args)

@@ -1,0 +1,128 @@
+"""Encoders: built offline by segmentation-models-pytorch, weights from local files only.
+
+``build_encoder`` never asks a hub for weights (``weights=None``). ``load_encoder_weights``
+takes a plain state dict (``.pt``/``.pth``), a Lightning checkpoint (``.ckpt``; the
+``model.encoder.`` prefixes are stripped) or a zoo folder holding ``encoder.pt`` and a
+``card.yaml`` that names its bands. When the checkpoint was trained on other bands than the
+model's, the first convolution is adapted *by band name*: kernels of shared bands are
+copied, new bands get the mean kernel of the old ones, and a warning lists what changed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import segmentation_models_pytorch as smp
+import torch
+import yaml
+from torch import nn
+
+ZOO_WEIGHTS = "encoder.pt"
+ZOO_CARD = "card.yaml"
+
+
+def build_encoder(name: str, in_channels: int, depth: int = 5) -> nn.Module:
+    """An smp encoder with random weights and ``in_channels`` input bands."""
+    return smp.encoders.get_encoder(name, in_channels=in_channels, depth=depth, weights=None)
+
+
+def _encoder_state(raw: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The encoder's entries of a model or checkpoint state dict, prefixes removed."""
+    marker = "encoder."
+    nested = {k[k.index(marker) + len(marker) :]: v for k, v in raw.items() if marker in k}
+    return nested or dict(raw)
+
+
+def read_encoder_checkpoint(source: str | Path) -> tuple[dict[str, torch.Tensor], list[str] | None]:
+    """Read encoder weights and, where recorded, their band names.
+
+    Args:
+        source: a ``.pt``/``.pth`` state dict, a Lightning ``.ckpt``, or a zoo folder.
+
+    Returns:
+        (encoder state dict, band names or None when the file does not record them).
+
+    Raises:
+        FileNotFoundError: naming the path and what was expected there.
+    """
+    path = Path(source)
+    bands: list[str] | None = None
+    if path.is_dir():
+        card = path / ZOO_CARD
+        if not card.is_file() or not (path / ZOO_WEIGHTS).is_file():
+            raise FileNotFoundError(f"{path}: a zoo folder holds {ZOO_CARD} and {ZOO_WEIGHTS}")
+        bands = yaml.safe_load(card.read_text()).get("bands")
+        path = path / ZOO_WEIGHTS
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no such encoder checkpoint; give a .pt/.pth state dict, a Lightning "
+            f".ckpt, or a folder under models/ with {ZOO_CARD} and {ZOO_WEIGHTS}"
+        )
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    if "state_dict" in raw:  # Lightning checkpoint
+        bands = bands or raw.get("hyper_parameters", {}).get("bands")
+        raw = raw["state_dict"]
+    return _encoder_state(raw), bands
+
+
+def _adapt_first_conv(
+    state: dict[str, torch.Tensor],
+    encoder: nn.Module,
+    source_bands: Sequence[str],
+    target_bands: Sequence[str],
+) -> dict[str, torch.Tensor]:
+    """Rewrite the first convolution of ``state`` from ``source_bands`` to ``target_bands``."""
+    own = encoder.state_dict()
+    key = next(k for k, v in state.items() if v.ndim == 4 and v.shape[1] == len(source_bands))
+    weight = state[key]
+    adapted = weight.mean(dim=1, keepdim=True).repeat(1, len(target_bands), 1, 1).clone()
+    for i, band in enumerate(target_bands):
+        if band in source_bands:
+            adapted[:, i] = weight[:, list(source_bands).index(band)]
+    adapted *= len(source_bands) / len(target_bands)  # keep the activation scale
+    if own[key].shape != adapted.shape:
+        raise ValueError(
+            f"first convolution {key}: checkpoint {tuple(adapted.shape)} "
+            f"vs model {tuple(own[key].shape)}"
+        )
+    new = [b for b in target_bands if b not in source_bands]
+    dropped = [b for b in source_bands if b not in target_bands]
+    warnings.warn(
+        f"encoder checkpoint was trained on bands {list(source_bands)}; adapted the first "
+        f"convolution to {list(target_bands)} by name (new: {new}, dropped: {dropped})",
+        stacklevel=3,
+    )
+    return {**state, key: adapted}
+
+
+def load_encoder_weights(
+    encoder: nn.Module,
+    source: str | Path,
+    bands: Sequence[str],
+    source_bands: Sequence[str] | None = None,
+) -> None:
+    """Load weights into ``encoder``, adapting the first convolution by band name if needed.
+
+    Args:
+        encoder: the encoder to load into (its input has ``len(bands)`` channels).
+        source: a state dict file, a Lightning checkpoint or a zoo folder.
+        bands: the band names of the model's input, in order.
+        source_bands: the checkpoint's band names when it does not record them itself.
+    """
+    state, recorded = read_encoder_checkpoint(source)
+    source_bands = list(source_bands or recorded or bands)
+    if list(source_bands) != list(bands):
+        state = _adapt_first_conv(state, encoder, source_bands, bands)
+    missing, unexpected = encoder.load_state_dict(state, strict=False)
+    if missing:
+        raise ValueError(
+            f"{source}: encoder weights lack {len(missing)} tensors, e.g. {missing[:3]}; "
+            "was it trained with another encoder architecture?"
+        )
+    if unexpected:
+        warnings.warn(
+            f"{source}: ignored {len(unexpected)} unexpected tensors, e.g. {unexpected[:3]}",
+            stacklevel=2,
+        )

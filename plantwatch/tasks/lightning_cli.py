@@ -1,0 +1,75 @@
+"""`PlantwatchCLI`: LightningCLI for ``plantwatch fit | validate | test | predict``.
+
+Configs stack (``--config a.yaml --config b.yaml``); the model is a `MultiTaskTask`, the
+data any LightningDataModule given by ``class_path``. Every run gets a TensorBoard logger
+under ``runs/`` (no default hp_metric: HPARAMS carry the real final metrics), a checkpoint
+callback that always keeps ``last.ckpt`` (resume with ``--ckpt_path``), a prediction writer,
+and its resolved ``config.yaml`` plus ``versions.txt`` (Python and package versions) in
+the run folder. The data serves the bands ``model.bands`` names (set bands there, not under data).
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+
+from plantwatch.bands import L2A_BAND_NAMES
+from plantwatch.tasks.multitask import MultiTaskTask
+from plantwatch.tasks.prediction_writer import PredictionWriter
+
+VERSIONED_PACKAGES = (
+    "plantwatch", "torch", "torchvision", "lightning", "segmentation-models-pytorch", "timm",
+    "torchmetrics", "albumentations", "numpy", "pandas", "rasterio", "geopandas", "scikit-learn",
+)  # fmt: skip
+DEFAULT_LOGGER = {
+    "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
+    "init_args": {"save_dir": "runs", "name": "plantwatch", "default_hp_metric": False},
+}
+
+
+def package_versions() -> dict[str, str]:
+    """Python and the versions of the packages that decide a run's numbers."""
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+class SaveConfigAndVersions(SaveConfigCallback):
+    """Save the resolved config and ``versions.txt`` into the run folder (rank 0)."""
+
+    def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if trainer.log_dir is None:
+            return
+        lines = [f"{name}=={version}" for name, version in package_versions().items()]
+        path = Path(trainer.log_dir) / "versions.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+
+
+class PlantwatchCLI(LightningCLI):
+    """LightningCLI with plantwatch's defaults (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("save_config_callback", SaveConfigAndVersions)
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault("trainer_defaults", {"logger": DEFAULT_LOGGER})
+        kwargs.setdefault("subclass_mode_data", True)
+        super().__init__(MultiTaskTask, L.LightningDataModule, *args, **kwargs)
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.save_last": True, "checkpoint.monitor": "val/loss"})
+        parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
+        # The model names its input bands (the 12 L2A bands unless configured); the data
+        # serves exactly those, and both record the same list in their hparams.
+        parser.set_defaults({"model.bands": list(L2A_BAND_NAMES)})
+        parser.link_arguments("model.bands", "data.init_args.bands", compute_fn=list)
