@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEMO_DIR ?= data/demo
 
 # uv installs the stack in seconds; it is given the same local sources as pip's own
 # configuration names (none on most machines). pip is the fallback.
@@ -28,7 +27,7 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/plantwatch demo --root $(DEMO_DIR)
+	$(BIN)/plantwatch demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

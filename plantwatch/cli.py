@@ -51,21 +51,6 @@ def _check(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
-def _demo(args: argparse.Namespace) -> None:
-    from plantwatch.data.layout import DATASET_JSON
-    from plantwatch.data.preview import render_preview
-    from plantwatch.data.synthetic.power_plants import synthesize_power_plants
-
-    root = Path(args.root)
-    if (root / DATASET_JSON).is_file():
-        print(f"using the synthetic dataset in {root}")
-    else:
-        synthesize_power_plants(root, plants=24, per_plant=10, mask_fraction=0.5, seed=0)
-        print(f"wrote a synthetic dataset of 24 plants × 10 observations to {root}")
-    out = render_preview(root, root / "preview.png")
-    print(f"preview (RGB, plume outline, fuel, MW, t CO2/h): {out}")
-
-
 def _bench_data(args: argparse.Namespace) -> None:
     from plantwatch.bench import bench_data
 
@@ -109,9 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(run=_check)
 
-    demo = commands.add_parser("demo", help="the main job on built-in synthetic data")
-    demo.add_argument("--root", default="data/demo", help="dataset folder")
-    demo.set_defaults(run=_demo)
+    commands.add_parser(
+        "demo",
+        help="train and test the multitask model on built-in synthetic data "
+        "(experiments/quickstart.yaml; further LightningCLI arguments stack on it)",
+    )
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     targets = bench.add_subparsers(dest="target", required=True)
@@ -126,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``plantwatch`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"] and "--help" not in argv and "-h" not in argv:
+        from plantwatch.demo import run_demo
+
+        run_demo(overrides=argv[1:])
+        return
     if argv and argv[0] in LIGHTNING_COMMANDS:
         from plantwatch.tasks.lightning_cli import PlantwatchCLI
 

@@ -25,12 +25,18 @@ def test_preview_defaults_to_the_dataset_folder(tiny_dataset, tmp_path, capsys):
     assert (tmp_path / "x.png").is_file() and "x.png" in capsys.readouterr().out
 
 
-def test_demo_generates_once_and_renders_a_preview(tmp_path, capsys):
-    main(["demo", "--root", str(tmp_path / "demo")])
-    first = capsys.readouterr().out
-    assert "wrote a synthetic dataset" in first and (tmp_path / "demo" / "preview.png").is_file()
-    main(["demo", "--root", str(tmp_path / "demo")])
-    assert "using the synthetic dataset" in capsys.readouterr().out
+def test_demo_stacks_its_arguments_on_the_quickstart(monkeypatch):
+    calls = []
+    monkeypatch.setattr("plantwatch.demo.run_demo", lambda **kw: calls.append(kw))
+    main(["demo", "--trainer.max_epochs=1"])
+    assert calls == [{"overrides": ["--trainer.max_epochs=1"]}]
+
+
+def test_lightning_commands_are_listed_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("fit", "validate", "test", "predict", "synth", "demo"))
 
 
 def test_bad_arguments_exit_with_usage(capsys):

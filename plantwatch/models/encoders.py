@@ -115,14 +115,11 @@ def load_encoder_weights(
     source_bands = list(source_bands or recorded or bands)
     if list(source_bands) != list(bands):
         state = _adapt_first_conv(state, encoder, source_bands, bands)
-    missing, unexpected = encoder.load_state_dict(state, strict=False)
-    if missing:
+    # nn.Module's own method: some smp encoders override load_state_dict and return nothing.
+    missing, unexpected = nn.Module.load_state_dict(encoder, state, strict=False)
+    unexpected = [k for k in unexpected if not k.startswith("fc.")]  # ImageNet classifiers
+    if missing or unexpected:
         raise ValueError(
-            f"{source}: encoder weights lack {len(missing)} tensors, e.g. {missing[:3]}; "
-            "was it trained with another encoder architecture?"
-        )
-    if unexpected:
-        warnings.warn(
-            f"{source}: ignored {len(unexpected)} unexpected tensors, e.g. {unexpected[:3]}",
-            stacklevel=2,
+            f"{source}: encoder weights do not fit this encoder (missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]}); was it trained with another encoder architecture?"
         )

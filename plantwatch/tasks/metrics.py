@@ -117,6 +117,14 @@ class TaskMetrics(nn.Module):
             self.collections["co2"] = _regression("t_per_h")
         self.counts = dict.fromkeys(self.tasks, 0)
 
+    def names(self) -> list[str]:
+        """Names of all metrics this object can report (``plume_iou``, ``power_r2`` …)."""
+        names = []
+        for task in self.tasks:
+            groups = ("plume", "detection") if task == "plume" else (task,)
+            names += [f"{task}_{name}" for group in groups for name in self.collections[group]]
+        return names
+
     def update(
         self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
     ) -> None:

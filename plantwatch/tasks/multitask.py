@@ -10,7 +10,6 @@ final metrics, so runs line up in TensorBoard's HPARAMS tab.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
+from torch.utils.tensorboard.summary import hparams
 from torchmetrics import MeanMetric
 
 from plantwatch import physics
@@ -135,6 +135,7 @@ class MultiTaskTask(L.LightningModule):
         self._collected: dict[str, list[dict[str, np.ndarray]]] = {s: [] for s in STAGES}
         self._examples: dict[str, dict[str, Any]] = {}
         self.final_metrics: dict[str, float] = {}
+        self._hparams_written = False
 
     # ------------------------------------------------------------------ forward and loss
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -236,11 +237,11 @@ class MultiTaskTask(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._epoch_end("test")
 
-    def on_fit_end(self) -> None:
-        self._log_hparams()
+    def on_fit_start(self) -> None:
+        self._write_hparams()
 
-    def on_test_end(self) -> None:
-        self._log_hparams()
+    def on_test_start(self) -> None:
+        self._write_hparams()
 
     def configure_optimizers(self) -> dict[str, Any]:
         h = self.hparams
@@ -285,18 +286,25 @@ class MultiTaskTask(L.LightningModule):
             }
 
     def _epoch_end(self, stage: str) -> None:
+        if self.trainer.sanity_checking:  # a few batches before training: no record
+            self._reset(stage)
+            return
         values = self.stage_metrics[f"{stage}_"].compute()
         for task, mean in self.stage_losses[f"{stage}_"].items():
             loss = mean.compute()
-            mean.reset()
             if torch.isfinite(loss):
                 values[f"loss_{task}"] = loss
         for name, value in values.items():
-            self.log(f"{stage}/{name}", value)
-        if stage != "train" and not self.trainer.sanity_checking:
+            self.log(f"{stage}/{name}", value, sync_dist=True)  # equal on all ranks
+        if stage != "train":
             self.final_metrics.update({f"{stage}/{k}": float(v) for k, v in values.items()})
             self._log_figures(stage)
+        self._reset(stage)
+
+    def _reset(self, stage: str) -> None:
         self.stage_metrics[f"{stage}_"].reset()
+        for mean in self.stage_losses[f"{stage}_"].values():
+            mean.reset()
         self._collected[stage] = []
         self._examples.pop(stage, None)
 
@@ -354,8 +362,23 @@ class MultiTaskTask(L.LightningModule):
             titles.append("\n".join(parts))
         return examples_figure(rgb, truth, predicted, titles)
 
-    def _log_hparams(self) -> None:
+    def _write_hparams(self) -> None:
+        """Record the hyperparameters and the metric tags for TensorBoard's HPARAMS tab.
+
+        Written once per run, before training or testing: HPARAMS shows the last value of
+        each listed scalar tag, so the final validation and test metrics appear there as
+        they are logged (a run that is never tested shows empty test columns).
+        """
         logger = self._tensorboard()
-        metrics = {k: v for k, v in self.final_metrics.items() if math.isfinite(v)}
-        if logger is not None and metrics:
-            logger.log_hyperparams(self.hparams, metrics)
+        if self._hparams_written or logger is None or not self.trainer.is_global_zero:
+            return
+        names = self.stage_metrics["val_"].names() + [f"loss_{t}" for t in self.tasks]
+        metrics = {f"{stage}/{name}": float("nan") for stage in ("val", "test") for name in names}
+        params = {
+            k: v if isinstance(v, int | float | str | bool) else str(v)
+            for k, v in self.hparams.items()
+        }
+        writer = logger.experiment._get_file_writer()
+        for summary in hparams(params, metrics):
+            writer.add_summary(summary)
+        self._hparams_written = True

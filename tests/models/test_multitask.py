@@ -1,0 +1,74 @@
+import pytest
+import torch
+
+from plantwatch import physics
+from plantwatch.models.multitask import MultiTaskUNet
+
+
+@pytest.fixture(scope="module")
+def model() -> MultiTaskUNet:
+    torch.manual_seed(0)
+    return MultiTaskUNet(in_channels=12, aux_features=4).eval()
+
+
+@pytest.mark.parametrize("size", [120, 100, 64, 37])
+def test_every_task_comes_out_at_input_resolution(model, size):
+    with torch.no_grad():
+        out = model(torch.randn(2, 12, size, size), torch.randn(2, 4))
+    assert out["plume"].shape == (2, size, size)
+    assert out["fuel"].shape == (2, physics.NUM_FUELS)
+    assert out["power"].shape == out["co2"].shape == (2,)
+
+
+def test_only_the_selected_heads_are_built():
+    power_only = MultiTaskUNet(in_channels=3, tasks=["power"])
+    assert set(power_only.heads) == {"power"}
+    assert not hasattr(power_only, "decoder")
+    assert set(power_only(torch.randn(1, 3, 64, 64))) == {"power"}
+    plume_only = MultiTaskUNet(in_channels=3, tasks=["plume"])
+    assert len(plume_only.heads) == 0 and hasattr(plume_only, "decoder")
+
+
+def test_power_and_co2_are_physical_for_random_inputs(model):
+    torch.manual_seed(1)
+    capacity = torch.tensor([50.0, 400.0, 1500.0, 4000.0, float("nan"), 0.0] * 2)
+    with torch.no_grad():
+        for scale in (0.1, 1.0, 30.0):
+            out = model(scale * torch.randn(12, 12, 48, 48), scale * torch.randn(12, 4), capacity)
+            known = capacity.nan_to_num(0) > 0
+            assert (out["power"] >= 0).all() and (out["co2"] >= 0).all()
+            assert (out["power"][known] <= capacity[known] + 1e-3).all()
+            assert torch.isfinite(out["co2"]).all()
+
+
+def test_physics_co2_is_power_times_the_expected_emission_factor():
+    torch.manual_seed(2)
+    net = MultiTaskUNet(in_channels=4, co2_mode="physics").eval()
+    with torch.no_grad():
+        out = net(torch.randn(3, 4, 32, 32))
+    expected = physics.co2_from_fuel_probs(out["power"], out["fuel"].softmax(dim=1))
+    torch.testing.assert_close(out["co2"], expected)
+    assert "co2" not in net.heads
+
+
+def test_corrected_co2_stays_within_twenty_percent_of_physics(model):
+    with torch.no_grad():
+        out = model(torch.randn(4, 12, 32, 32), torch.randn(4, 4))
+    physical = physics.co2_from_fuel_probs(out["power"], out["fuel"].softmax(dim=1))
+    ratio = out["co2"] / physical
+    assert ((ratio >= 0.8 - 1e-5) & (ratio <= 1.2 + 1e-5)).all()
+
+
+def test_invalid_task_combinations_are_refused():
+    with pytest.raises(ValueError, match="needs the fuel and power tasks"):
+        MultiTaskUNet(in_channels=3, tasks=["co2"], co2_mode="physics")
+    with pytest.raises(ValueError, match="non-empty subset"):
+        MultiTaskUNet(in_channels=3, tasks=["smoke"])
+    with pytest.raises(ValueError, match=r"aux must be \[B, 4\]"):
+        MultiTaskUNet(in_channels=3, tasks=["fuel"], aux_features=4)(torch.randn(2, 3, 32, 32))
+
+
+def test_decoder_features_feed_the_global_heads():
+    net = MultiTaskUNet(in_channels=3, tasks=["plume", "fuel"], decoder_features=True)
+    assert net.heads["fuel"][0].in_features == 512 + 16
+    assert net(torch.randn(2, 3, 32, 32))["fuel"].shape == (2, physics.NUM_FUELS)

@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score, mean_absolute_error, r2_score
+
+from plantwatch.tasks.metrics import BothNonEmptyIoU, TaskMetrics
+
+
+def batch(mask, has_mask, fuel=None, power=None):
+    n = len(mask)
+    return {
+        "mask": mask,
+        "has_mask": torch.tensor(has_mask),
+        "fuel": torch.tensor(fuel if fuel is not None else [0] * n),
+        "has_fuel": torch.tensor([fuel is not None] * n),
+        "power": torch.tensor(power if power is not None else [0.0] * n),
+        "has_power": torch.tensor([power is not None] * n),
+        "co2": torch.zeros(n),
+        "has_co2": torch.zeros(n, dtype=torch.bool),
+    }
+
+
+def logits_from(predicted: torch.Tensor) -> torch.Tensor:
+    return predicted.float() * 20 - 10
+
+
+def test_plume_iou_counts_false_alarms_on_empty_scenes_unlike_the_old_iou():
+    truth = torch.zeros(2, 10, 10, dtype=torch.long)
+    truth[0, :5] = 1  # 50 plume pixels in image 0, image 1 is empty
+    predicted = truth.clone().bool()
+    predicted[1, :5] = True  # a false alarm of 50 pixels on the empty image
+    metrics = TaskMetrics(["plume"], 4, detection_min_pixels=10)
+    metrics.update({"plume": logits_from(predicted)}, batch(truth, [True, True]))
+    values = metrics.compute()
+    assert values["plume_iou"].item() == pytest.approx(0.5)
+    assert values["plume_iou_both_nonempty"].item() == pytest.approx(1.0)
+    assert values["plume_detection_precision"].item() == pytest.approx(0.5)
+    assert values["plume_detection_recall"].item() == pytest.approx(1.0)
+    assert values["plume_f1"].item() == pytest.approx(2 * 50 / (2 * 50 + 50))
+
+
+def test_unlabelled_images_and_pixels_do_not_count():
+    truth = torch.ones(2, 4, 4, dtype=torch.long)
+    truth[0, 0] = 255
+    predicted = torch.zeros(2, 4, 4, dtype=torch.bool)
+    predicted[0] = True
+    metrics = TaskMetrics(["plume"], 4)
+    metrics.update({"plume": logits_from(predicted)}, batch(truth, [True, False]))
+    assert metrics.compute()["plume_iou"].item() == pytest.approx(1.0)
+    assert metrics.counts == {"plume": 1}
+
+
+def test_both_nonempty_iou_is_undefined_without_such_images():
+    metric = BothNonEmptyIoU()
+    metric.update(torch.zeros(1, 3, 3, dtype=torch.bool), torch.zeros(1, 3, 3, dtype=torch.long))
+    assert torch.isnan(metric.compute())
+
+
+def test_fuel_and_power_metrics_match_scikit_learn():
+    rng = np.random.default_rng(0)
+    true_fuel, pred_fuel = rng.integers(0, 4, 40), rng.integers(0, 4, 40)
+    true_mw, pred_mw = rng.uniform(0, 2000, 40), rng.uniform(0, 2000, 40)
+    metrics = TaskMetrics(["fuel", "power"], 4)
+    for part in np.array_split(np.arange(40), 3):
+        logits = torch.nn.functional.one_hot(torch.tensor(pred_fuel[part]), 4).float()
+        b = batch(
+            torch.zeros(len(part), 1, 1),
+            [False] * len(part),
+            true_fuel[part].tolist(),
+            true_mw[part].tolist(),
+        )
+        metrics.update(
+            {"fuel": logits, "power": torch.tensor(pred_mw[part], dtype=torch.float32)}, b
+        )
+    values = metrics.compute()
+    assert values["fuel_accuracy"].item() == pytest.approx(np.mean(true_fuel == pred_fuel))
+    assert values["fuel_macro_f1"].item() == pytest.approx(
+        f1_score(true_fuel, pred_fuel, average="macro"), abs=1e-5
+    )
+    assert values["power_mae_mw"].item() == pytest.approx(
+        mean_absolute_error(true_mw, pred_mw), rel=1e-5
+    )
+    assert values["power_r2"].item() == pytest.approx(r2_score(true_mw, pred_mw), abs=1e-4)
+    matrix = metrics.confusion_matrix()
+    assert matrix.sum().item() == 40 and matrix[1, 2].item() == np.sum(
+        (true_fuel == 1) & (pred_fuel == 2)
+    )
+
+
+def test_tasks_without_any_label_are_not_reported():
+    metrics = TaskMetrics(["plume", "power"], 4)
+    truth = torch.zeros(2, 4, 4, dtype=torch.long)
+    metrics.update(
+        {"plume": torch.zeros(2, 4, 4), "power": torch.zeros(2)}, batch(truth, [True, True])
+    )
+    values = metrics.compute()
+    assert "plume_iou" in values and not any(k.startswith("power") for k in values)
+    metrics.reset()
+    assert metrics.compute() == {}

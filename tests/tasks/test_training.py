@@ -1,0 +1,126 @@
+"""plantwatch fit/test/predict end to end on CPU: resume, TensorBoard records, DDP, predictions."""
+
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import lightning as L
+import pandas as pd
+import pytest
+import rasterio
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from plantwatch.cli import main
+from plantwatch.data.splits import read_split
+from plantwatch.demo import run_demo
+from tests.data.fakes import tiny_cli_args
+
+
+class DieAfterFirstEpoch(L.Callback):
+    """Simulates a run killed after its first epoch (and that epoch's checkpoint)."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == 1:
+            raise RuntimeError("killed")
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One tiny demo run (fit, then test in the same process): (run folder, data, CLI args)."""
+    base = tmp_path_factory.mktemp("run")
+    args = tiny_cli_args(base / "ds", base / "runs")
+    metrics = run_demo("experiments/quickstart.yaml", [*args, "--trainer.max_epochs=2",
+                       "--trainer.logger.init_args.version=fit"])  # fmt: skip
+    assert "power_mae_mw" in metrics and "plume_iou" in metrics
+    return base / "runs" / "quickstart" / "fit", base / "ds", args
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
+    args = [*tiny_cli_args(tmp_path / "ds", tmp_path / "runs"), "--trainer.max_epochs=2",
+            "--trainer.logger.init_args.version=v"]  # fmt: skip
+    with pytest.raises(RuntimeError, match="killed"):
+        main(["fit", *args, "--trainer.callbacks+=tests.tasks.test_training.DieAfterFirstEpoch"])
+    last = tmp_path / "runs" / "plantwatch" / "v" / "checkpoints" / "last.ckpt"
+    first = torch.load(last, weights_only=False)
+    assert first["epoch"] == 0
+    main(["fit", *args, f"--ckpt_path={last}"])
+    resumed = torch.load(last, weights_only=False)
+    assert resumed["epoch"] == 1 and resumed["global_step"] == 2 * first["global_step"]
+
+
+def test_the_run_folder_holds_config_versions_and_checkpoints(trained_run):
+    run, _, _ = trained_run
+    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    versions = (run / "versions.txt").read_text()
+    assert (
+        f"torch=={metadata.version('torch')}" in versions
+        and "segmentation-models-pytorch==" in versions
+    )
+
+
+def test_tensorboard_holds_scalars_images_and_hparams(trained_run):
+    run, _, _ = trained_run
+    events = EventAccumulator(str(run), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    expected = {"train/loss_step", "train/loss_plume", "train/weight_power", "val/plume_iou",
+                "val/power_mae_mw", "val/fuel_macro_f1", "test/co2_r2",
+                "test/plume_iou_both_nonempty"}  # fmt: skip
+    assert expected <= scalars, expected - scalars
+    images = set(events.Tags()["images"])
+    assert {
+        "val/examples",
+        "val/fuel_confusion",
+        "val/power_scatter",
+        "val/co2_scatter",
+        "test/examples",
+    } <= images
+    hparams = events.PluginTagToContent("hparams")
+    assert "_hparams_/session_start_info" in hparams
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    info = plugin_data_pb2.HParamsPluginData.FromString(hparams["_hparams_/session_start_info"])
+    assert "tasks" in info.session_start_info.hparams and "lr" in info.session_start_info.hparams
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(hparams["_hparams_/experiment"])
+    names = {m.name.tag for m in experiment.experiment.metric_infos}
+    assert {"test/power_mae_mw", "val/plume_iou", "test/loss_co2"} <= names
+    assert names <= scalars  # HPARAMS shows each metric's last logged value
+
+
+def test_predict_writes_a_row_per_observation_and_georeferenced_masks(trained_run, tmp_path):
+    run, root, args = trained_run
+    out = tmp_path / "predictions"
+    main(["predict", *args, f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+          f"--prediction_writer.output_dir={out}", "--trainer.logger=false"])  # fmt: skip
+    rows = pd.read_csv(out / "predictions.csv")
+    assert sorted(rows["obs_id"]) == sorted(read_split(root, "test"))
+    assert {"power_mw", "co2_t_per_h", "fuel_pred", "fuel_prob_lignite", "plume_pixels"} <= set(
+        rows
+    )
+    assert (rows["power_mw"] >= 0).all() and (rows["co2_t_per_h"] >= 0).all()
+    probs = rows[[c for c in rows if c.startswith("fuel_prob_")]].sum(axis=1)
+    assert probs.between(0.99, 1.01).all()
+    obs = rows["obs_id"].iloc[0]
+    with (
+        rasterio.open(out / "masks" / f"{obs}.tif") as mask,
+        rasterio.open(root / "images" / f"{obs}.tif") as image,
+    ):
+        assert (
+            mask.crs == image.crs
+            and mask.transform == image.transform
+            and mask.shape == image.shape
+        )
+        assert int(mask.read(1).sum()) == rows["plume_pixels"].iloc[0]
+
+
+def test_two_process_ddp_on_cpu(tmp_path):
+    args = tiny_cli_args(tmp_path / "ds", tmp_path / "runs")
+    command = [str(Path(sys.executable).parent / "plantwatch"), "fit", *args, "--trainer.devices=2",
+               "--trainer.strategy=ddp", "--trainer.fast_dev_run=true"]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "distributed_backend=gloo" in done.stderr + done.stdout
