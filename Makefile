@@ -35,6 +35,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/plantwatch bench data
+	$(BIN)/plantwatch bench fit
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -6,12 +6,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import lightning as L
 import numpy as np
+import torch
 from torch.utils.data import DataLoader
 
+from plantwatch.data.datamodule import PlantDataModule
 from plantwatch.data.plants import PlantObservations
 from plantwatch.data.synthetic.power_plants import synthesize_power_plants
 from plantwatch.data.transforms import build_transforms
+from plantwatch.tasks.multitask import MultiTaskTask
 
 
 def bench_data(
@@ -54,4 +58,92 @@ def bench_data(
     width = max(len(k) for k in figures)
     for name, value in figures.items():
         print(f"  {name:<{width}}  {np.round(value, 1):>8}")
+    return figures
+
+
+class _StepTimer(L.Callback):
+    """Wall time of the training steps after ``warmup`` steps."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup = warmup
+        self.start = self.end = 0.0
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args) -> None:
+        if trainer.global_step == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        self.end = time.perf_counter()
+
+
+def _bare_loop(
+    task: MultiTaskTask, loader: DataLoader, steps: int, warmup: int, bf16: bool
+) -> float:
+    """Seconds for ``steps`` plain PyTorch training steps after ``warmup`` steps."""
+    optimizer = torch.optim.AdamW(task.parameters(), lr=1e-3)
+    task.train()
+    done, start = 0, 0.0
+    while done < warmup + steps:
+        for batch in loader:
+            if done == warmup:
+                start = time.perf_counter()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                losses = task.task_losses(task(batch), batch)
+                total = task.weighting(losses, dict.fromkeys(losses, True))
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            optimizer.step()
+            done += 1
+            if done == warmup + steps:
+                break
+    return time.perf_counter() - start
+
+
+def bench_fit(
+    plants: int = 12,
+    per_plant: int = 8,
+    size: int = 120,
+    batch_size: int = 16,
+    steps: int = 20,
+    warmup: int = 3,
+    precision: str = "bf16-mixed",
+    channels_last: bool = True,
+) -> dict[str, float]:
+    """Training samples/s of ``plantwatch fit`` (Lightning) and of a bare PyTorch loop.
+
+    Same data pipeline (PlantDataModule with augmentation), model, batch size and precision,
+    on the CPU; Lightning adds logging, train metrics and its loop. Prints and returns the
+    figures.
+    """
+    bf16 = precision.startswith("bf16")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = PlantDataModule(root=str(Path(tmp) / "data"), plants=plants, per_plant=per_plant,
+                               size=size, batch_size=batch_size)  # fmt: skip
+        data.prepare_data()
+        data.setup("fit")
+        torch.manual_seed(0)
+        bare = _bare_loop(
+            MultiTaskTask(channels_last=channels_last), data.train_dataloader(), steps, warmup, bf16
+        )
+        timer = _StepTimer(warmup)
+        trainer = L.Trainer(
+            accelerator="cpu", precision=precision, max_steps=warmup + steps, limit_val_batches=0,
+            logger=L.pytorch.loggers.TensorBoardLogger(tmp), callbacks=[timer],
+            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        )  # fmt: skip
+        torch.manual_seed(0)
+        trainer.fit(MultiTaskTask(channels_last=channels_last, figure_examples=0), datamodule=data)
+        lightning = timer.end - timer.start
+    figures = {
+        "bare PyTorch loop samples/s": steps * batch_size / bare,
+        "plantwatch fit samples/s": steps * batch_size / lightning,
+    }
+    figures["fit / bare"] = (
+        figures["plantwatch fit samples/s"] / figures["bare PyTorch loop samples/s"]
+    )
+    print(f"plantwatch bench fit: MultiTaskUNet resnet18, batch {batch_size} × 12 × {size}², "
+          f"{precision}, channels_last={channels_last}, {steps} steps after {warmup} warm-up, "
+          f"{torch.get_num_threads()} threads")  # fmt: skip
+    for name, value in figures.items():
+        print(f"  {name:<30} {value:8.2f}")
     return figures

@@ -57,6 +57,13 @@ def _bench_data(args: argparse.Namespace) -> None:
     bench_data(plants=args.plants, per_plant=args.per_plant, batch_size=args.batch_size)
 
 
+def _bench_fit(args: argparse.Namespace) -> None:
+    from plantwatch.bench import bench_fit
+
+    bench_fit(batch_size=args.batch_size, steps=args.steps, precision=args.precision,
+              channels_last=not args.no_channels_last)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of all subcommands."""
     parser = argparse.ArgumentParser(
@@ -107,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--per-plant", type=int, default=8)
     data.add_argument("--batch-size", type=int, default=16)
     data.set_defaults(run=_bench_data)
+    fit = targets.add_parser("fit", help="training samples/s: plantwatch fit vs a bare loop")
+    fit.add_argument("--batch-size", type=int, default=16)
+    fit.add_argument("--steps", type=int, default=20)
+    fit.add_argument("--precision", default="bf16-mixed", choices=("bf16-mixed", "32-true"))
+    fit.add_argument("--no-channels-last", action="store_true")
+    fit.set_defaults(run=_bench_fit)
     return parser
 
 
