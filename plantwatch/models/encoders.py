@@ -10,6 +10,7 @@ copied, new bands get the mean kernel of the old ones, and a warning lists what 
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from torch import nn
 
 ZOO_WEIGHTS = "encoder.pt"
 ZOO_CARD = "card.yaml"
+ZOO_DIR_ENV = "PLANTWATCH_ZOO"  # the zoo folder; default ./models
 
 
 def build_encoder(name: str, in_channels: int, depth: int = 5) -> nn.Module:
@@ -39,7 +41,8 @@ def read_encoder_checkpoint(source: str | Path) -> tuple[dict[str, torch.Tensor]
     """Read encoder weights and, where recorded, their band names.
 
     Args:
-        source: a ``.pt``/``.pth`` state dict, a Lightning ``.ckpt``, or a zoo folder.
+        source: a ``.pt``/``.pth`` state dict, a Lightning ``.ckpt``, a zoo folder, or the
+            name of a zoo folder under ``$PLANTWATCH_ZOO`` (default ``./models``).
 
     Returns:
         (encoder state dict, band names or None when the file does not record them).
@@ -48,6 +51,9 @@ def read_encoder_checkpoint(source: str | Path) -> tuple[dict[str, torch.Tensor]
         FileNotFoundError: naming the path and what was expected there.
     """
     path = Path(source)
+    zoo_entry = Path(os.environ.get(ZOO_DIR_ENV, "models")) / str(source)
+    if not path.exists() and zoo_entry.is_dir():
+        path = zoo_entry
     bands: list[str] | None = None
     if path.is_dir():
         card = path / ZOO_CARD

@@ -20,9 +20,10 @@ PLUME_THRESHOLD = 0.5
 class PredictionWriter(BasePredictionWriter):
     """Write ``predictions.csv`` and ``masks/<obs_id>.tif`` during ``plantwatch predict``.
 
-    The CSV holds per observation: ``power_mw``, ``co2_t_per_h``, ``fuel_prob_<class>`` and
-    ``fuel_pred``, and ``plume_pixels`` (pixels with plume probability > 0.5). The masks are
-    uint8 0/1 with the georeference (CRS, transform) of the input image.
+    The CSV (one per process when predicting on several devices) holds per observation:
+    ``power_mw``, ``co2_t_per_h``, ``fuel_prob_<class>`` and ``fuel_pred``, and
+    ``plume_pixels`` (pixels with plume probability > 0.5). The masks are uint8 0/1 with
+    the georeference (CRS, transform) of the input image.
 
     Args:
         output_dir: folder for the outputs; None writes to ``<log_dir>/predictions``.
@@ -89,4 +90,9 @@ class PredictionWriter(BasePredictionWriter):
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         folder = self._folder(trainer)
         folder.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(self._rows).to_csv(folder / "predictions.csv", index=False)
+        name = (
+            "predictions.csv"
+            if trainer.world_size == 1
+            else f"predictions_rank{trainer.global_rank}.csv"
+        )
+        pd.DataFrame(self._rows).to_csv(folder / name, index=False)

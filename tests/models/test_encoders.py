@@ -53,6 +53,17 @@ def test_zoo_folder_with_card(trained, tmp_path):
     assert_same_weights(fresh, trained)
 
 
+def test_zoo_entries_load_by_name(trained, tmp_path, monkeypatch):
+    entry = tmp_path / "zoo" / "ssl-s2"
+    entry.mkdir(parents=True)
+    torch.save(trained.state_dict(), entry / "encoder.pt")
+    (entry / "card.yaml").write_text(yaml.safe_dump({"bands": BANDS}))
+    monkeypatch.setenv("PLANTWATCH_ZOO", str(tmp_path / "zoo"))
+    fresh = build_encoder("resnet18", in_channels=4)
+    load_encoder_weights(fresh, "ssl-s2", BANDS)
+    assert_same_weights(fresh, trained)
+
+
 def test_band_mismatch_adapts_the_first_convolution_by_name(trained, tmp_path):
     torch.save(trained.state_dict(), tmp_path / "encoder.pt")
     target = ["B04", "B03", "B02", "B8A", "B11"]

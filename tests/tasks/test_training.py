@@ -16,6 +16,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from plantwatch.cli import main
 from plantwatch.data.splits import read_split
 from plantwatch.demo import run_demo
+from plantwatch.tasks.multitask import MultiTaskTask
 from tests.data.fakes import tiny_cli_args
 
 
@@ -88,6 +89,17 @@ def test_tensorboard_holds_scalars_images_and_hparams(trained_run):
     names = {m.name.tag for m in experiment.experiment.metric_infos}
     assert {"test/power_mae_mw", "val/plume_iou", "test/loss_co2"} <= names
     assert names <= scalars  # HPARAMS shows each metric's last logged value
+
+
+def test_a_lightning_checkpoint_initialises_another_models_encoder(trained_run):
+    run, _, _ = trained_run
+    checkpoint = run / "checkpoints" / "last.ckpt"
+    fine_tune = MultiTaskTask(
+        tasks=["power"], encoder_checkpoint=str(checkpoint), freeze_encoder=True
+    )
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    for name, value in fine_tune.model.encoder.state_dict().items():
+        torch.testing.assert_close(value, saved[f"model.encoder.{name}"], msg=name)
 
 
 def test_predict_writes_a_row_per_observation_and_georeferenced_masks(trained_run, tmp_path):
