@@ -22,8 +22,10 @@ from __future__ import annotations
 MASK_UNLABELLED = 255
 FUEL_UNKNOWN = -1
 
+# Per task: the sample key of its target and of its presence flag.
+TASK_TARGETS: dict[str, str] = {"plume": "mask", "fuel": "fuel", "power": "power", "co2": "co2"}
 TASK_FLAGS: dict[str, str] = {
-    "mask": "has_mask",
+    "plume": "has_mask",
     "fuel": "has_fuel",
     "power": "has_power",
     "co2": "has_co2",

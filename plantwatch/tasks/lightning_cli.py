@@ -47,10 +47,10 @@ class SaveConfigAndVersions(SaveConfigCallback):
     """Save the resolved config and ``versions.txt`` into the run folder (rank 0)."""
 
     def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if trainer.log_dir is None:
-            return
+        # Called on rank 0 only: trainer.log_dir would broadcast and hang, the logger's does not.
+        folder = trainer.logger.log_dir if trainer.logger else trainer.default_root_dir
         lines = [f"{name}=={version}" for name, version in package_versions().items()]
-        path = Path(trainer.log_dir) / "versions.txt"
+        path = Path(folder) / "versions.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n")
 

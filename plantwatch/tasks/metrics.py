@@ -29,9 +29,7 @@ from torchmetrics.classification import (
 )
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
-from plantwatch.data.sample import MASK_UNLABELLED, TASK_FLAGS
-
-TARGET_KEYS = {"plume": "mask", "fuel": "fuel", "power": "power", "co2": "co2"}
+from plantwatch.data.sample import MASK_UNLABELLED, TASK_FLAGS, TASK_TARGETS
 
 
 class BothNonEmptyIoU(Metric):
@@ -130,12 +128,12 @@ class TaskMetrics(nn.Module):
     ) -> None:
         """Add a batch: model ``outputs`` (logits, MW, t/h) and the batch's targets and flags."""
         for task in self.tasks:
-            present = batch[TASK_FLAGS[TARGET_KEYS[task]]]
+            present = batch[TASK_FLAGS[task]]
             if not present.any():
                 continue
             self.counts[task] += int(present.sum())
             prediction = outputs[task][present].detach().float()
-            target = batch[TARGET_KEYS[task]][present]
+            target = batch[TASK_TARGETS[task]][present]
             if task == "plume":
                 predicted = prediction > 0
                 self.collections["plume"]["iou"].update(predicted.long(), target)

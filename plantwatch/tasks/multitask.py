@@ -17,6 +17,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
+from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.tensorboard.summary import hparams
 from torchmetrics import MeanMetric
@@ -24,6 +25,7 @@ from torchmetrics import MeanMetric
 from plantwatch import physics
 from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.preview import rgb_composite
+from plantwatch.data.sample import TASK_FLAGS
 from plantwatch.models.encoders import load_encoder_weights
 from plantwatch.models.multitask import TASKS, CO2Mode, MultiTaskUNet, check_tasks
 from plantwatch.tasks.losses import LossWeighting, fuel_loss, plume_loss, regression_loss
@@ -31,7 +33,6 @@ from plantwatch.tasks.metrics import TaskMetrics
 from plantwatch.tasks.plots import confusion_figure, examples_figure, scatter_figure
 
 STAGES = ("train", "val", "test")
-FLAG_KEYS = {"plume": "has_mask", "fuel": "has_fuel", "power": "has_power", "co2": "has_co2"}
 
 
 class MultiTaskTask(L.LightningModule):
@@ -163,14 +164,14 @@ class MultiTaskTask(L.LightningModule):
         for task, scale in (("power", h.power_scale_mw), ("co2", h.co2_scale_t_per_h)):
             if task in self.tasks:
                 losses[task] = regression_loss(
-                    outputs[task], batch[task], batch[FLAG_KEYS[task]], scale, h.regression_loss
+                    outputs[task], batch[task], batch[TASK_FLAGS[task]], scale, h.regression_loss
                 )
         return losses
 
     def _step(self, batch: Mapping[str, torch.Tensor], stage: str) -> tuple[torch.Tensor, dict]:
         outputs = self(batch)
         losses = self.task_losses(outputs, batch)
-        labelled = {t: int(batch[FLAG_KEYS[t]].sum()) for t in self.tasks}
+        labelled = {t: int(batch[TASK_FLAGS[t]].sum()) for t in self.tasks}
         total = self.weighting(losses, {t: n > 0 for t, n in labelled.items()})
         batch_size = len(batch["image"])
         training = stage == "train"
@@ -269,7 +270,7 @@ class MultiTaskTask(L.LightningModule):
         rows = {}
         for task in ("power", "co2"):
             if task in outputs:
-                present = batch[FLAG_KEYS[task]]
+                present = batch[TASK_FLAGS[task]]
                 rows[task] = np.stack(
                     [
                         outputs[task][present].detach().float().cpu().numpy(),
@@ -298,7 +299,8 @@ class MultiTaskTask(L.LightningModule):
             self.log(f"{stage}/{name}", value, sync_dist=True)  # equal on all ranks
         if stage != "train":
             self.final_metrics.update({f"{stage}/{k}": float(v) for k, v in values.items()})
-            self._log_figures(stage)
+            # computed on every rank (it synchronises), drawn on rank 0
+            self._log_figures(stage, self.stage_metrics[f"{stage}_"].confusion_matrix())
         self._reset(stage)
 
     def _reset(self, stage: str) -> None:
@@ -308,18 +310,17 @@ class MultiTaskTask(L.LightningModule):
         self._collected[stage] = []
         self._examples.pop(stage, None)
 
-    def _tensorboard(self):
+    def _tensorboard(self) -> TensorBoardLogger | None:
         for logger in self.loggers:
             if isinstance(logger, TensorBoardLogger):
                 return logger
         return None
 
-    def _log_figures(self, stage: str) -> None:
+    def _log_figures(self, stage: str, confusion: torch.Tensor | None) -> None:
         logger = self._tensorboard()
         if logger is None or not self.trainer.is_global_zero or not self.hparams.figure_examples:
             return
         writer, step = logger.experiment, self.global_step
-        confusion = self.stage_metrics[f"{stage}_"].confusion_matrix()
         if confusion is not None:
             writer.add_figure(
                 f"{stage}/fuel_confusion",
@@ -338,7 +339,7 @@ class MultiTaskTask(L.LightningModule):
                 f"{stage}/examples", self._examples_figure(self._examples[stage]), step
             )
 
-    def _examples_figure(self, examples: Mapping[str, Any]):
+    def _examples_figure(self, examples: Mapping[str, Any]) -> Figure:
         batch, outputs = examples["batch"], examples["outputs"]
         rgb, truth, predicted, titles = [], [], [], []
         for i, image in enumerate(examples["image"]):
@@ -357,7 +358,7 @@ class MultiTaskTask(L.LightningModule):
                 )
             for task, unit in (("power", "MW"), ("co2", "t/h")):
                 if task in outputs:
-                    true = f"{float(batch[task][i]):.0f}" if batch[FLAG_KEYS[task]][i] else "?"
+                    true = f"{float(batch[task][i]):.0f}" if batch[TASK_FLAGS[task]][i] else "?"
                     parts.append(f"{true} → {float(outputs[task][i]):.0f} {unit}")
             titles.append("\n".join(parts))
         return examples_figure(rgb, truth, predicted, titles)

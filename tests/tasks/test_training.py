@@ -129,10 +129,17 @@ def test_predict_writes_a_row_per_observation_and_georeferenced_masks(trained_ru
 
 
 def test_two_process_ddp_on_cpu(tmp_path):
+    """Two gloo processes train, validate, synchronise metrics and log from rank 0."""
     args = tiny_cli_args(tmp_path / "ds", tmp_path / "runs")
-    command = [str(Path(sys.executable).parent / "plantwatch"), "fit", *args, "--trainer.devices=2",
-               "--trainer.strategy=ddp", "--trainer.fast_dev_run=true"]  # fmt: skip
+    command = [str(Path(sys.executable).parent / "plantwatch"), "fit", *args,
+               "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.max_epochs=1",
+               "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "distributed_backend=gloo" in done.stderr + done.stdout
+    run = tmp_path / "runs" / "plantwatch" / "version_0"
+    events = EventAccumulator(str(run), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    assert "val/plume_iou" in events.Tags()["scalars"] and "val/examples" in events.Tags()["images"]
+    assert (run / "checkpoints" / "last.ckpt").is_file()
