@@ -1,5 +1,6 @@
 """Every YAML file in experiments/ trains: fast_dev_run on CPU with tiny data on top."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,15 @@ def test_there_are_presets_for_cpu_gpu_ddp_models_and_data():
     names = {str(p.relative_to(EXPERIMENTS)) for p in CONFIGS}
     assert {"quickstart.yaml", "trainer/cpu.yaml", "trainer/gpu.yaml", "trainer/ddp.yaml",
             "model/multitask.yaml", "data/synthetic.yaml"} <= names  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    """A DDP trainer exports LOCAL_RANK, MASTER_PORT … which would mislead later launches."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(EXPERIMENTS)))

@@ -134,8 +134,20 @@ def test_two_process_ddp_on_cpu(tmp_path):
     command = [str(Path(sys.executable).parent / "plantwatch"), "fit", *args,
                "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.max_epochs=1",
                "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2"]  # fmt: skip
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    launcher = {
+        "LOCAL_RANK",
+        "NODE_RANK",
+        "GLOBAL_RANK",
+        "RANK",
+        "WORLD_SIZE",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+    }
+    env = {k: v for k, v in os.environ.items() if k not in launcher}
+    env.update(HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "distributed_backend=gloo" in done.stderr + done.stdout
     run = tmp_path / "runs" / "plantwatch" / "version_0"
