@@ -20,6 +20,15 @@ from plantwatch.tasks.multitask import MultiTaskTask
 from tests.data.fakes import tiny_cli_args
 
 
+class RecordEpochs(L.Callback):
+    """Records the epochs a run trains (module-level, the tests run in one process)."""
+
+    trained: list[int] = []  # noqa: RUF012
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        RecordEpochs.trained.append(trainer.current_epoch)
+
+
 class DieAfterFirstEpoch(L.Callback):
     """Simulates a run killed after its first epoch (and that epoch's checkpoint)."""
 
@@ -47,9 +56,18 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     last = tmp_path / "runs" / "plantwatch" / "v" / "checkpoints" / "last.ckpt"
     first = torch.load(last, weights_only=False)
     assert first["epoch"] == 0
-    main(["fit", *args, f"--ckpt_path={last}"])
+    RecordEpochs.trained = []
+    main(
+        [
+            "fit",
+            *args,
+            f"--ckpt_path={last}",
+            "--trainer.callbacks+=tests.tasks.test_training.RecordEpochs",
+        ]
+    )
     resumed = torch.load(last, weights_only=False)
-    assert resumed["epoch"] == 1 and resumed["global_step"] == 2 * first["global_step"]
+    assert RecordEpochs.trained == [1]  # only the missing epoch was trained
+    assert resumed["global_step"] == 2 * first["global_step"]
 
 
 def test_the_run_folder_holds_config_versions_and_checkpoints(trained_run):
