@@ -64,6 +64,37 @@ def _bench_fit(args: argparse.Namespace) -> None:
               channels_last=not args.no_channels_last)  # fmt: skip
 
 
+def _compare(args: argparse.Namespace) -> None:
+    import shlex
+
+    from plantwatch.studies.results import collect, write_results
+    from plantwatch.studies.runner import run_study
+    from plantwatch.studies.spec import Study
+    from plantwatch.tasks.lightning_cli import package_versions
+
+    study = Study.from_yaml(args.study)
+    failed = run_study(study, args.root, jobs=args.jobs)
+    root = Path(args.root) / study.name
+    runs = collect(study, root)
+    command = "plantwatch " + shlex.join(
+        sys.argv[1:] if sys.argv[1:2] == ["compare"] else ["compare", args.study]
+    )
+    versions = ", ".join(f"{k} {v}" for k, v in package_versions().items())
+    header = (
+        f"# Study `{study.name}`\n\n"
+        f"- command: `{command}` (study file `{args.study}`)\n"
+        f"- runs: {len(runs)} of {len(study.runs())} finished; seeds {list(study.seeds)}, "
+        f"label fractions {list(study.label_fractions)}\n"
+        f"- wall time: {runs['wall_s'].sum() / 60:.1f} min of training and testing "
+        f"({os.cpu_count()} CPU cores)\n"
+        f"- versions: {versions}\n"
+        f"- TensorBoard: `tensorboard --logdir {root}` (HPARAMS tab lines the runs up)"
+    )
+    print(f"results: {write_results(study, root, Path(args.results), header)}")
+    if failed:
+        raise SystemExit(f"{len(failed)} runs failed: {[f'{r.group}/{r.version}' for r in failed]}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of all subcommands."""
     parser = argparse.ArgumentParser(
@@ -106,6 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="train and test the multitask model on built-in synthetic data "
         "(experiments/quickstart.yaml; further LightningCLI arguments stack on it)",
     )
+
+    compare = commands.add_parser(
+        "compare", help="run a study (variants × label fractions × seeds) and tabulate it"
+    )
+    compare.add_argument(
+        "study", help="study YAML, e.g. experiments/studies/single_vs_multitask.yaml"
+    )
+    compare.add_argument("--root", default="runs/studies", help="folder of the runs (resumable)")
+    compare.add_argument(
+        "--results", default="experiments/results", help="folder of the tables/plots"
+    )
+    compare.add_argument("--jobs", type=int, default=1, help="runs at a time")
+    compare.set_defaults(run=_compare)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     targets = bench.add_subparsers(dest="target", required=True)

@@ -42,33 +42,21 @@ def run_demo(
     config: str = "experiments/quickstart.yaml", overrides: Sequence[str] = ()
 ) -> dict[str, float]:
     """Fit, test on the best validation checkpoint, print the table; returns the test metrics."""
-    from plantwatch.tasks.lightning_cli import PlantwatchCLI
+    from plantwatch.tasks.lightning_cli import fit_and_test
 
     start = time.perf_counter()
-    cli = PlantwatchCLI(args=["--config", config, *overrides], run=False)
-    datamodule, trainer = cli.datamodule, cli.trainer
-    datamodule.prepare_data()
-    preview = render_preview(datamodule.root, Path(datamodule.root) / "preview.png")
-    print(f"data: {datamodule.root} (preview: {preview})")
-    trainer.fit(cli.model, datamodule=datamodule)
-    ckpt = (
-        "best"
-        if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path
-        else None
-    )
-    trainer.test(cli.model, datamodule=datamodule, ckpt_path=ckpt)
-    model = {
-        k.removeprefix("test/"): v
-        for k, v in cli.model.final_metrics.items()
-        if k.startswith("test/")
-    }
+    model, cli = fit_and_test(["--config", config, *overrides])
+    root = cli.datamodule.root
+    print(f"\ndata: {root} (preview: {render_preview(root, Path(root) / 'preview.png')})")
     baseline = mean_baseline_metrics(
-        datamodule.datasets["train"].observations, datamodule.test_dataloader(), cli.model.tasks
+        cli.datamodule.datasets["train"].observations,
+        cli.datamodule.test_dataloader(),
+        cli.model.tasks,
     )
-    print(f"\nTest metrics ({len(datamodule.datasets['test'])} observations of held-out plants):\n")
+    tested = len(cli.datamodule.datasets["test"])
+    print(f"\nTest metrics ({tested} observations of held-out plants):\n")
     print(results_table(model, baseline))
-    print(
-        f"\nfinished in {(time.perf_counter() - start) / 60:.1f} min; run folder: {trainer.log_dir}"
-    )
-    print(f"open TensorBoard:  .venv/bin/tensorboard --logdir {trainer.log_dir}")
+    minutes = (time.perf_counter() - start) / 60
+    print(f"\nfinished in {minutes:.1f} min; run folder: {cli.trainer.log_dir}")
+    print(f"open TensorBoard:  .venv/bin/tensorboard --logdir {cli.trainer.log_dir}")
     return model

@@ -74,3 +74,29 @@ class PlantwatchCLI(LightningCLI):
         # serves exactly those, and both record the same list in their hparams.
         parser.set_defaults({"model.bands": list(L2A_BAND_NAMES)})
         parser.link_arguments("model.bands", "data.init_args.bands", compute_fn=list)
+
+
+def fit_and_test(
+    args: list[str], ckpt_path: str | None = None
+) -> tuple[dict[str, float], PlantwatchCLI]:
+    """Fit a model from LightningCLI ``args``, test its best validation checkpoint.
+
+    Args:
+        args: LightningCLI arguments without a subcommand (``--config …``, overrides).
+        ckpt_path: a checkpoint to resume the fit from (e.g. a killed run's last.ckpt).
+
+    Returns:
+        (test metrics by name without the ``test/`` prefix, the CLI with model, data, trainer).
+    """
+    cli = PlantwatchCLI(args=args, run=False)
+    trainer = cli.trainer
+    trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
+    checkpoint = trainer.checkpoint_callback
+    best = "best" if checkpoint is not None and checkpoint.best_model_path else None
+    trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=best)
+    metrics = {
+        k.removeprefix("test/"): v
+        for k, v in cli.model.final_metrics.items()
+        if k.startswith("test/")
+    }
+    return metrics, cli

@@ -10,6 +10,7 @@ final metrics, so runs line up in TensorBoard's HPARAMS tab.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -375,9 +376,14 @@ class MultiTaskTask(L.LightningModule):
             return
         names = self.stage_metrics["val_"].names() + [f"loss_{t}" for t in self.tasks]
         metrics = {f"{stage}/{name}": float("nan") for stage in ("val", "test") for name in names}
+        params = dict(self.hparams)
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None:
+            params.update({f"data/{k}": v for k, v in datamodule.hparams.items()})
+        params["seed"] = int(os.environ.get("PL_GLOBAL_SEED", -1))
+        params["run"] = f"{logger.name}/{logger.version}"
         params = {
-            k: v if isinstance(v, int | float | str | bool) else str(v)
-            for k, v in self.hparams.items()
+            k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in params.items()
         }
         writer = logger.experiment._get_file_writer()
         for summary in hparams(params, metrics):

@@ -1,0 +1,1 @@
+"""Studies: many runs (variants × label fractions × seeds) compared in one table."""

@@ -1,0 +1,155 @@
+"""Study results: per-run CSV, mean ± std table, relative change to baselines, plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from plantwatch.studies.runner import run_dir
+from plantwatch.studies.spec import Study
+from plantwatch.studies.worker import METRICS
+
+# Headline metrics: (name, label, higher is better).
+HEADLINE: tuple[tuple[str, str, bool], ...] = (
+    ("power_mae_mw", "power MAE (MW)", False),
+    ("power_r2", "power R²", True),
+    ("co2_mae_t_per_h", "CO₂ MAE (t/h)", False),
+    ("co2_r2", "CO₂ R²", True),
+    ("fuel_accuracy", "fuel accuracy", True),
+    ("fuel_macro_f1", "fuel macro-F1", True),
+    ("plume_iou", "plume IoU", True),
+    ("plume_f1", "plume F1", True),
+)
+
+
+def collect(study: Study, root: Path) -> pd.DataFrame:
+    """One row per finished run: variant, label_fraction, seed, wall_s and test metrics."""
+    rows = []
+    for run in study.runs():
+        path = run_dir(root, run) / METRICS
+        if path.is_file():
+            metrics = json.loads(path.read_text())
+            rows.append(
+                {
+                    "variant": run.variant,
+                    "label_fraction": run.label_fraction,
+                    "seed": run.seed,
+                    **metrics,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def summarise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sample std (ddof=1) and count of each headline metric per variant and fraction."""
+    metrics = [m for m, _, _ in HEADLINE if m in frame]
+    grouped = frame.groupby(["variant", "label_fraction"], sort=False)[metrics]
+    return pd.concat(
+        {"mean": grouped.mean(), "std": grouped.std(ddof=1), "n": grouped.count()}, axis=1
+    )
+
+
+def relative_changes(summary: pd.DataFrame, baselines: dict[str, str]) -> pd.DataFrame:
+    """Change of each variant's mean against the single-task baseline of the metric's task, %.
+
+    Rows: (variant, label_fraction); columns: metrics. Positive is better for every metric
+    (errors are sign-flipped), so +10 % means 10 % better than the baseline.
+    """
+    means = summary["mean"]
+    changes = pd.DataFrame(index=means.index, columns=means.columns, dtype=float)
+    for metric, _, higher in HEADLINE:
+        task = metric.split("_")[0]
+        if metric not in means or task not in baselines:
+            continue
+        for (variant, fraction), value in means[metric].items():
+            base = means[metric].get((baselines[task], fraction), np.nan)
+            if (
+                variant != baselines[task]
+                and np.isfinite(value)
+                and np.isfinite(base)
+                and base != 0
+            ):
+                change = 100.0 * (value - base) / abs(base)
+                changes.loc[(variant, fraction), metric] = change if higher else -change
+    return changes.dropna(how="all")
+
+
+def markdown(summary: pd.DataFrame, changes: pd.DataFrame) -> str:
+    """The mean ± std table and the relative-change table as Markdown."""
+    metrics = [(m, label) for m, label, _ in HEADLINE if m in summary["mean"]]
+    lines = [
+        "| variant | label fraction | runs | " + " | ".join(label for _, label in metrics) + " |"
+    ]
+    lines.append("|---|---:|---:|" + "---:|" * len(metrics))
+    for (variant, fraction), row in summary["mean"].iterrows():
+        cells = []
+        for metric, _ in metrics:
+            mean, std = row[metric], summary["std"].loc[(variant, fraction), metric]
+            cells.append("–" if not np.isfinite(mean) else f"{mean:.3f} ± {std:.3f}")
+        runs = int(summary["n"].loc[(variant, fraction)].max())
+        lines.append(f"| {variant} | {fraction:g} | {runs} | " + " | ".join(cells) + " |")
+    if not changes.empty:
+        shown = [(m, label) for m, label in metrics if changes[m].notna().any()]
+        lines += [
+            "",
+            "Relative change against the single-task baseline of each task (%, positive = better):",
+            "",
+        ]
+        lines.append(
+            "| variant | label fraction | " + " | ".join(label for _, label in shown) + " |"
+        )
+        lines.append("|---|---:|" + "---:|" * len(shown))
+        for (variant, fraction), row in changes.iterrows():
+            cells = ["" if not np.isfinite(row[m]) else f"{row[m]:+.1f}" for m, _ in shown]
+            lines.append(f"| {variant} | {fraction:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_metrics(summary: pd.DataFrame, out: Path, name: str) -> list[Path]:
+    """One PNG per headline metric: mean ± std against label fraction, a line per variant."""
+    paths = []
+    for metric, label, _ in HEADLINE:
+        if metric not in summary["mean"]:
+            continue
+        figure = Figure(figsize=(5, 3.6), layout="constrained")
+        ax = figure.subplots()
+        for variant, rows in summary["mean"][metric].groupby(level=0, sort=False):
+            if rows.notna().any():
+                fractions = rows.index.get_level_values(1)
+                std = summary["std"][metric].loc[variant].reindex(fractions)
+                ax.errorbar(
+                    fractions,
+                    rows.values,
+                    yerr=std.fillna(0).values,
+                    marker="o",
+                    capsize=3,
+                    label=variant,
+                )
+        ax.set_xscale("log")
+        ax.set_xlabel("label fraction of the training split")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7)
+        path = out / f"{name}_{metric}.png"
+        figure.savefig(path, dpi=110)
+        paths.append(path)
+    return paths
+
+
+def write_results(study: Study, root: Path, out: Path, header: str = "") -> Path:
+    """Write ``<out>/<name>.csv``, ``<name>.md`` (with ``header`` on top) and the plots."""
+    out.mkdir(parents=True, exist_ok=True)
+    frame = collect(study, root)
+    if frame.empty:
+        raise ValueError(f"study {study.name}: no finished runs under {root}")
+    frame.to_csv(out / f"{study.name}.csv", index=False)
+    summary = summarise(frame)
+    plots = plot_metrics(summary, out, study.name)
+    body = markdown(summary, relative_changes(summary, study.baselines))
+    figures = "\n".join(f"![{p.stem}]({p.name})" for p in plots)
+    document = out / f"{study.name}.md"
+    document.write_text(f"{header}\n\n{body}\n\n{figures}\n".lstrip())
+    return document

@@ -1,0 +1,61 @@
+"""Run a study: every (variant, label fraction, seed), resumable, one process per run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from plantwatch.studies.spec import Run, Study
+from plantwatch.studies.worker import ARGS, METRICS
+
+
+def run_dir(root: Path, run: Run) -> Path:
+    """The folder of ``run`` (also its TensorBoard log folder)."""
+    return root / run.group / run.version
+
+
+def pending_runs(study: Study, root: Path) -> list[Run]:
+    """Runs without a ``metrics.json``: never started, or interrupted."""
+    return [r for r in study.runs() if not (run_dir(root, r) / METRICS).is_file()]
+
+
+def _execute(study: Study, root: Path, run: Run) -> int:
+    folder = run_dir(root, run)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ARGS).write_text(json.dumps(study.run_args(run, root), indent=1))
+    with (folder / "stdout.log").open("a") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", "plantwatch.studies.worker", str(folder)],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    status = (
+        "finished"
+        if done.returncode == 0
+        else f"FAILED (exit {done.returncode}, see {folder}/stdout.log)"
+    )
+    print(f"  {run.group}/{run.version}: {status}", flush=True)
+    return done.returncode
+
+
+def run_study(study: Study, root: str | Path, jobs: int = 1) -> list[Run]:
+    """Execute the unfinished runs of ``study`` under ``root/<name>``; returns failed runs.
+
+    Finished runs (with ``metrics.json``) are skipped, interrupted ones resume from their
+    last checkpoint. ``jobs`` runs execute at a time (each its own process).
+    """
+    folder = Path(root) / study.name
+    study.write_variant_configs(folder)
+    pending = pending_runs(study, folder)
+    total = len(study.runs())
+    finished = total - len(pending)
+    print(
+        f"study {study.name}: {finished} of {total} runs finished, {len(pending)} to run",
+        flush=True,
+    )
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        codes = list(pool.map(lambda r: _execute(study, folder, r), pending))
+    return [r for r, code in zip(pending, codes, strict=True) if code != 0]

@@ -1,0 +1,127 @@
+"""`Study`: a YAML file naming base configs, variants, seeds and label fractions.
+
+```yaml
+name: single_vs_multitask
+base: [experiments/quickstart.yaml]          # LightningCLI configs stacked for every run
+args: ["--trainer.max_epochs=8"]             # overrides for every run
+seeds: [0, 1, 2]
+label_fractions: [0.1, 1.0]                  # fractions with split files (train_10pct …)
+baselines: {plume: single_plume, power: single_power}   # single-task baseline per task
+variants:                                    # a config delta (YAML mapping) or config paths
+  single_plume: {model: {tasks: [plume]}}
+  multitask: [experiments/model/multitask.yaml]
+```
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from plantwatch.models.multitask import TASKS
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a study."""
+
+    variant: str
+    label_fraction: float
+    seed: int
+
+    @property
+    def group(self) -> str:
+        """TensorBoard run name below the study root: ``<variant>/frac<f>``."""
+        return f"{self.variant}/frac{self.label_fraction:g}"
+
+    @property
+    def version(self) -> str:
+        """TensorBoard version of the run: ``seed<s>``."""
+        return f"seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A parsed study file (see the module docstring)."""
+
+    name: str
+    base: tuple[str, ...]
+    args: tuple[str, ...]
+    variants: dict[str, Any]
+    seeds: tuple[int, ...]
+    label_fractions: tuple[float, ...]
+    baselines: dict[str, str]
+    path: Path
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Study:
+        """Read and check a study file; errors name the file and the key."""
+        path = Path(path)
+        spec = yaml.safe_load(path.read_text()) or {}
+        missing = [k for k in ("name", "base", "variants", "seeds") if k not in spec]
+        if missing:
+            raise ValueError(f"{path}: missing keys {missing}")
+        study = cls(
+            name=str(spec["name"]),
+            base=tuple(spec["base"]),
+            args=tuple(str(a) for a in spec.get("args", [])),
+            variants=dict(spec["variants"]),
+            seeds=tuple(int(s) for s in spec["seeds"]),
+            label_fractions=tuple(float(f) for f in spec.get("label_fractions", [1.0])),
+            baselines=dict(spec.get("baselines", {})),
+            path=path,
+        )
+        for config in study.base + tuple(
+            c for v in study.variants.values() if isinstance(v, list) for c in v
+        ):
+            if not Path(config).is_file():
+                raise ValueError(
+                    f"{path}: config {config} not found (paths are relative to the working folder)"
+                )
+        unknown = {
+            t: v for t, v in study.baselines.items() if v not in study.variants or t not in TASKS
+        }
+        if unknown:
+            raise ValueError(f"{path}: baselines {unknown} name unknown tasks or variants")
+        if len(set(study.seeds)) != len(study.seeds) or not study.seeds:
+            raise ValueError(f"{path}: seeds must be distinct and at least one")
+        return study
+
+    def runs(self) -> list[Run]:
+        """All runs, seed by seed, so early results cover every variant."""
+        return [
+            Run(variant, fraction, seed)
+            for seed, fraction, variant in itertools.product(
+                self.seeds, self.label_fractions, self.variants
+            )
+        ]
+
+    def run_args(self, run: Run, root: Path) -> list[str]:
+        """LightningCLI arguments of ``run`` with its TensorBoard folder under ``root``."""
+        variant = self.variants[run.variant]
+        configs = (
+            variant
+            if isinstance(variant, list)
+            else [str(root / "variants" / f"{run.variant}.yaml")]
+        )
+        return [
+            *(arg for config in (*self.base, *configs) for arg in ("--config", config)),
+            *self.args,
+            f"--seed_everything={run.seed}",
+            f"--data.init_args.label_fraction={run.label_fraction}",
+            f"--trainer.logger.init_args.save_dir={root}",
+            f"--trainer.logger.init_args.name={run.group}",
+            f"--trainer.logger.init_args.version={run.version}",
+        ]
+
+    def write_variant_configs(self, root: Path) -> None:
+        """Write each mapping variant as ``<root>/variants/<name>.yaml`` (a stackable config)."""
+        folder = root / "variants"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, delta in self.variants.items():
+            if not isinstance(delta, list):
+                (folder / f"{name}.yaml").write_text(yaml.safe_dump(delta or {}, sort_keys=False))

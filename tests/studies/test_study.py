@@ -1,0 +1,128 @@
+"""A tiny study end to end: killed part-way, resumed, every cell recomputed from the CSV."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from plantwatch.cli import main
+from plantwatch.studies.results import relative_changes, summarise
+from plantwatch.studies.spec import Run, Study
+from tests.data.fakes import tiny_cli_args
+
+REPO = Path(__file__).parents[2]
+
+
+def write_study(tmp_path: Path) -> Path:
+    args = [*tiny_cli_args(tmp_path / "ds", tmp_path / "unused"), "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2"]  # fmt: skip
+    args = [a for a in args if "logger.init_args.save_dir" not in a]  # the study sets it
+    study = {
+        "name": "tiny",
+        "base": ["experiments/quickstart.yaml"],
+        "args": args,
+        "seeds": [0, 1],
+        "label_fractions": [1.0],
+        "baselines": {"power": "single_power"},
+        "variants": {
+            "single_power": ["experiments/model/single_task_power.yaml"],
+            "multitask": {"model": {"tasks": ["plume", "fuel", "power", "co2"]}},
+        },
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(study))
+    return path
+
+
+def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    study_file = write_study(tmp_path)
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    command = [sys.executable, "-c", "from plantwatch.cli import main; main()", "compare",
+               str(study_file), "--root", str(runs), "--results", str(results)]  # fmt: skip
+    process = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(runs.glob("**/metrics.json"))) < 1:
+        time.sleep(0.5)
+    assert list(runs.glob("**/metrics.json")), "the first run did not finish in time"
+    os.killpg(process.pid, signal.SIGKILL)  # the study and the run in progress die
+    process.wait()
+    finished_before = {p.parent for p in runs.glob("**/metrics.json")}
+    assert len(finished_before) < 4
+
+    main(["compare", str(study_file), "--root", str(runs), "--results", str(results)])
+
+    run_dirs = {p.parent for p in runs.glob("**/args.json")}
+    assert len(run_dirs) == 4 and all((d / "metrics.json").is_file() for d in run_dirs)
+    for folder in finished_before:
+        assert len((folder / "attempts.log").read_text().splitlines()) == 1, folder  # not rerun
+
+    frame = pd.read_csv(results / "tiny.csv")
+    assert len(frame) == 4 and set(frame["seed"]) == {0, 1}
+    table = (results / "tiny.md").read_text()
+    assert "plantwatch compare" in table and "torch" in table
+    for variant, rows in frame.groupby("variant"):
+        line = next(line for line in table.splitlines() if line.startswith(f"| {variant} | 1 |"))
+        for metric in ("power_mae_mw", "power_r2"):
+            mean, std = rows[metric].mean(), np.std(rows[metric], ddof=1)
+            assert f"{mean:.3f} ± {std:.3f}" in line, (variant, metric)
+    assert (
+        "fuel_macro_f1" in frame
+        and frame.loc[frame.variant == "single_power", "fuel_macro_f1"].isna().all()
+    )
+    assert (results / "tiny_power_mae_mw.png").is_file()
+
+
+def test_relative_change_is_positive_when_better():
+    rows = [("single_power", 100.0, 0.5), ("multitask", 90.0, 0.6)]
+    frame = pd.DataFrame(
+        {"variant": v, "label_fraction": 1.0, "seed": s, "power_mae_mw": mae, "power_r2": r2}
+        for v, mae, r2 in rows
+        for s in (0, 1)
+    )
+    changes = relative_changes(summarise(frame), {"power": "single_power"})
+    assert changes.loc[("multitask", 1.0), "power_mae_mw"] == pytest.approx(10.0)
+    assert changes.loc[("multitask", 1.0), "power_r2"] == pytest.approx(20.0)
+    assert ("single_power", 1.0) not in changes.index
+
+
+def test_study_files_are_checked(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"name": "x", "base": ["experiments/none.yaml"], "variants": {"a": {}}, "seeds": [0]}
+        )
+    )
+    with pytest.raises(ValueError, match="config experiments/none.yaml not found"):
+        Study.from_yaml(path)
+    path.write_text(yaml.safe_dump({"name": "x", "base": [], "variants": {"a": {}}, "seeds": [0],
+                                    "baselines": {"power": "b"}}))  # fmt: skip
+    with pytest.raises(ValueError, match="baselines"):
+        Study.from_yaml(path)
+
+
+@pytest.mark.parametrize("name", ["single_vs_multitask.yaml", "hanna2021_replica.yaml"])
+def test_committed_studies_build_valid_runs(name, tmp_path, monkeypatch):
+    """Every study in experiments/studies parses and its first run trains (fast_dev_run)."""
+    from plantwatch.tasks.lightning_cli import PlantwatchCLI
+
+    monkeypatch.chdir(REPO)
+    study = Study.from_yaml(REPO / "experiments" / "studies" / name)
+    assert len(study.seeds) >= 3 and len(study.variants) >= 2
+    study.write_variant_configs(tmp_path)
+    first: Run = study.runs()[0]
+    args = [*study.run_args(first, tmp_path), *tiny_cli_args(tmp_path / "ds", tmp_path),
+            "--trainer.fast_dev_run=true", "--data.init_args.label_fraction=1.0"]  # fmt: skip
+    cli = PlantwatchCLI(args=args, run=False)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert cli.trainer.state.finished
