@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -73,7 +74,9 @@ def _compare(args: argparse.Namespace) -> None:
     from plantwatch.tasks.lightning_cli import package_versions
 
     study = Study.from_yaml(args.study)
+    start = time.perf_counter()
     failed = run_study(study, args.root, jobs=args.jobs)
+    elapsed = (time.perf_counter() - start) / 60
     root = Path(args.root) / study.name
     runs = collect(study, root)
     command = "plantwatch " + shlex.join(
@@ -85,8 +88,9 @@ def _compare(args: argparse.Namespace) -> None:
         f"- command: `{command}` (study file `{args.study}`)\n"
         f"- runs: {len(runs)} of {len(study.runs())} finished; seeds {list(study.seeds)}, "
         f"label fractions {list(study.label_fractions)}\n"
-        f"- wall time: {runs['wall_s'].sum() / 60:.1f} min of training and testing "
-        f"({os.cpu_count()} CPU cores)\n"
+        f"- wall time: {runs['wall_s'].sum() / 60:.1f} min of training and testing in the runs; "
+        f"{elapsed:.1f} min elapsed in the last `compare` call, process start-up and data "
+        f"generation included ({os.cpu_count()} CPU cores)\n"
         f"- versions: {versions}\n"
         f"- TensorBoard: `tensorboard --logdir {root}` (HPARAMS tab lines the runs up)"
     )
