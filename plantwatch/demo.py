@@ -12,28 +12,21 @@ from pathlib import Path
 
 from plantwatch.data.preview import render_preview
 from plantwatch.tasks.baselines import mean_baseline_metrics
+from plantwatch.tasks.metrics import METRIC_LABELS
 
-# Metrics shown in the table: (metric name, label).
-HEADLINE: tuple[tuple[str, str], ...] = (
-    ("plume_iou", "plume IoU (all pixels)"),
-    ("plume_f1", "plume F1 (all pixels)"),
-    ("plume_detection_precision", "plume detection precision (images)"),
-    ("plume_detection_recall", "plume detection recall (images)"),
-    ("plume_iou_both_nonempty", "plume IoU per image, both non-empty (earlier papers)"),
-    ("fuel_accuracy", "fuel accuracy"),
-    ("fuel_macro_f1", "fuel macro-F1"),
-    ("power_mae_mw", "power MAE (MW)"),
-    ("power_r2", "power R²"),
-    ("co2_mae_t_per_h", "CO₂ MAE (t/h)"),
-    ("co2_r2", "CO₂ R²"),
-)
+DEMO_METRICS: tuple[str, ...] = (
+    "plume_iou", "plume_f1", "plume_detection_precision", "plume_detection_recall",
+    "plume_iou_both_nonempty", "fuel_accuracy", "fuel_macro_f1", "power_mae_mw", "power_r2",
+    "co2_mae_t_per_h", "co2_r2",
+)  # fmt: skip
 
 
 def results_table(model: dict[str, float], baseline: dict[str, float]) -> str:
     """A Markdown table of the headline metrics: model, baseline."""
     lines = ["| metric | model | predict-the-mean |", "|---|---:|---:|"]
-    for key, label in HEADLINE:
+    for key in DEMO_METRICS:
         if key in model:
+            label, _ = METRIC_LABELS[key]
             lines.append(f"| {label} | {model[key]:.3f} | {baseline.get(key, float('nan')):.3f} |")
     return "\n".join(lines)
 

@@ -12,18 +12,12 @@ from matplotlib.figure import Figure
 from plantwatch.studies.runner import run_dir
 from plantwatch.studies.spec import Study
 from plantwatch.studies.worker import METRICS
+from plantwatch.tasks.metrics import METRIC_LABELS
 
-# Headline metrics: (name, label, higher is better).
-HEADLINE: tuple[tuple[str, str, bool], ...] = (
-    ("power_mae_mw", "power MAE (MW)", False),
-    ("power_r2", "power R²", True),
-    ("co2_mae_t_per_h", "CO₂ MAE (t/h)", False),
-    ("co2_r2", "CO₂ R²", True),
-    ("fuel_accuracy", "fuel accuracy", True),
-    ("fuel_macro_f1", "fuel macro-F1", True),
-    ("plume_iou", "plume IoU", True),
-    ("plume_f1", "plume F1", True),
-)
+HEADLINE: tuple[str, ...] = (
+    "power_mae_mw", "power_r2", "co2_mae_t_per_h", "co2_r2",
+    "fuel_accuracy", "fuel_macro_f1", "plume_iou", "plume_f1",
+)  # fmt: skip
 
 
 def collect(study: Study, root: Path) -> pd.DataFrame:
@@ -46,7 +40,7 @@ def collect(study: Study, root: Path) -> pd.DataFrame:
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean, sample std (ddof=1) and count of each headline metric per variant and fraction."""
-    metrics = [m for m, _, _ in HEADLINE if m in frame]
+    metrics = [m for m in HEADLINE if m in frame]
     grouped = frame.groupby(["variant", "label_fraction"], sort=False)[metrics]
     return pd.concat(
         {"mean": grouped.mean(), "std": grouped.std(ddof=1), "n": grouped.count()}, axis=1
@@ -61,7 +55,8 @@ def relative_changes(summary: pd.DataFrame, baselines: dict[str, str]) -> pd.Dat
     """
     means = summary["mean"]
     changes = pd.DataFrame(index=means.index, columns=means.columns, dtype=float)
-    for metric, _, higher in HEADLINE:
+    for metric in HEADLINE:
+        higher = METRIC_LABELS[metric][1]
         task = metric.split("_")[0]
         if metric not in means or task not in baselines:
             continue
@@ -80,7 +75,7 @@ def relative_changes(summary: pd.DataFrame, baselines: dict[str, str]) -> pd.Dat
 
 def markdown(summary: pd.DataFrame, changes: pd.DataFrame) -> str:
     """The mean ± std table and the relative-change table as Markdown."""
-    metrics = [(m, label) for m, label, _ in HEADLINE if m in summary["mean"]]
+    metrics = [(m, METRIC_LABELS[m][0]) for m in HEADLINE if m in summary["mean"]]
     lines = [
         "| variant | label fraction | runs | " + " | ".join(label for _, label in metrics) + " |"
     ]
@@ -112,9 +107,10 @@ def markdown(summary: pd.DataFrame, changes: pd.DataFrame) -> str:
 def plot_metrics(summary: pd.DataFrame, out: Path, name: str) -> list[Path]:
     """One PNG per headline metric: mean ± std against label fraction, a line per variant."""
     paths = []
-    for metric, label, _ in HEADLINE:
+    for metric in HEADLINE:
         if metric not in summary["mean"]:
             continue
+        label = METRIC_LABELS[metric][0]
         figure = Figure(figsize=(5, 3.6), layout="constrained")
         ax = figure.subplots()
         for variant, rows in summary["mean"][metric].groupby(level=0, sort=False):

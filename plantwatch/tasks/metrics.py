@@ -31,6 +31,23 @@ from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
 from plantwatch.data.sample import MASK_UNLABELLED, TASK_FLAGS, TASK_TARGETS
 
+# Reported metrics: name → (label with unit, whether higher is better).
+METRIC_LABELS: dict[str, tuple[str, bool]] = {
+    "plume_iou": ("plume IoU (all pixels)", True),
+    "plume_f1": ("plume F1 (all pixels)", True),
+    "plume_detection_precision": ("plume detection precision (images)", True),
+    "plume_detection_recall": ("plume detection recall (images)", True),
+    "plume_iou_both_nonempty": ("plume IoU per image, both non-empty (earlier papers)", True),
+    "fuel_accuracy": ("fuel accuracy", True),
+    "fuel_macro_f1": ("fuel macro-F1", True),
+    "power_mae_mw": ("power MAE (MW)", False),
+    "power_rmse_mw": ("power RMSE (MW)", False),
+    "power_r2": ("power R²", True),
+    "co2_mae_t_per_h": ("CO₂ MAE (t/h)", False),
+    "co2_rmse_t_per_h": ("CO₂ RMSE (t/h)", False),
+    "co2_r2": ("CO₂ R²", True),
+}
+
 
 class BothNonEmptyIoU(Metric):
     """Mean per-image IoU over images whose prediction and truth both hold plume pixels.
