@@ -40,4 +40,3 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "generation_mw",
     "co2_t_per_h",
 )
-PLANT_COLUMNS: tuple[str, ...] = ("plant_id", "name", "fuel_type", "capacity_mw")

@@ -30,4 +30,3 @@ TASK_FLAGS: dict[str, str] = {
     "power": "has_power",
     "co2": "has_co2",
 }
-METADATA_KEYS: tuple[str, ...] = ("obs_id", "plant_id", "datetime", "lon", "lat")
