@@ -21,13 +21,21 @@ DEMO_METRICS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def results_table(model: dict[str, float], baseline: dict[str, float]) -> str:
-    """A Markdown table of the headline metrics: model, baseline."""
-    lines = ["| metric | model | predict-the-mean |", "|---|---:|---:|"]
+def results_table(
+    model: dict[str, float], baseline: dict[str, float], capacity_baseline: dict[str, float]
+) -> str:
+    """A Markdown table of the headline metrics: model and the two baselines."""
+    lines = [
+        "| metric | model | predict-the-mean | capacity × mean load factor |",
+        "|---|---:|---:|---:|",
+    ]
     for key in DEMO_METRICS:
         if key in model:
             label, _ = METRIC_LABELS[key]
-            lines.append(f"| {label} | {model[key]:.3f} | {baseline.get(key, float('nan')):.3f} |")
+            cells = [
+                f"{m.get(key, float('nan')):.3f}" for m in (model, baseline, capacity_baseline)
+            ]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -41,14 +49,14 @@ def run_demo(
     model, cli = fit_and_test(["--config", config, *overrides])
     root = cli.datamodule.root
     print(f"\ndata: {root} (preview: {render_preview(root, Path(root) / 'preview.png')})")
-    baseline = mean_baseline_metrics(
-        cli.datamodule.datasets["train"].observations,
-        cli.datamodule.test_dataloader(),
-        cli.model.tasks,
+    train, tasks = cli.datamodule.datasets["train"].observations, cli.model.tasks
+    baseline = mean_baseline_metrics(train, cli.datamodule.test_dataloader(), tasks)
+    capacity = mean_baseline_metrics(
+        train, cli.datamodule.test_dataloader(), tasks, use_capacity=True
     )
     tested = len(cli.datamodule.datasets["test"])
     print(f"\nTest metrics ({tested} observations of held-out plants):\n")
-    print(results_table(model, baseline))
+    print(results_table(model, baseline, capacity))
     minutes = (time.perf_counter() - start) / 60
     print(f"\nfinished in {minutes:.1f} min; run folder: {cli.trainer.log_dir}")
     print(f"open TensorBoard:  .venv/bin/tensorboard --logdir {cli.trainer.log_dir}")
