@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from plantwatch.data.preview import render_preview
-from plantwatch.tasks.baselines import mean_baseline_metrics
+from plantwatch.tasks.baselines import baseline_metrics
 from plantwatch.tasks.metrics import METRIC_LABELS
 
 DEMO_METRICS: tuple[str, ...] = (
@@ -49,14 +49,11 @@ def run_demo(
     model, cli = fit_and_test(["--config", config, *overrides])
     root = cli.datamodule.root
     print(f"\ndata: {root} (preview: {render_preview(root, Path(root) / 'preview.png')})")
-    train, tasks = cli.datamodule.datasets["train"].observations, cli.model.tasks
-    baseline = mean_baseline_metrics(train, cli.datamodule.test_dataloader(), tasks)
-    capacity = mean_baseline_metrics(
-        train, cli.datamodule.test_dataloader(), tasks, use_capacity=True
-    )
+    train = cli.datamodule.datasets["train"].observations
+    baselines = baseline_metrics(train, cli.datamodule.test_dataloader(), cli.model.tasks)
     tested = len(cli.datamodule.datasets["test"])
     print(f"\nTest metrics ({tested} observations of held-out plants):\n")
-    print(results_table(model, baseline, capacity))
+    print(results_table(model, baselines))
     minutes = (time.perf_counter() - start) / 60
     print(f"\nfinished in {minutes:.1f} min; run folder: {cli.trainer.log_dir}")
     print(f"open TensorBoard:  .venv/bin/tensorboard --logdir {cli.trainer.log_dir}")

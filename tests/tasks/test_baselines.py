@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 import torch
 
-from plantwatch.tasks.baselines import mean_baseline_metrics
+from plantwatch.tasks.baselines import CAPACITY, MEAN, baseline_metrics
 
 
 def test_mean_and_capacity_baselines():
@@ -19,9 +19,10 @@ def test_mean_and_capacity_baselines():
         "capacity": capacity, "has_capacity": torch.tensor([True, True]),
     }  # fmt: skip
     tasks = ["plume", "fuel", "power", "co2"]
-    mean = mean_baseline_metrics(train, [batch], tasks)
+    scores = baseline_metrics(train, [batch], tasks)
+    mean = scores[MEAN]
     assert mean["power_mae_mw"] == pytest.approx((700 + 100) / 2)  # predicts 300 MW
     assert mean["fuel_accuracy"] == 0.5 and mean["plume_iou"] == 0.0
-    by_capacity = mean_baseline_metrics(train, [batch], tasks, use_capacity=True)
+    by_capacity = scores[CAPACITY]
     assert by_capacity["power_mae_mw"] == pytest.approx(0.0, abs=1e-3)  # load factor 0.5
     assert by_capacity["co2_mae_t_per_h"] == pytest.approx(0.0, abs=1e-3)  # 0.9 t/MWh
