@@ -21,20 +21,14 @@ DEMO_METRICS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def results_table(
-    model: dict[str, float], baseline: dict[str, float], capacity_baseline: dict[str, float]
-) -> str:
-    """A Markdown table of the headline metrics: model and the two baselines."""
-    lines = [
-        "| metric | model | predict-the-mean | capacity × mean load factor |",
-        "|---|---:|---:|---:|",
-    ]
+def results_table(model: dict[str, float], baselines: dict[str, dict[str, float]]) -> str:
+    """A Markdown table of the headline metrics: the model, then each baseline."""
+    columns = {"model": model, **baselines}
+    lines = ["| metric | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for key in DEMO_METRICS:
         if key in model:
             label, _ = METRIC_LABELS[key]
-            cells = [
-                f"{m.get(key, float('nan')):.3f}" for m in (model, baseline, capacity_baseline)
-            ]
+            cells = [f"{values.get(key, float('nan')):.3f}" for values in columns.values()]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
