@@ -25,6 +25,11 @@ import yaml
 from plantwatch.models.multitask import TASKS
 
 
+def variant_config(root: Path, name: str) -> Path:
+    """Where a study writes the config of a variant given as a mapping."""
+    return root / "variants" / f"{name}.yaml"
+
+
 @dataclass(frozen=True)
 class Run:
     """One run of a study."""
@@ -103,11 +108,7 @@ class Study:
     def run_args(self, run: Run, root: Path) -> list[str]:
         """LightningCLI arguments of ``run`` with its TensorBoard folder under ``root``."""
         variant = self.variants[run.variant]
-        configs = (
-            variant
-            if isinstance(variant, list)
-            else [str(root / "variants" / f"{run.variant}.yaml")]
-        )
+        configs = variant if isinstance(variant, list) else [str(variant_config(root, run.variant))]
         return [
             *(arg for config in (*self.base, *configs) for arg in ("--config", config)),
             *self.args,
@@ -120,8 +121,8 @@ class Study:
 
     def write_variant_configs(self, root: Path) -> None:
         """Write each mapping variant as ``<root>/variants/<name>.yaml`` (a stackable config)."""
-        folder = root / "variants"
-        folder.mkdir(parents=True, exist_ok=True)
         for name, delta in self.variants.items():
             if not isinstance(delta, list):
-                (folder / f"{name}.yaml").write_text(yaml.safe_dump(delta or {}, sort_keys=False))
+                path = variant_config(root, name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(yaml.safe_dump(delta or {}, sort_keys=False))
