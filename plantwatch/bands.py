@@ -1,4 +1,5 @@
-"""Band registry: Sentinel-2 and Sentinel-1 band names, wavelengths, resolutions, statistics.
+"""Band registry: Sentinel-2, Sentinel-1, DEM and land-cover channels — names, wavelengths,
+resolutions, default statistics — and the ESA WorldCover classes.
 
 Band order follows ESA (B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B10 B11 B12). The L1C
 product (top-of-atmosphere) carries all 13 bands; the L2A product (bottom-of-atmosphere)
@@ -20,8 +21,8 @@ class Band:
     """One spectral band or polarisation.
 
     Attributes:
-        name: ESA band name, e.g. ``"B8A"``, or ``"VV"`` for Sentinel-1.
-        wavelength_nm: central wavelength in nm (Sentinel-2A); 0 for radar.
+        name: ESA band name, e.g. ``"B8A"``; ``"VV"`` for Sentinel-1; ``"DEM"``; ``"LULC"``.
+        wavelength_nm: central wavelength in nm (Sentinel-2A); 0 for non-optical channels.
         resolution_m: native ground sampling distance in metres.
     """
 
@@ -46,7 +47,19 @@ SENTINEL2_BANDS: tuple[Band, ...] = (
     Band("B12", 2202.4, 20),
 )
 SENTINEL1_BANDS: tuple[Band, ...] = (Band("VV", 0.0, 10), Band("VH", 0.0, 10))
-BANDS: dict[str, Band] = {b.name: b for b in SENTINEL2_BANDS + SENTINEL1_BANDS}
+DEM_BAND = Band("DEM", 0.0, 30)  # Copernicus DEM GLO-30: elevation in m
+LULC_BAND = Band("LULC", 0.0, 10)  # ESA WorldCover 10 m: class codes (WORLDCOVER_CLASSES)
+BANDS: dict[str, Band] = {
+    b.name: b for b in (*SENTINEL2_BANDS, *SENTINEL1_BANDS, DEM_BAND, LULC_BAND)
+}
+
+# ESA WorldCover 2020/2021 v1/v2 class codes and names (Zanaga et al. 2021; ben-ge uses them
+# for its land-cover map and its 11 class-fraction columns).
+WORLDCOVER_CLASSES: dict[int, str] = {
+    10: "tree_cover", 20: "shrubland", 30: "grassland", 40: "cropland", 50: "built_up",
+    60: "bare_sparse_vegetation", 70: "snow_ice", 80: "permanent_water_bodies",
+    90: "herbaceous_wetland", 95: "mangroves", 100: "moss_lichen",
+}  # fmt: skip
 
 RGB: tuple[str, str, str] = ("B04", "B03", "B02")
 
@@ -82,6 +95,7 @@ L2A_BAND_NAMES = tuple(n for n in L1C_BAND_NAMES if n != "B10")
 # EuroSAT, Helber et al. 2019); higher blue from path radiance, low B09/B10 from absorption.
 # Both are fall-backs: a dataset that stores its own statistics in dataset.json uses those.
 # S1: BigEarthNet-S1 backscatter statistics in dB.
+# COPDEM30: elevation of European land in m (order of magnitude of Copernicus DEM GLO-30).
 PRODUCTS: dict[str, Product] = {
     "S2L2A": Product(
         "S2L2A",
@@ -96,6 +110,7 @@ PRODUCTS: dict[str, Product] = {
         (245, 333, 395, 594, 567, 861, 1086, 1118, 1231, 404, 5, 1003, 761),
     ),
     "S1GRD": Product("S1GRD", ("VV", "VH"), (-12.62, -19.29), (5.12, 5.46)),
+    "COPDEM30": Product("COPDEM30", ("DEM",), (300.0,), (400.0,)),
 }
 
 
@@ -134,13 +149,3 @@ def wavelengths_nm(names: Sequence[str]) -> np.ndarray:
 def resolutions_m(names: Sequence[str]) -> np.ndarray:
     """Native resolutions in metres of the named bands, int64 [len(names)]."""
     return np.array([BANDS[n].resolution_m for n in names])
-
-
-def default_stats(product_name: str, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Default (mean, std) of the named bands of a product, float32 [len(names)] each."""
-    p = product(product_name)
-    idx = band_indices(p.bands, names)
-    return (
-        np.asarray(p.mean, dtype=np.float32)[idx],
-        np.asarray(p.std, dtype=np.float32)[idx],
-    )

@@ -11,11 +11,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from plantwatch.data.datamodule import PlantDataModule
-from plantwatch.data.plants import PlantObservations
+from plantwatch.data.datamodule import DataModule
+from plantwatch.data.observations import PlantObservations
+from plantwatch.data.sample import collate_samples
 from plantwatch.data.synthetic.power_plants import synthesize_power_plants
-from plantwatch.data.transforms import build_transforms
-from plantwatch.tasks.multitask import MultiTaskTask
+from plantwatch.data.synthetic.source import SyntheticPlants
+from plantwatch.data.transforms import Augmentation
+from plantwatch.tasks.multitask_task import MultiTaskTask
 
 
 def bench_data(
@@ -42,10 +44,12 @@ def bench_data(
         figures["synth scenes/s (render + GeoTIFF write)"] = (
             plants * per_plant / (time.perf_counter() - start)
         )
-        dataset = PlantObservations(root, transforms=build_transforms())
+        dataset = PlantObservations(root, transforms=Augmentation())
         for count in workers:
-            loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=count,
-                                persistent_workers=count > 0)  # fmt: skip
+            loader = DataLoader(
+                dataset, batch_size, shuffle=True, num_workers=count,
+                collate_fn=collate_samples, persistent_workers=count > 0,
+            )  # fmt: skip
             next(iter(loader))  # start the workers before timing
             start = time.perf_counter()
             seen = sum(len(batch["image"]) for _ in range(epochs) for batch in loader)
@@ -111,14 +115,14 @@ def bench_fit(
 ) -> dict[str, float]:
     """Training samples/s of ``plantwatch fit`` (Lightning) and of a bare PyTorch loop.
 
-    Same data pipeline (PlantDataModule with augmentation), model, batch size and precision,
+    Same data pipeline (DataModule with augmentation), model, batch size and precision,
     on the CPU; Lightning adds logging, train metrics and its loop. Prints and returns the
     figures.
     """
     bf16 = precision.startswith("bf16")
     with tempfile.TemporaryDirectory() as tmp:
-        data = PlantDataModule(root=str(Path(tmp) / "data"), plants=plants, per_plant=per_plant,
-                               size=size, batch_size=batch_size)  # fmt: skip
+        source = SyntheticPlants(plants=plants, per_plant=per_plant, size=size, progress=False)
+        data = DataModule(root=str(Path(tmp) / "data"), source=source, batch_size=batch_size)
         data.prepare_data()
         data.setup("fit")
         torch.manual_seed(0)

@@ -41,7 +41,7 @@ def _preview(args: argparse.Namespace) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    from plantwatch.data.plants import PlantObservations
+    from plantwatch.data.observations import PlantObservations
 
     dataset = PlantObservations(args.root)
     errors = dataset.check(progress=not args.quiet)
@@ -71,7 +71,7 @@ def _compare(args: argparse.Namespace) -> None:
     from plantwatch.studies.results import collect, write_results
     from plantwatch.studies.runner import run_study
     from plantwatch.studies.spec import Study
-    from plantwatch.tasks.lightning_cli import package_versions
+    from plantwatch.training.cli import package_versions
 
     study = Study.from_yaml(args.study)
     start = time.perf_counter()
@@ -86,8 +86,11 @@ def _compare(args: argparse.Namespace) -> None:
     header = (
         f"# Study `{study.name}`\n\n"
         f"- command: `{command}` (study file `{args.study}`)\n"
-        f"- runs: {len(runs)} of {len(study.runs())} finished; seeds {list(study.seeds)}, "
-        f"label fractions {list(study.label_fractions)}\n"
+        f"- runs: {len(runs)} of {len(study.runs())} finished; training seeds "
+        f"{list(study.seeds)}, split seeds {list(study.split_seeds)} (None: the dataset's own "
+        f"split), label fractions {list(study.label_fractions)}\n"
+        f"- validation labels: {study.validation_labels}; checkpoint chosen on validation "
+        "(val/selection_loss), never on test\n"
         f"- wall time: {runs['wall_s'].sum() / 60:.1f} min of training and testing in the runs; "
         f"{elapsed:.1f} min elapsed in the last `compare` call, process start-up and data "
         f"generation included ({os.cpu_count()} CPU cores)\n"
@@ -180,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         run_demo(overrides=argv[1:])
         return
     if argv and argv[0] in LIGHTNING_COMMANDS:
-        from plantwatch.tasks.lightning_cli import PlantwatchCLI
+        from plantwatch.training.cli import PlantwatchCLI
 
         PlantwatchCLI(args=argv)
         return

@@ -7,12 +7,13 @@ command that opens TensorBoard on the run.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from plantwatch.data.preview import render_preview
 from plantwatch.tasks.baselines import baseline_metrics
-from plantwatch.tasks.metrics import METRIC_LABELS
+from plantwatch.tasks.metrics import describe_metric
 
 DEMO_METRICS: tuple[str, ...] = (
     "plume_iou", "plume_f1", "plume_detection_precision", "plume_detection_recall",
@@ -27,7 +28,7 @@ def results_table(model: dict[str, float], baselines: dict[str, dict[str, float]
     lines = ["| metric | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for key in DEMO_METRICS:
         if key in model:
-            label, _ = METRIC_LABELS[key]
+            label, _ = describe_metric(key)
             cells = [f"{values.get(key, float('nan')):.3f}" for values in columns.values()]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -37,14 +38,16 @@ def run_demo(
     config: str = "experiments/quickstart.yaml", overrides: Sequence[str] = ()
 ) -> dict[str, float]:
     """Fit, test on the best validation checkpoint, print the table; returns the test metrics."""
-    from plantwatch.tasks.lightning_cli import fit_and_test
+    from plantwatch.training.cli import fit_and_test
 
     start = time.perf_counter()
+    # The demo passes its own arguments to LightningCLI on purpose.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     model, cli = fit_and_test(["--config", config, *overrides])
     root = cli.datamodule.root
     print(f"\ndata: {root} (preview: {render_preview(root, Path(root) / 'preview.png')})")
-    train = cli.datamodule.datasets["train"].observations
-    baselines = baseline_metrics(train, cli.datamodule.test_dataloader(), cli.model.tasks)
+    train = cli.datamodule.datasets["train"].labels()
+    baselines = baseline_metrics(train, cli.datamodule.test_dataloader(), cli.model.specs)
     tested = len(cli.datamodule.datasets["test"])
     print(f"\nTest metrics ({tested} observations of held-out plants):\n")
     print(results_table(model, baselines))

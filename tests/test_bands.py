@@ -38,6 +38,6 @@ def test_missing_bands_are_named_in_the_error():
         bands.product("S3OLCI")
 
 
-def test_default_stats_follow_the_requested_band_order():
-    mean, std = bands.default_stats("S2L1C", ["B10", "B02"])
-    assert mean.tolist() == [12, 1118] and std.tolist() == [5, 333]
+def test_dem_and_worldcover_are_registered():
+    assert bands.BANDS["DEM"].resolution_m == 30 and bands.BANDS["LULC"].resolution_m == 10
+    assert len(bands.WORLDCOVER_CLASSES) == 11 and bands.WORLDCOVER_CLASSES[50] == "built_up"

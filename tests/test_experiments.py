@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from plantwatch.tasks.lightning_cli import PlantwatchCLI
+from plantwatch.training.cli import PlantwatchCLI
 from tests.data.fakes import tiny_cli_args
 
 EXPERIMENTS = Path(__file__).parents[1] / "experiments"
@@ -33,7 +33,6 @@ def _restore_environment():
 def test_config_runs_fast_dev_run_on_cpu(config, tmp_path):
     # Presets stack on a config that names the data class, as on the command line.
     args = [
-        "--data=plantwatch.data.datamodule.PlantDataModule",
         *("--config", str(config)),
         *tiny_cli_args(tmp_path / "ds", tmp_path / "runs"),
         "--trainer.fast_dev_run=true",

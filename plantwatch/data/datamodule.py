@@ -1,68 +1,138 @@
-"""`PlantDataModule`: splits, augmentation and loaders over `PlantObservations`."""
+"""`DataModule`: loaders over any dataset class that satisfies the dataset contract.
+
+A dataset class is chosen by class path with its own arguments, as torchgeo's datamodules
+do; the datamodule adds what every dataset shares: the split set, the training label
+fraction, the augmentation, optionally a validation split whose labels are cut to the
+training label fraction, seeded loader workers, and a collate that batches samples of
+datasets with different targets. A `DatasetSource` (e.g. the synthetic generator) may
+produce the dataset first, in ``prepare_data``.
+"""
 
 from __future__ import annotations
 
-import json
-import warnings
+import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import lightning as L
-from torch.utils.data import DataLoader
+import numpy as np
+import torch
+from jsonargparse import lazy_instance
+from lightning.fabric.utilities.seed import pl_worker_init_function
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
+from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data import layout
+from plantwatch.data.contract import SampleDataset
 from plantwatch.data.errors import DatasetError
-from plantwatch.data.plants import PlantObservations
+from plantwatch.data.observations import PlantObservations
+from plantwatch.data.sample import collate_samples
+from plantwatch.data.source import DatasetSource
 from plantwatch.data.splits import fraction_split_name
-from plantwatch.data.synthetic.power_plants import synthesize_power_plants
-from plantwatch.data.transforms import build_transforms
+from plantwatch.data.statistics import Statistics
+from plantwatch.data.transforms import Augmentation
+from plantwatch.data.writer import ensure_split_set
+
+INPUT_FLAGS = ("has_capacity",)  # flags of inputs, not of task labels: never cut
+# The default augmentation, built when a datamodule is (jsonargparse's lazy instance).
+DEFAULT_AUGMENTATION = lazy_instance(Augmentation)
 
 
-class PlantDataModule(L.LightningDataModule):
-    """Train/val/test loaders of a canonical observation dataset.
+def seed_worker(worker_id: int) -> None:
+    """Loader worker start: Lightning's seeding, then the augmentation's own random state
+    from the worker's torch seed (derived from the run seed, distinct per worker)."""
+    pl_worker_init_function(worker_id)
+    transforms = getattr(get_worker_info().dataset, "transforms", None)
+    if hasattr(transforms, "set_random_seed"):
+        transforms.set_random_seed(torch.initial_seed() % 2**31)
+
+
+class CutLabels(Dataset):
+    """A dataset whose labels are kept only for some samples per task (flags false else).
+
+    Args:
+        dataset: the dataset (its other attributes are passed through).
+        dropped: per presence flag, the sample indices whose label is hidden.
+    """
+
+    def __init__(self, dataset: SampleDataset, dropped: dict[str, set[int]]) -> None:
+        self.dataset = dataset
+        self.dropped = dropped
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["dataset"], name)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        sample = self.dataset[index]
+        for flag, indices in self.dropped.items():
+            if index in indices:
+                sample[flag] = torch.tensor(False)
+        return sample
+
+
+def cut_labels(labels: Any, fraction: float, minimum: int, seed: int) -> dict[str, set[int]]:
+    """Per presence flag, the labelled samples to hide so that ``fraction`` of them stay
+    (at least ``minimum``): a fixed random order, so smaller fractions keep subsets."""
+    order = np.random.default_rng(seed).permutation(len(labels))
+    dropped = {}
+    for flag in (c for c in labels if c.startswith("has_") and c not in INPUT_FLAGS):
+        labelled = [i for i in order if labels[flag].iat[i]]
+        keep = max(minimum, math.ceil(fraction * len(labelled)))
+        dropped[flag] = {int(i) for i in labelled[keep:]}
+    return dropped
+
+
+class DataModule(L.LightningDataModule):
+    """Train/val/test loaders of a dataset class.
 
     Args:
         root: dataset folder.
-        source: ``synthetic`` generates the dataset in ``prepare_data`` when ``root`` holds
-            none; ``disk`` expects it to exist.
-        plants: synthetic: number of plants.
-        per_plant: synthetic: observations per plant.
-        size: synthetic: image side in 10 m pixels.
-        product: synthetic: ``S2L2A`` (12 bands) or ``S2L1C`` (13 bands).
-        mask_fraction: synthetic: share of observations with a plume mask.
-        seed: synthetic: generator and split seed.
-        bands: band names fed to the model, in order; None for all bands of the product.
+        dataset: the dataset class (``class_path``) and its own arguments (``init_args``);
+            called as ``dataset(root, split, bands=…, transforms=…, split_seed=…)``.
+        source: produces the dataset in ``root`` when it holds none (e.g.
+            ``plantwatch.data.synthetic.source.SyntheticPlants``); None: it must exist.
+        bands: band names fed to the model, in order (set through ``model.init_args.bands``);
+            None for the 12 L2A bands, the model's default (B10 dropped by name from L1C).
+        split_seed: None for the split set written with the dataset; k for a split set drawn
+            with seed k (written on first use), so studies can vary the split.
         label_fraction: share of the training split used (1.0, or a fraction whose split
             file exists, e.g. 0.01, 0.1, 0.5).
+        cut_val_labels: keep validation labels only for ``label_fraction`` of the labelled
+            validation samples per task (at least ``min_val_labels``), as a user with few
+            labels would have; model selection then sees no more labels than training.
+        min_val_labels: floor of labelled validation samples per task when cutting.
         batch_size: samples per batch.
         num_workers: loader worker processes.
-        augment: apply flips/rotations, gain/offset and noise to training samples.
-        crop_size: random square crop of training samples in pixels; None for none.
+        augmentation: training augmentation; None for none.
         pin_memory: pin batches in page-locked memory (GPU training).
     """
 
     def __init__(
         self,
         root: str = "data/synthetic",
-        source: Literal["synthetic", "disk"] = "synthetic",
-        plants: int = 48,
-        per_plant: int = 12,
-        size: int = 120,
-        product: str = "S2L2A",
-        mask_fraction: float = 1.0,
-        seed: int = 0,
+        dataset: Callable[[str, str], Dataset] = PlantObservations,
+        source: DatasetSource | None = None,
         bands: list[str] | None = None,
+        split_seed: int | None = None,
         label_fraction: float = 1.0,
+        cut_val_labels: bool = False,
+        min_val_labels: int = 5,
         batch_size: int = 16,
         num_workers: int = 0,
-        augment: bool = True,
-        crop_size: int | None = None,
+        augmentation: Augmentation | None = DEFAULT_AUGMENTATION,
         pin_memory: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["dataset", "source", "augmentation"])
         self.root = Path(root)
-        self.datasets: dict[str, PlantObservations] = {}
+        self.dataset_class = dataset
+        self.source = source
+        self.augmentation = augmentation
+        self.datasets: dict[str, SampleDataset] = {}
 
     @property
     def train_split(self) -> str:
@@ -70,48 +140,51 @@ class PlantDataModule(L.LightningDataModule):
         fraction = self.hparams.label_fraction
         return "train" if fraction >= 1.0 else fraction_split_name(fraction)
 
+    @property
+    def statistics(self) -> Statistics:
+        """Training statistics of the split set (the same object for every split)."""
+        if not self.datasets:
+            raise RuntimeError("call setup() before reading the statistics")
+        return next(iter(self.datasets.values())).statistics
+
     def prepare_data(self) -> None:
-        """Generate the synthetic dataset when ``root`` holds none (rank 0 only)."""
-        info = self.root / layout.DATASET_JSON
-        if info.is_file():
-            self._warn_if_generated_differently()
-            return
-        if self.hparams.source != "synthetic":
+        """Produce the dataset with the source when ``root`` holds none, and the split set."""
+        if self.source is not None:
+            self.source.prepare(self.root)
+        elif not (self.root / layout.DATASET_JSON).is_file():
             raise DatasetError(
-                f"{info}: not found; point `root` at a plantwatch dataset or set source=synthetic"
+                f"{self.root / layout.DATASET_JSON}: not found; point `root` at a plantwatch "
+                "dataset or give a `source` that produces one (e.g. SyntheticPlants)"
             )
-        h = self.hparams
-        synthesize_power_plants(
-            self.root, plants=h.plants, per_plant=h.per_plant, size=h.size,
-            product_name=h.product, mask_fraction=h.mask_fraction, seed=h.seed,
-        )  # fmt: skip
+        if self.hparams.split_seed is not None:
+            ensure_split_set(self.root, self.hparams.split_seed)
 
-    def _warn_if_generated_differently(self) -> None:
-        if self.hparams.source != "synthetic":
-            return
-        generator = json.loads((self.root / layout.DATASET_JSON).read_text()).get("generator", {})
-        configured = {
-            k: self.hparams[k] for k in ("plants", "per_plant", "size", "mask_fraction", "seed")
-        }
-        differ = {k: (generator.get(k), v) for k, v in configured.items() if generator.get(k) != v}
-        if differ:
-            warnings.warn(
-                f"{self.root} was generated with other settings (on disk, configured): {differ}; "
-                "using the data on disk — delete the folder to regenerate",
-                stacklevel=2,
+    def _dataset(self, split: str, train: bool) -> SampleDataset:
+        h = self.hparams
+        transforms = self.augmentation if train else None
+        bands = list(h.bands or L2A_BAND_NAMES)
+        dataset = self.dataset_class(str(self.root), split, bands=bands, transforms=transforms,
+                                     split_seed=h.split_seed)  # fmt: skip
+        if not isinstance(dataset, SampleDataset):
+            raise TypeError(
+                f"{type(dataset).__name__} does not satisfy the dataset contract "
+                "(plantwatch.data.contract.SampleDataset)"
             )
-
-    def _dataset(self, split: str, train: bool) -> PlantObservations:
-        h = self.hparams
-        transforms = build_transforms(crop_size=h.crop_size) if train and h.augment else None
-        return PlantObservations(self.root, split=split, bands=h.bands, transforms=transforms)
+        return dataset
 
     def setup(self, stage: str | None = None) -> None:
         """Build the datasets the stage needs (``fit``, ``validate``, ``test``, ``predict``)."""
+        h = self.hparams
         if stage in ("fit", None):
             self.datasets["train"] = self._dataset(self.train_split, train=True)
         if stage in ("fit", "validate", None):
-            self.datasets["val"] = self._dataset("val", train=False)
+            val = self._dataset("val", train=False)
+            if h.cut_val_labels and h.label_fraction < 1.0:
+                seed = 0 if h.split_seed is None else h.split_seed
+                val = CutLabels(
+                    val, cut_labels(val.labels(), h.label_fraction, h.min_val_labels, seed)
+                )
+            self.datasets["val"] = val
         if stage in ("test", "predict", None):
             self.datasets["test"] = self._dataset("test", train=False)
 
@@ -122,11 +195,15 @@ class PlantDataModule(L.LightningDataModule):
             batch_size=h.batch_size,
             shuffle=shuffle,
             num_workers=h.num_workers,
+            collate_fn=collate_samples,
+            worker_init_fn=seed_worker if h.num_workers > 0 else None,
             pin_memory=h.pin_memory,
             persistent_workers=h.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
+        if self.augmentation is not None and self.hparams.num_workers == 0:
+            self.augmentation.set_random_seed(int(torch.randint(2**31, ())))
         return self._loader("train", shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -45,12 +46,14 @@ def write_geotiff(
     transform: Affine,
     nodata: float | None = None,
 ) -> None:
-    """Write ``array`` [C, H, W] (or [H, W]) as a deflate-compressed GeoTIFF."""
+    """Write ``array`` [C, H, W] (or [H, W]) as a deflate-compressed GeoTIFF, atomically:
+    into ``<path>.partial``, then renamed, so a killed writer leaves no truncated file."""
     data = array[None] if array.ndim == 2 else array
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
     with rasterio.open(
-        path,
+        partial,
         "w",
         driver="GTiff",
         height=data.shape[1],
@@ -63,3 +66,4 @@ def write_geotiff(
         compress="deflate",
     ) as dst:
         dst.write(data)
+    os.replace(partial, path)

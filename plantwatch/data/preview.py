@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from plantwatch import physics
 from plantwatch.bands import RGB, band_indices
-from plantwatch.data.plants import PlantObservations
+from plantwatch.data.observations import PlantObservations
 from plantwatch.data.sample import MASK_UNLABELLED
 
 
@@ -42,7 +42,7 @@ def _pick(dataset: PlantObservations, count: int) -> list[int]:
 
 def render_preview(root: str | Path, out: str | Path, count: int = 8, columns: int = 4) -> Path:
     """Save a PNG grid of ``count`` observations of the dataset at ``root`` to ``out``."""
-    dataset = PlantObservations(root, normalize=False)
+    dataset = PlantObservations(root)
     picked = _pick(dataset, count)
     rows = max(1, int(np.ceil(len(picked) / columns)))
     figure = Figure(figsize=(3.2 * columns, 3.5 * rows), layout="constrained")

@@ -91,21 +91,30 @@ def fraction_split_name(fraction: float) -> str:
     return f"train_{100 * fraction:g}pct"
 
 
-def write_splits(root: str | Path, splits: dict[str, list[str]]) -> None:
-    """Write each split as ``<root>/splits/<name>.txt``, one observation id per line."""
+def split_folder(root: str | Path, split_seed: int | None = None) -> Path:
+    """The folder of a split set: ``<root>/splits`` (the one written with the dataset) or,
+    for another split seed, ``<root>/splits/seed<k>`` (written on demand by ``finalize``)."""
     folder = Path(root) / SPLITS_DIR
+    return folder if split_seed is None else folder / f"seed{split_seed}"
+
+
+def write_splits(folder: str | Path, splits: dict[str, list[str]]) -> None:
+    """Write each split as ``<folder>/<name>.txt``, one observation id per line, atomically."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, ids in splits.items():
-        (folder / f"{name}.txt").write_text("".join(f"{i}\n" for i in ids))
+        partial = folder / f"{name}.txt.partial"
+        partial.write_text("".join(f"{i}\n" for i in ids))
+        partial.replace(folder / f"{name}.txt")
 
 
-def read_split(root: str | Path, name: str) -> list[str]:
+def read_split(root: str | Path, name: str, split_seed: int | None = None) -> list[str]:
     """Observation ids of split ``name`` (``train``, ``val``, ``test``, ``train_10pct`` …).
 
     Raises:
         FileNotFoundError: naming the file and the splits that exist.
     """
-    path = Path(root) / SPLITS_DIR / f"{name}.txt"
+    path = split_folder(root, split_seed) / f"{name}.txt"
     if not path.is_file():
         existing = sorted(p.stem for p in path.parent.glob("*.txt"))
         raise FileNotFoundError(f"{path}: no such split; available splits: {existing}")

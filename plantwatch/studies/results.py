@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from plantwatch.studies.runner import run_dir
 from plantwatch.studies.spec import Study
 from plantwatch.studies.worker import METRICS
-from plantwatch.tasks.metrics import METRIC_LABELS
+from plantwatch.tasks.metrics import describe_metric
 
 HEADLINE: tuple[str, ...] = (
     "power_mae_mw", "power_r2", "co2_mae_t_per_h", "co2_r2",
@@ -21,7 +21,8 @@ HEADLINE: tuple[str, ...] = (
 
 
 def collect(study: Study, root: Path) -> pd.DataFrame:
-    """One row per finished run: variant, label_fraction, seed, wall_s and test metrics."""
+    """One row per finished run: variant, label_fraction, seed, split_seed, wall_s and test
+    metrics."""
     rows = []
     for run in study.runs():
         path = run_dir(root, run) / METRICS
@@ -32,6 +33,7 @@ def collect(study: Study, root: Path) -> pd.DataFrame:
                     "variant": run.variant,
                     "label_fraction": run.label_fraction,
                     "seed": run.seed,
+                    "split_seed": run.split_seed,
                     **metrics,
                 }
             )
@@ -56,7 +58,7 @@ def relative_changes(summary: pd.DataFrame, baselines: dict[str, str]) -> pd.Dat
     means = summary["mean"]
     changes = pd.DataFrame(index=means.index, columns=means.columns, dtype=float)
     for metric in HEADLINE:
-        higher = METRIC_LABELS[metric][1]
+        higher = describe_metric(metric)[1]
         task = metric.split("_")[0]
         if metric not in means or task not in baselines:
             continue
@@ -75,7 +77,7 @@ def relative_changes(summary: pd.DataFrame, baselines: dict[str, str]) -> pd.Dat
 
 def markdown(summary: pd.DataFrame, changes: pd.DataFrame) -> str:
     """The mean ± std table and the relative-change table as Markdown."""
-    metrics = [(m, METRIC_LABELS[m][0]) for m in HEADLINE if m in summary["mean"]]
+    metrics = [(m, describe_metric(m)[0]) for m in HEADLINE if m in summary["mean"]]
     lines = [
         "| variant | label fraction | runs | " + " | ".join(label for _, label in metrics) + " |"
     ]
@@ -110,7 +112,7 @@ def plot_metrics(summary: pd.DataFrame, out: Path, name: str) -> list[Path]:
     for metric in HEADLINE:
         if metric not in summary["mean"]:
             continue
-        label = METRIC_LABELS[metric][0]
+        label = describe_metric(metric)[0]
         figure = Figure(figsize=(5, 3.6), layout="constrained")
         ax = figure.subplots()
         for variant, rows in summary["mean"][metric].groupby(level=0, sort=False):

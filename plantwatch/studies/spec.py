@@ -4,8 +4,10 @@
 name: single_vs_multitask
 base: [experiments/quickstart.yaml]          # LightningCLI configs stacked for every run
 args: ["--trainer.max_epochs=8"]             # overrides for every run
-seeds: [0, 1, 2]
+seeds: [0, 1, 2]                             # training seeds
+split_seeds: [0, 1]                          # data split seeds (default: the dataset's split)
 label_fractions: [0.1, 1.0]                  # fractions with split files (train_10pct …)
+cut_val_labels: true                         # validation labels cut to the label fraction
 baselines: {plume: single_plume, power: single_power}   # single-task baseline per task
 variants:                                    # a config delta (YAML mapping) or config paths
   single_plume: {model: {tasks: [plume]}}
@@ -22,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from plantwatch.models.multitask import TASKS
+from plantwatch.tasks.registry import TASKS
 
 
 def variant_config(root: Path, name: str) -> Path:
@@ -37,6 +39,7 @@ class Run:
     variant: str
     label_fraction: float
     seed: int
+    split_seed: int | None = None
 
     @property
     def group(self) -> str:
@@ -45,8 +48,9 @@ class Run:
 
     @property
     def version(self) -> str:
-        """TensorBoard version of the run: ``seed<s>``."""
-        return f"seed{self.seed}"
+        """TensorBoard version of the run: ``seed<t>`` or ``split<s>_seed<t>``."""
+        split = "" if self.split_seed is None else f"split{self.split_seed}_"
+        return f"{split}seed{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class Study:
     label_fractions: tuple[float, ...]
     baselines: dict[str, str]
     path: Path
+    split_seeds: tuple[int | None, ...] = (None,)
+    cut_val_labels: bool = False
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Study:
@@ -79,6 +85,8 @@ class Study:
             label_fractions=tuple(float(f) for f in spec.get("label_fractions", [1.0])),
             baselines=dict(spec.get("baselines", {})),
             path=path,
+            split_seeds=tuple(int(s) for s in spec.get("split_seeds", [])) or (None,),
+            cut_val_labels=bool(spec.get("cut_val_labels", False)),
         )
         for config in study.base + tuple(
             c for v in study.variants.values() if isinstance(v, list) for c in v
@@ -92,18 +100,29 @@ class Study:
         }
         if unknown:
             raise ValueError(f"{path}: baselines {unknown} name unknown tasks or variants")
-        if len(set(study.seeds)) != len(study.seeds) or not study.seeds:
-            raise ValueError(f"{path}: seeds must be distinct and at least one")
+        for key, values in (("seeds", study.seeds), ("split_seeds", study.split_seeds)):
+            if len(set(values)) != len(values) or not values:
+                raise ValueError(f"{path}: {key} must be distinct and at least one")
         return study
 
     def runs(self) -> list[Run]:
         """All runs, seed by seed, so early results cover every variant."""
         return [
-            Run(variant, fraction, seed)
-            for seed, fraction, variant in itertools.product(
-                self.seeds, self.label_fractions, self.variants
+            Run(variant, fraction, seed, split_seed)
+            for split_seed, seed, fraction, variant in itertools.product(
+                self.split_seeds, self.seeds, self.label_fractions, self.variants
             )
         ]
+
+    @property
+    def validation_labels(self) -> str:
+        """How the validation labels were chosen, for the record."""
+        if self.cut_val_labels:
+            return (
+                "cut to the training label fraction per task (at least min_val_labels "
+                "labelled observations per task)"
+            )
+        return "all labels of the validation split, at every label fraction"
 
     def run_args(self, run: Run, root: Path) -> list[str]:
         """LightningCLI arguments of ``run`` with its TensorBoard folder under ``root``."""
@@ -114,6 +133,8 @@ class Study:
             *self.args,
             f"--seed_everything={run.seed}",
             f"--data.init_args.label_fraction={run.label_fraction}",
+            f"--data.init_args.split_seed={'null' if run.split_seed is None else run.split_seed}",
+            f"--data.init_args.cut_val_labels={str(self.cut_val_labels).lower()}",
             f"--trainer.logger.init_args.save_dir={root}",
             f"--trainer.logger.init_args.name={run.group}",
             f"--trainer.logger.init_args.version={run.version}",

@@ -21,7 +21,7 @@ ATTEMPTS = "attempts.log"
 
 def run(run_dir: Path) -> dict[str, float]:
     """Execute the run in ``run_dir``; returns its test metrics."""
-    from plantwatch.tasks.lightning_cli import fit_and_test
+    from plantwatch.training.cli import fit_and_test
 
     args = json.loads((run_dir / ARGS).read_text())
     last = run_dir / "checkpoints" / "last.ckpt"

@@ -1,67 +1,90 @@
 """Trivial baselines that every model must beat, scored with the same metrics.
 
-Both predict the training split's most frequent fuel and no plume anywhere. For power and
-CO₂, ``predict-the-mean`` uses the training split's mean MW and t/h; ``capacity × mean load
-factor`` uses the plant's capacity × the training split's mean load factor and that power ×
-the mean t CO₂ per MWh — the fair reference once the model sees capacity, as ours does.
+Both predict no segment anywhere and, for every classification task, the training split's
+most frequent class (per class for multilabel tasks). For regression tasks,
+``predict-the-mean`` uses the training split's mean; ``capacity × mean load factor`` is the
+fair reference once the model sees capacity, as ours does: power = the plant's capacity ×
+the training split's mean load factor, CO₂ = that power × the training split's t CO₂ per
+MWh.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 
-from plantwatch import physics
 from plantwatch.tasks.metrics import TaskMetrics
+from plantwatch.tasks.registry import TaskSpec
 
 MEAN = "predict-the-mean"
 CAPACITY = "capacity × mean load factor"
+CONFIDENT = 10.0  # logit of a certain prediction
+
+
+def _constant_outputs(
+    specs: Sequence[TaskSpec], train: pd.DataFrame, batch: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    size = len(batch["image"]) if "image" in batch else len(batch[specs[0].flag])
+    outputs: dict[str, torch.Tensor] = {}
+    for spec in specs:
+        known = train.loc[train[spec.flag], spec.target] if spec.target in train else None
+        if spec.kind.endswith("segmentation"):
+            shape = batch[spec.target].shape
+            if spec.kind == "multiclass_segmentation":
+                shape = (shape[0], len(spec.classes), *shape[1:])
+            outputs[spec.name] = torch.full(shape, -CONFIDENT)
+        elif spec.kind == "multiclass":
+            logits = torch.full((size, len(spec.classes)), -CONFIDENT)
+            logits[:, int(known.mode().iloc[0]) if known is not None and len(known) else 0] = (
+                CONFIDENT
+            )
+            outputs[spec.name] = logits
+        elif spec.kind == "multilabel":
+            rate = np.stack(known).mean(0) if known is not None and len(known) else 0.0
+            outputs[spec.name] = torch.where(
+                torch.as_tensor(rate > 0.5).expand(size, len(spec.classes)), CONFIDENT, -CONFIDENT
+            )
+        else:
+            outputs[spec.name] = torch.full(
+                (size,), float(known.mean()) if known is not None else 0.0
+            )
+    return outputs
 
 
 def baseline_metrics(
-    train: pd.DataFrame, batches: Iterable[Mapping[str, torch.Tensor]], tasks: Sequence[str]
+    train: pd.DataFrame, batches: Iterable[Mapping[str, torch.Tensor]], specs: Sequence[TaskSpec]
 ) -> dict[str, dict[str, float]]:
     """Metrics of both baselines on ``batches`` (e.g. the test loader), read once.
 
     Args:
-        train: the training observations (columns ``generation_mw``, ``co2_t_per_h``,
-            ``capacity_mw``, ``fuel``).
+        train: the training split's label table (``SampleDataset.labels()``: targets with
+            their ``has_*`` flags, ``capacity`` for the capacity baseline).
         batches: batches with the targets and presence flags of the sample dict.
-        tasks: the tasks to score.
+        specs: the tasks to score.
 
     Returns:
         ``{MEAN: {metric: value}, CAPACITY: {metric: value}}``.
     """
-    power = float(train["generation_mw"].mean())
-    co2 = float(train["co2_t_per_h"].mean())
-    load_factor = float((train["generation_mw"] / train["capacity_mw"]).mean())
-    running = train["generation_mw"] > 0
-    co2_per_mwh = float(
-        train.loc[running, "co2_t_per_h"].sum() / train.loc[running, "generation_mw"].sum()
-    )
-    fuels = train.loc[train["fuel"] >= 0, "fuel"]
-    majority = int(fuels.mode().iloc[0]) if len(fuels) else 0
-    metrics = {name: TaskMetrics(tasks, physics.NUM_FUELS) for name in (MEAN, CAPACITY)}
+    by_capacity = {"power", "co2", "capacity"} <= set(train) and train["has_capacity"].any()
+    if by_capacity:
+        usable = train["has_power"] & train["has_capacity"] & (train["capacity"] > 0)
+        load_factor = float((train.loc[usable, "power"] / train.loc[usable, "capacity"]).mean())
+        running = train["has_co2"] & train["has_power"] & (train["power"] > 0)
+        co2_per_mwh = float(train.loc[running, "co2"].sum() / train.loc[running, "power"].sum())
+    metrics = {name: TaskMetrics(specs) for name in (MEAN, CAPACITY)}
     for batch in batches:
-        size = len(batch["fuel"])
-        fuel_logits = torch.full((size, physics.NUM_FUELS), -10.0)
-        fuel_logits[:, majority] = 10.0
-        mean = {
-            "plume": torch.full(batch["mask"].shape, -10.0),
-            "fuel": fuel_logits,
-            "power": torch.full((size,), power),
-            "co2": torch.full((size,), co2),
-        }
-        by_capacity = torch.where(
-            batch["has_capacity"], batch["capacity"] * load_factor, mean["power"]
-        )
-        capacity = {
-            **mean,
-            "power": by_capacity,
-            "co2": torch.where(batch["has_capacity"], by_capacity * co2_per_mwh, mean["co2"]),
-        }
+        mean = _constant_outputs(specs, train, batch)
+        capacity = dict(mean)
+        if by_capacity:
+            has = batch["has_capacity"]
+            power = batch["capacity"] * load_factor
+            if "power" in mean:
+                capacity["power"] = torch.where(has, power, mean["power"])
+            if "co2" in mean:
+                capacity["co2"] = torch.where(has, power * co2_per_mwh, mean["co2"])
         metrics[MEAN].update(mean, batch)
         metrics[CAPACITY].update(capacity, batch)
     return {name: {k: float(v) for k, v in m.compute().items()} for name, m in metrics.items()}

@@ -1,8 +1,13 @@
-"""Per-task losses masked by presence flags, and the weighting of their sum.
+"""Per-task losses by kind, masked by presence flags, and the weighting of their sum.
 
 Every term is averaged over the samples (pixels) that carry its label and is exactly zero
 — with a zero gradient, but still attached to the graph so that DDP sees every parameter
-used — when none do. Regression terms are computed in normalised units (MW / scale).
+used — when none do. Regression terms are computed in normalised units: (prediction −
+target) / scale, with the scale taken from the training split's standard deviation of the
+target, and Huber is divided by its δ: an error of one standard deviation costs about 1 for
+every regression task, as a nat of cross-entropy does, so with equal fixed weights the terms
+of an untrained model start on comparable magnitudes (``test_an_untrained_models_task_
+losses_are_within_one_order_of_magnitude``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from plantwatch.data.sample import MASK_UNLABELLED
+from plantwatch.tasks.registry import SEGMENTATION_IGNORE, TaskSpec
+
+RegressionLoss = Literal["huber", "l1"]
 
 
 def _none(prediction: torch.Tensor) -> torch.Tensor:
@@ -22,7 +29,7 @@ def _none(prediction: torch.Tensor) -> torch.Tensor:
     return prediction.sum() * 0.0
 
 
-def plume_loss(
+def binary_segmentation_loss(
     logits: torch.Tensor, mask: torch.Tensor, has_mask: torch.Tensor, dice_weight: float = 0.0
 ) -> torch.Tensor:
     """BCE (+ ``dice_weight`` × soft Dice) over labelled pixels of labelled images.
@@ -30,7 +37,7 @@ def plume_loss(
     Args:
         logits: [B, H, W]; mask: [B, H, W] with 0/1 and 255 = unlabelled; has_mask: bool [B].
     """
-    valid = (mask != MASK_UNLABELLED) & has_mask[:, None, None]
+    valid = (mask != SEGMENTATION_IGNORE) & has_mask[:, None, None]
     if not valid.any():
         return _none(logits)
     target = mask[valid].float()
@@ -43,11 +50,34 @@ def plume_loss(
     return loss
 
 
-def fuel_loss(logits: torch.Tensor, fuel: torch.Tensor, has_fuel: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over samples with a fuel label. logits [B, F], fuel long [B]."""
-    if not has_fuel.any():
+def multiclass_segmentation_loss(
+    logits: torch.Tensor, labels: torch.Tensor, present: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy over labelled pixels. logits [B, C, H, W]; labels long [B, H, W] (255 =
+    unlabelled); present bool [B]."""
+    valid = (labels != SEGMENTATION_IGNORE) & present[:, None, None]
+    if not valid.any():
         return _none(logits)
-    return F.cross_entropy(logits[has_fuel].float(), fuel[has_fuel])
+    target = torch.where(valid, labels, SEGMENTATION_IGNORE)
+    return F.cross_entropy(logits.float(), target, ignore_index=SEGMENTATION_IGNORE)
+
+
+def classification_loss(
+    logits: torch.Tensor, labels: torch.Tensor, present: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy over samples with a label. logits [B, C], labels long [B]."""
+    if not present.any():
+        return _none(logits)
+    return F.cross_entropy(logits[present].float(), labels[present])
+
+
+def multilabel_loss(
+    logits: torch.Tensor, labels: torch.Tensor, present: torch.Tensor
+) -> torch.Tensor:
+    """BCE per class over samples with labels. logits [B, C], labels 0/1 [B, C]."""
+    if not present.any():
+        return _none(logits)
+    return F.binary_cross_entropy_with_logits(logits[present].float(), labels[present].float())
 
 
 def regression_loss(
@@ -55,13 +85,39 @@ def regression_loss(
     target: torch.Tensor,
     present: torch.Tensor,
     scale: float,
-    kind: Literal["l1", "huber"] = "huber",
+    kind: RegressionLoss = "huber",
+    delta: float = 0.1,
 ) -> torch.Tensor:
-    """L1 or Huber (δ = 1) on ``(prediction - target) / scale`` over labelled samples."""
+    """L1, or Huber(δ)/δ (PyTorch's smooth L1), on ``(prediction - target) / scale`` over
+    labelled samples ([B] each). Huber/δ equals |e| − δ/2 beyond δ, so it costs what L1 costs
+    for large errors, and is quadratic within δ, so training settles instead of oscillating
+    around the optimum as plain L1 does."""
     if not present.any():
         return _none(prediction)
     p, t = prediction[present].float() / scale, target[present].float() / scale
-    return F.l1_loss(p, t) if kind == "l1" else F.huber_loss(p, t, delta=1.0)
+    return F.l1_loss(p, t) if kind == "l1" else F.smooth_l1_loss(p, t, beta=delta)
+
+
+def task_loss(
+    spec: TaskSpec,
+    prediction: torch.Tensor,
+    batch: Mapping[str, torch.Tensor],
+    scale: float = 1.0,
+    dice_weight: float = 0.5,
+    regression: RegressionLoss = "huber",
+    huber_delta: float = 0.1,
+) -> torch.Tensor:
+    """The loss of one task on a batch, by the task's kind (``scale``: regression only)."""
+    target, present = batch[spec.target], batch[spec.flag]
+    if spec.kind == "binary_segmentation":
+        return binary_segmentation_loss(prediction, target, present, dice_weight)
+    if spec.kind == "multiclass_segmentation":
+        return multiclass_segmentation_loss(prediction, target, present)
+    if spec.kind == "multiclass":
+        return classification_loss(prediction, target, present)
+    if spec.kind == "multilabel":
+        return multilabel_loss(prediction, target, present)
+    return regression_loss(prediction, target, present, scale, regression, huber_delta)
 
 
 class LossWeighting(nn.Module):

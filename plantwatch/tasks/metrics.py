@@ -1,11 +1,14 @@
-"""Honest metrics per task, accumulated over an epoch with torchmetrics.
+"""Honest metrics per task, by the task's kind, accumulated over an epoch with torchmetrics.
 
-Plume: IoU and F1 over *all labelled pixels of all labelled images* — images without a
-plume count, so false alarms on empty scenes are punished; image-level detection precision
-and recall (an image is detected when at least ``detection_min_pixels`` pixels are
-predicted); and, under its own name, the optimistic IoU of the earlier papers, averaged only
-over images where prediction and truth are both non-empty. Fuel: accuracy, macro-F1 and the
-confusion matrix. Power and CO₂: MAE, RMSE and R² in MW and t/h.
+Binary segmentation (plume): IoU and F1 over *all labelled pixels of all labelled images* —
+images without a plume count, so false alarms on empty scenes are punished; image-level
+detection precision and recall, where truth and prediction follow one rule (an image holds a
+plume when at least ``detection_min_pixels`` of its labelled pixels are plume: fewer is
+below what a 10 m sensor resolves as a plume, for the label as for the model); and, under
+its own name, the optimistic IoU of the earlier papers, averaged only over images where
+prediction and truth are both non-empty. Multiclass segmentation: mIoU and pixel accuracy.
+Classification: accuracy, macro-F1 and the confusion matrix. Multilabel: macro- and
+micro-F1. Regression: MAE, RMSE and R² in the task's unit.
 
 Only samples that carry a label update that task's metrics; a metric without any labelled
 sample in the epoch is not reported (rather than reported as 0).
@@ -26,27 +29,43 @@ from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
     MulticlassF1Score,
+    MulticlassJaccardIndex,
+    MultilabelF1Score,
 )
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
-from plantwatch.data.sample import MASK_UNLABELLED, TASK_FLAGS, TASK_TARGETS
+from plantwatch.tasks.registry import SEGMENTATION_IGNORE, TASKS, TaskSpec
 
-# Reported metrics: name → (label with unit, whether higher is better).
-METRIC_LABELS: dict[str, tuple[str, bool]] = {
-    "plume_iou": ("plume IoU (all pixels)", True),
-    "plume_f1": ("plume F1 (all pixels)", True),
-    "plume_detection_precision": ("plume detection precision (images)", True),
-    "plume_detection_recall": ("plume detection recall (images)", True),
-    "plume_iou_both_nonempty": ("plume IoU per image, both non-empty (earlier papers)", True),
-    "fuel_accuracy": ("fuel accuracy", True),
-    "fuel_macro_f1": ("fuel macro-F1", True),
-    "power_mae_mw": ("power MAE (MW)", False),
-    "power_rmse_mw": ("power RMSE (MW)", False),
-    "power_r2": ("power R²", True),
-    "co2_mae_t_per_h": ("CO₂ MAE (t/h)", False),
-    "co2_rmse_t_per_h": ("CO₂ RMSE (t/h)", False),
-    "co2_r2": ("CO₂ R²", True),
+# Metric suffix → (label, higher is better); regression suffixes carry the unit tag.
+_SUFFIXES: dict[str, tuple[str, bool]] = {
+    "iou": ("IoU (all pixels)", True),
+    "f1": ("F1 (all pixels)", True),
+    "detection_precision": ("detection precision (images)", True),
+    "detection_recall": ("detection recall (images)", True),
+    "iou_both_nonempty": ("IoU per image, both non-empty (earlier papers)", True),
+    "miou": ("mIoU", True),
+    "pixel_accuracy": ("pixel accuracy", True),
+    "accuracy": ("accuracy", True),
+    "macro_f1": ("macro-F1", True),
+    "micro_f1": ("micro-F1", True),
+    "r2": ("R²", True),
 }
+
+
+def describe_metric(name: str) -> tuple[str, bool]:
+    """Label with unit and direction of a reported metric: ``power_mae_mw`` → (``power MAE
+    (MW)``, False). Raises KeyError for a name of no registered task."""
+    for spec in sorted(TASKS.values(), key=lambda s: -len(s.name)):
+        if not name.startswith(f"{spec.name}_"):
+            continue
+        suffix = name[len(spec.name) + 1 :]
+        for error in ("mae", "rmse"):
+            if suffix == f"{error}_{spec.unit_tag}":
+                return f"{spec.display} {error.upper()} ({spec.unit})", False
+        if suffix in _SUFFIXES:
+            label, higher = _SUFFIXES[suffix]
+            return f"{spec.display} {label}", higher
+    raise KeyError(f"no registered task reports a metric named {name!r}")
 
 
 class BothNonEmptyIoU(Metric):
@@ -65,7 +84,7 @@ class BothNonEmptyIoU(Metric):
 
     def update(self, predicted: torch.Tensor, mask: torch.Tensor) -> None:
         """predicted: bool [B, H, W]; mask: [B, H, W] with 0/1/255."""
-        valid = mask != MASK_UNLABELLED
+        valid = mask != SEGMENTATION_IGNORE
         truth = (mask == 1) & valid
         predicted = predicted & valid
         intersection = (predicted & truth).sum(dim=(1, 2))
@@ -80,127 +99,135 @@ class BothNonEmptyIoU(Metric):
         return (self.iou_sum / self.images).float()
 
 
-def _regression(unit: str) -> MetricCollection:
-    return MetricCollection(
-        {
-            f"mae_{unit}": MeanAbsoluteError(),
-            f"rmse_{unit}": MeanSquaredError(squared=False),
+def _collection(spec: TaskSpec) -> MetricCollection:
+    """The torchmetrics of one task, keyed by metric suffix."""
+    ignore = SEGMENTATION_IGNORE
+    n = len(spec.classes)
+    if spec.kind == "binary_segmentation":
+        metrics: dict[str, Metric] = {
+            "iou": BinaryJaccardIndex(ignore_index=ignore),
+            "f1": BinaryF1Score(ignore_index=ignore),
+            "iou_both_nonempty": BothNonEmptyIoU(),
+            "detection_precision": BinaryPrecision(),
+            "detection_recall": BinaryRecall(),
+        }
+    elif spec.kind == "multiclass_segmentation":
+        metrics = {
+            "miou": MulticlassJaccardIndex(n, average="macro", ignore_index=ignore),
+            "pixel_accuracy": MulticlassAccuracy(n, average="micro", ignore_index=ignore),
+        }
+    elif spec.kind == "multiclass":
+        metrics = {
+            "accuracy": MulticlassAccuracy(n, average="micro"),
+            "macro_f1": MulticlassF1Score(n, average="macro"),
+        }
+    elif spec.kind == "multilabel":
+        metrics = {
+            "macro_f1": MultilabelF1Score(n, average="macro"),
+            "micro_f1": MultilabelF1Score(n, average="micro"),
+        }
+    else:
+        metrics = {
+            f"mae_{spec.unit_tag}".rstrip("_"): MeanAbsoluteError(),
+            f"rmse_{spec.unit_tag}".rstrip("_"): MeanSquaredError(squared=False),
             "r2": R2Score(),
         }
-    )
+    return MetricCollection(metrics, compute_groups=False)
 
 
 class TaskMetrics(nn.Module):
     """The metrics of the selected tasks for one stage (train, val or test).
 
     Args:
-        tasks: task names.
-        num_fuels: fuel classes.
-        detection_min_pixels: predicted plume pixels that make an image a detection.
+        specs: the tasks.
+        detection_min_pixels: labelled plume pixels that make an image hold a plume, in the
+            truth and in the prediction alike (binary segmentation tasks).
     """
 
-    def __init__(
-        self, tasks: Sequence[str], num_fuels: int, detection_min_pixels: int = 10
-    ) -> None:
+    def __init__(self, specs: Sequence[TaskSpec], detection_min_pixels: int = 10) -> None:
         super().__init__()
-        self.tasks = tuple(tasks)
+        self.specs = tuple(specs)
         self.detection_min_pixels = detection_min_pixels
-        self.collections = nn.ModuleDict()
-        if "plume" in tasks:
-            self.collections["plume"] = MetricCollection(
-                {
-                    "iou": BinaryJaccardIndex(ignore_index=MASK_UNLABELLED),
-                    "f1": BinaryF1Score(ignore_index=MASK_UNLABELLED),
-                    "iou_both_nonempty": BothNonEmptyIoU(),
-                },
-                compute_groups=False,
-            )
-            self.collections["detection"] = MetricCollection(
-                {"detection_precision": BinaryPrecision(), "detection_recall": BinaryRecall()}
-            )
-        if "fuel" in tasks:
-            self.collections["fuel"] = MetricCollection(
-                {
-                    "accuracy": MulticlassAccuracy(num_fuels, average="micro"),
-                    "macro_f1": MulticlassF1Score(num_fuels, average="macro"),
-                }
-            )
-            self.confusion = MulticlassConfusionMatrix(num_fuels)
-        if "power" in tasks:
-            self.collections["power"] = _regression("mw")
-        if "co2" in tasks:
-            self.collections["co2"] = _regression("t_per_h")
-        self.counts = dict.fromkeys(self.tasks, 0)
+        self.collections = nn.ModuleDict({s.name: _collection(s) for s in self.specs})
+        self.confusions = nn.ModuleDict(
+            {
+                s.name: MulticlassConfusionMatrix(len(s.classes))
+                for s in self.specs
+                if s.kind == "multiclass"
+            }
+        )
+        self.counts = {s.name: 0 for s in self.specs}
 
     def names(self) -> list[str]:
         """Names of all metrics this object can report (``plume_iou``, ``power_r2`` …)."""
-        names = []
-        for task in self.tasks:
-            groups = ("plume", "detection") if task == "plume" else (task,)
-            names += [f"{task}_{name}" for group in groups for name in self.collections[group]]
-        return names
+        return [f"{s.name}_{m}" for s in self.specs for m in self.collections[s.name]]
 
     def update(
         self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
     ) -> None:
-        """Add a batch: model ``outputs`` (logits, MW, t/h) and the batch's targets and flags."""
-        for task in self.tasks:
-            present = batch[TASK_FLAGS[task]]
+        """Add a batch: model ``outputs`` (logits or values) and the batch's targets and flags."""
+        for spec in self.specs:
+            present = batch[spec.flag]
             if not present.any():
                 continue
-            self.counts[task] += int(present.sum())
-            prediction = outputs[task][present].detach().float()
-            target = batch[TASK_TARGETS[task]][present]
-            if task == "plume":
+            self.counts[spec.name] += int(present.sum())
+            prediction = outputs[spec.name][present].detach().float()
+            target = batch[spec.target][present]
+            metrics = self.collections[spec.name]
+            if spec.kind == "binary_segmentation":
                 predicted = prediction > 0
-                self.collections["plume"]["iou"].update(predicted.long(), target)
-                self.collections["plume"]["f1"].update(predicted.long(), target)
-                self.collections["plume"]["iou_both_nonempty"].update(predicted, target)
-                valid = target != MASK_UNLABELLED
-                detected = (predicted & valid).sum(dim=(1, 2)) >= self.detection_min_pixels
-                self.collections["detection"].update(
-                    detected.long(), ((target == 1) & valid).any(dim=(1, 2)).long()
-                )
-            elif task == "fuel":
-                self.collections["fuel"].update(prediction, target)
-                self.confusion.update(prediction, target)
+                metrics["iou"].update(predicted.long(), target)
+                metrics["f1"].update(predicted.long(), target)
+                metrics["iou_both_nonempty"].update(predicted, target)
+                valid = target != SEGMENTATION_IGNORE
+                pixels = self.detection_min_pixels
+                detected = (predicted & valid).sum(dim=(1, 2)) >= pixels
+                plume = ((target == 1) & valid).sum(dim=(1, 2)) >= pixels
+                metrics["detection_precision"].update(detected.long(), plume.long())
+                metrics["detection_recall"].update(detected.long(), plume.long())
+            elif spec.kind == "multilabel":
+                metrics.update(prediction, target.long())
+            elif spec.kind == "regression":
+                metrics.update(prediction, target.float())
             else:
-                self.collections[task].update(prediction, target.float())
+                metrics.update(prediction, target)
+                if spec.name in self.confusions:
+                    self.confusions[spec.name].update(prediction, target)
 
-    def _labelled_counts(self) -> dict[str, int]:
+    def labelled_counts(self) -> dict[str, int]:
         """Labelled samples per task, summed over all processes (so all ranks agree)."""
-        counts = torch.tensor([self.counts[t] for t in self.tasks], dtype=torch.long)
+        names = [s.name for s in self.specs]
+        counts = torch.tensor([self.counts[n] for n in names], dtype=torch.long)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             if torch.distributed.get_backend() == "nccl":
                 counts = counts.cuda()
             torch.distributed.all_reduce(counts)
-        return dict(zip(self.tasks, counts.tolist(), strict=True))
+        return dict(zip(names, counts.tolist(), strict=True))
 
     def compute(self) -> dict[str, torch.Tensor]:
         """Metric values by name (``plume_iou``, ``power_mae_mw`` …) of tasks with labels."""
         values: dict[str, torch.Tensor] = {}
-        counts = self._labelled_counts()
-        for task in self.tasks:
-            if counts[task] == 0:
+        counts = self.labelled_counts()
+        for spec in self.specs:
+            if counts[spec.name] == 0:
                 continue
-            groups = ("plume", "detection") if task == "plume" else (task,)
-            for group in groups:
-                for name, metric in self.collections[group].items():
-                    if name == "r2" and counts[task] < 2:
-                        continue
-                    values[f"{task}_{name}"] = metric.compute()
+            for name, metric in self.collections[spec.name].items():
+                if name == "r2" and counts[spec.name] < 2:
+                    continue
+                values[f"{spec.name}_{name}"] = metric.compute()
         return values
 
-    def confusion_matrix(self) -> torch.Tensor | None:
-        """Fuel confusion matrix [F, F] (rows: truth), or None without fuel labels."""
-        if "fuel" not in self.tasks or self._labelled_counts()["fuel"] == 0:
-            return None
-        return self.confusion.compute()
+    def confusion_matrices(self) -> dict[str, torch.Tensor]:
+        """Confusion matrix [C, C] (rows: truth) of each classification task with labels."""
+        counts = self.labelled_counts()
+        return {
+            name: matrix.compute() for name, matrix in self.confusions.items() if counts[name] > 0
+        }
 
     def reset(self) -> None:
         """Start a new epoch."""
         for collection in self.collections.values():
             collection.reset()
-        if "fuel" in self.tasks:
-            self.confusion.reset()
-        self.counts = dict.fromkeys(self.tasks, 0)
+        for matrix in self.confusions.values():
+            matrix.reset()
+        self.counts = {s.name: 0 for s in self.specs}

@@ -1,13 +1,86 @@
-"""Figures for TensorBoard: examples with plumes, fuel confusion matrix, predicted vs true."""
+"""Figures for TensorBoard: examples of several plants, confusion matrices, predicted vs true.
+
+`ExampleCollector` keeps, over a validation or test epoch, the first observation of each of
+up to ``count`` different plants (so the figure shows several plants, not eight views of
+one) and every labelled (prediction, truth) pair of the regression tasks.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 
-from plantwatch.data.sample import MASK_UNLABELLED
+from plantwatch.data.preview import rgb_composite
+from plantwatch.tasks.registry import SEGMENTATION_IGNORE, TaskSpec
+
+
+class ExampleCollector:
+    """Examples and regression pairs of one stage's epoch (see the module docstring)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new epoch."""
+        self.samples: list[dict[str, Any]] = []
+        self.pairs: dict[str, list[np.ndarray]] = {}
+
+    def add(
+        self,
+        specs: Sequence[TaskSpec],
+        outputs: Mapping[str, torch.Tensor],
+        batch: Mapping[str, Any],
+    ) -> None:
+        """Take what the figures need from a batch and the model's outputs for it."""
+        for spec in specs:
+            if spec.kind == "regression":
+                present = batch[spec.flag]
+                self.pairs.setdefault(spec.name, []).append(
+                    np.stack([outputs[spec.name][present].detach().float().cpu().numpy(),
+                              batch[spec.target][present].float().cpu().numpy()])
+                )  # fmt: skip
+        if not self.count:
+            return
+        seen = {s["plant_id"] for s in self.samples}
+        for i, plant in enumerate(batch.get("plant_id", range(len(batch["image"])))):
+            if len(self.samples) >= self.count or plant in seen:
+                continue
+            seen.add(plant)
+            sample = {k: v[i] for k, v in batch.items() if isinstance(v, torch.Tensor | list)}
+            sample["plant_id"] = plant
+            sample["outputs"] = {k: v[i].detach().float().cpu() for k, v in outputs.items()}
+            self.samples.append(sample)
+
+    def figure(self, specs: Sequence[TaskSpec], bands: Sequence[str]) -> Figure:
+        """True-colour images with true (green) and predicted (red) binary segmentations and
+        every global task's truth → prediction in the title."""
+        rgb, truth, predicted, titles = [], [], [], []
+        dense = next((s for s in specs if s.kind == "binary_segmentation"), None)
+        for sample in self.samples:
+            outputs = sample["outputs"]
+            rgb.append(rgb_composite(sample["image"].float().cpu().numpy(), bands))
+            if dense is not None and bool(sample[dense.flag]):
+                truth.append(sample[dense.target].cpu().numpy())
+            else:
+                truth.append(None)
+            predicted.append(
+                (outputs[dense.name] > 0).numpy().astype(np.uint8) if dense is not None else None
+            )
+            parts = [str(sample.get("obs_id", sample["plant_id"]))]
+            for spec in specs:
+                if spec.kind == "multiclass":
+                    true = spec.classes[int(sample[spec.target])] if sample[spec.flag] else "?"
+                    parts.append(f"{true} → {spec.classes[int(outputs[spec.name].argmax())]}")
+                elif spec.kind == "regression":
+                    true = f"{float(sample[spec.target]):.0f}" if sample[spec.flag] else "?"
+                    parts.append(f"{true} → {float(outputs[spec.name]):.0f} {spec.unit}")
+            titles.append("\n".join(parts))
+        return examples_figure(rgb, truth, predicted, titles)
 
 
 def examples_figure(
@@ -27,13 +100,14 @@ def examples_figure(
         ax.imshow(image)
         for mask, colour in ((true, "lime"), (pred, "red")):
             if mask is not None and (mask == 1).any():
-                ax.contour(np.where(mask == MASK_UNLABELLED, 0, mask), levels=[0.5], colors=colour)
+                ax.contour(np.where(mask == SEGMENTATION_IGNORE, 0, mask), levels=[0.5],
+                           colors=colour)  # fmt: skip
         ax.set_title(title, fontsize=8)
     return figure
 
 
 def confusion_figure(matrix: np.ndarray, names: Sequence[str]) -> Figure:
-    """Confusion matrix [F, F] (rows: truth, columns: prediction) with counts."""
+    """Confusion matrix [C, C] (rows: truth, columns: prediction) with counts."""
     figure = Figure(figsize=(4.5, 4), layout="constrained")
     ax = figure.subplots()
     ax.imshow(matrix, cmap="Blues")
@@ -51,8 +125,9 @@ def scatter_figure(predicted: np.ndarray, true: np.ndarray, quantity: str, unit:
     figure = Figure(figsize=(4, 4), layout="constrained")
     ax = figure.subplots()
     ax.scatter(true, predicted, s=8, alpha=0.6)
+    low = float(min(np.min(true, initial=0.0), np.min(predicted, initial=0.0)))
     top = float(max(np.max(true, initial=1.0), np.max(predicted, initial=1.0)))
-    ax.plot([0, top], [0, top], color="grey", linewidth=1)
+    ax.plot([low, top], [low, top], color="grey", linewidth=1)
     ax.set_xlabel(f"true {quantity} ({unit})")
     ax.set_ylabel(f"predicted {quantity} ({unit})")
     return figure

@@ -15,6 +15,7 @@ from rasterio.warp import transform as warp_points
 
 from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.geotiff import read_geotiff, write_geotiff
+from plantwatch.data.resample import stack_at_10m
 
 
 def extract_examples(target: Path) -> dict[str, Path]:
@@ -35,24 +36,15 @@ def s2_patches(folder: Path) -> list[Path]:
 
 
 def stack_s2_patch(patch: Path) -> tuple[np.ndarray, dict]:
-    """The 12 L2A bands of a patch at 10 m: uint16 [12, 120, 120] and the 10 m profile.
-
-    20 m and 60 m bands are upsampled by pixel repetition (as done for BigEarthNet models).
-    """
-    bands, profile = [], None
-    for name in L2A_BAND_NAMES:
-        data, band_profile = read_geotiff(patch / f"{patch.name}_{name}.tif")
-        if data.shape[-1] == 120:
-            profile = band_profile
-        factor = 120 // data.shape[-1]
-        bands.append(np.kron(data[0], np.ones((factor, factor), data.dtype)))
-    return np.stack(bands), profile
+    """The 12 L2A bands of a patch at 10 m: uint16 [12, 120, 120] and the 10 m profile."""
+    bands = {n: read_geotiff(patch / f"{patch.name}_{n}.tif") for n in L2A_BAND_NAMES}
+    return stack_at_10m({n: d[0] for n, (d, _) in bands.items()}, L2A_BAND_NAMES), bands["B02"][1]
 
 
 def write_bigearthnet_dataset(folder: Path, root: Path) -> Path:
     """A canonical observation dataset of the six real S2 patches (labels made up).
 
-    No band statistics are stored, so readers fall back to the L2A defaults of ``bands``.
+    No statistics are stored, so readers fall back to the documented defaults.
     """
     rows, plants = [], []
     for k, patch in enumerate(s2_patches(folder)):

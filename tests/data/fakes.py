@@ -43,14 +43,18 @@ def set_cells(root: Path, row: int, **values: str) -> None:
 
 def tiny_cli_args(root: Path, runs: Path, **data: object) -> list[str]:
     """LightningCLI arguments for a seconds-long CPU run on a tiny synthetic dataset."""
-    settings = {"root": str(root), "plants": 8, "per_plant": 3, "size": 32, "batch_size": 4,
-                "num_workers": 0, "mask_fraction": 0.7, "seed": 5, **data}  # fmt: skip
-    args = [f"--data.init_args.{k}={v}" for k, v in settings.items()]
+    generator = {"plants": 8, "per_plant": 3, "size": 32, "mask_fraction": 0.7, "seed": 5,
+                 "progress": False}  # fmt: skip
+    generator.update({k: data.pop(k) for k in list(data) if k in generator})
+    settings = {"root": str(root), "batch_size": 4, "num_workers": 0, **data}
     return [
-        "--data=plantwatch.data.datamodule.PlantDataModule", *args,
+        "--data=plantwatch.data.datamodule.DataModule",
+        *(f"--data.init_args.{k}={v}" for k, v in settings.items()),
+        "--data.init_args.source=plantwatch.data.synthetic.source.SyntheticPlants",
+        *(f"--data.init_args.source.init_args.{k}={v}" for k, v in generator.items()),
         "--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.precision=32-true",
         "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
         "--trainer.log_every_n_steps=1", f"--trainer.logger.init_args.save_dir={runs}",
         f"--trainer.default_root_dir={runs}",
-        "--model.figure_examples=2",
+        "--model.init_args.figure_examples=2",
     ]  # fmt: skip

@@ -5,10 +5,11 @@ import pytest
 import rasterio
 import torch
 
-from plantwatch.bands import L2A_BAND_NAMES, default_stats
+from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.geotiff import read_geotiff
-from plantwatch.data.plants import PlantObservations
-from plantwatch.data.transforms import build_transforms
+from plantwatch.data.observations import PlantObservations
+from plantwatch.data.statistics import default_statistics
+from plantwatch.data.transforms import Augmentation
 from tests.data.bigearthnet import s2_patches, stack_s2_patch, write_bigearthnet_dataset
 
 
@@ -32,7 +33,12 @@ def test_real_patches_stack_into_the_canonical_l2a_order(bigearthnet):
 def test_the_reader_serves_real_patches_with_default_statistics(real_dataset):
     data = PlantObservations(real_dataset)
     assert len(data) == 6
-    images = torch.stack([data[i]["image"] for i in range(len(data))])
+    assert data.statistics.source == "defaults of S2L2A"
+    mean, std = data.statistics.of(L2A_BAND_NAMES)
+    reflectance = torch.stack([data[i]["image"] for i in range(len(data))])
+    images = (reflectance - torch.from_numpy(mean)[:, None, None]) / torch.from_numpy(std)[
+        :, None, None
+    ]
     assert torch.isfinite(images).all() and images.shape == (6, 12, 120, 120)
     # The L2A defaults fit real European patches: typical pixels lie within a std or so of
     # the mean; only the snow-covered patch (1 of 6) reaches far out.
@@ -44,7 +50,7 @@ def test_the_reader_serves_real_patches_with_default_statistics(real_dataset):
 
 
 def test_vegetation_in_real_patches_has_a_red_edge(real_dataset):
-    data = PlantObservations(real_dataset, normalize=False, bands=["B04", "B08"])
+    data = PlantObservations(real_dataset, bands=["B04", "B08"])
     ndvi = []
     for i in range(len(data)):
         red, nir = data[i]["image"].numpy()
@@ -53,13 +59,13 @@ def test_vegetation_in_real_patches_has_a_red_edge(real_dataset):
 
 
 def test_snow_reflectance_above_one_survives_augmentation(real_dataset):
-    data = PlantObservations(real_dataset, normalize=False)
+    data = PlantObservations(real_dataset)
     brightest = max(range(len(data)), key=lambda i: data[i]["image"].max().item())
-    image = data[brightest]["image"].numpy().transpose(1, 2, 0)
+    image = data[brightest]["image"].numpy()
     assert image.max() > 1.0  # the snow-covered scene
-    transform = build_transforms(crop_size=96, gain=0.0, offset=0.0, noise_std=0.0)
-    out = transform(image=image, mask=np.zeros(image.shape[:2], np.uint8))["image"]
-    assert out.max() == pytest.approx(image[12:108, 12:108].max(), rel=0.3)
+    transform = Augmentation(crop_size=96, gain=0.0, offset=0.0, noise_std=0.0)
+    out = transform({"image": image, "mask": np.zeros(image.shape[1:], np.uint8)})["image"]
+    assert out.max() == pytest.approx(image[:, 12:108, 12:108].max(), rel=0.3)
     assert out.max() > 1.0
 
 
@@ -67,8 +73,8 @@ def test_default_l2a_means_match_real_patches_in_order_of_magnitude(bigearthnet)
     means = np.stack(
         [stack_s2_patch(p)[0].mean(axis=(1, 2)) for p in s2_patches(bigearthnet["S2"])]
     ).mean(0)
-    default_mean, _ = default_stats("S2L2A", L2A_BAND_NAMES)
-    ratio = means / default_mean
+    default_mean, _ = default_statistics("S2L2A", 10_000).of(L2A_BAND_NAMES)
+    ratio = means / (default_mean * 10_000)
     assert (ratio > 0.3).all() and (ratio < 3.5).all(), ratio
 
 

@@ -6,6 +6,7 @@ from plantwatch.data.splits import (
     nested_label_fractions,
     read_split,
     split_by_plant,
+    split_folder,
     write_splits,
 )
 
@@ -71,7 +72,7 @@ def test_a_tiny_fraction_still_holds_one_observation():
 
 
 def test_split_files_round_trip_and_unknown_names_list_the_available(tmp_path):
-    write_splits(tmp_path, {"train": ["b", "a"], fraction_split_name(0.1): ["a"]})
+    write_splits(split_folder(tmp_path), {"train": ["b", "a"], fraction_split_name(0.1): ["a"]})
     assert read_split(tmp_path, "train") == ["b", "a"]
     assert read_split(tmp_path, "train_10pct") == ["a"]
     with pytest.raises(FileNotFoundError, match=r"no such split.*'train', 'train_10pct'"):

@@ -33,7 +33,7 @@ def write_study(tmp_path: Path) -> Path:
         "baselines": {"power": "single_power"},
         "variants": {
             "single_power": ["experiments/model/single_task_power.yaml"],
-            "multitask": {"model": {"tasks": ["plume", "fuel", "power", "co2"]}},
+            "multitask": {"model": {"init_args": {"tasks": ["plume", "fuel", "power", "co2"]}}},
         },
     }
     path = tmp_path / "tiny.yaml"
@@ -82,6 +82,31 @@ def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkey
     assert (results / "tiny_power_mae_mw.png").is_file()
 
 
+def test_parallel_runs_generate_a_missing_dataset_once_and_vary_the_split(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    args = [*tiny_cli_args(tmp_path / "ds", tmp_path / "unused"), "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2"]  # fmt: skip
+    study = {
+        "name": "parallel", "base": ["experiments/quickstart.yaml"],
+        "args": [a for a in args if "logger.init_args.save_dir" not in a],
+        "seeds": [0], "split_seeds": [0, 1], "label_fractions": [1.0],
+        "variants": {"single_power": ["experiments/model/single_task_power.yaml"]},
+    }  # fmt: skip
+    path = tmp_path / "parallel.yaml"
+    path.write_text(yaml.safe_dump(study))
+    assert not (tmp_path / "ds").exists()
+    main(["compare", str(path), "--root", str(tmp_path / "runs"), "--results",
+          str(tmp_path / "results"), "--jobs", "2"])  # fmt: skip
+    frame = pd.read_csv(tmp_path / "results" / "parallel.csv")
+    assert sorted(frame["split_seed"]) == [0, 1] and frame["power_mae_mw"].notna().all()
+    assert frame["power_mae_mw"].nunique() == 2  # different test plants, different numbers
+    for seed in (0, 1):
+        assert (tmp_path / "ds" / "splits" / f"seed{seed}" / "statistics.json").is_file()
+    assert not list(tmp_path.glob("ds/**/*.partial"))
+    record = (tmp_path / "results" / "parallel.md").read_text()
+    assert "split seeds [0, 1]" in record and "validation labels: all labels" in record
+
+
 def test_relative_change_is_positive_when_better():
     rows = [("single_power", 100.0, 0.5), ("multitask", 90.0, 0.6)]
     frame = pd.DataFrame(
@@ -114,7 +139,7 @@ def test_study_files_are_checked(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["single_vs_multitask.yaml", "hanna2021_replica.yaml"])
 def test_committed_studies_build_valid_runs(name, tmp_path, monkeypatch):
     """Every study in experiments/studies parses and its first run trains (fast_dev_run)."""
-    from plantwatch.tasks.lightning_cli import PlantwatchCLI
+    from plantwatch.training.cli import PlantwatchCLI
 
     monkeypatch.chdir(REPO)
     study = Study.from_yaml(REPO / "experiments" / "studies" / name)

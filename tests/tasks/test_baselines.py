@@ -3,12 +3,14 @@ import pytest
 import torch
 
 from plantwatch.tasks.baselines import CAPACITY, MEAN, baseline_metrics
+from plantwatch.tasks.registry import get_tasks
 
 
 def test_mean_and_capacity_baselines():
     train = pd.DataFrame({
-        "generation_mw": [500.0, 100.0], "capacity_mw": [1000.0, 200.0],
-        "co2_t_per_h": [450.0, 90.0], "fuel": [1, 1],
+        "power": [500.0, 100.0], "capacity": [1000.0, 200.0], "co2": [450.0, 90.0],
+        "fuel": [1, 1], "has_power": True, "has_capacity": True, "has_co2": True,
+        "has_fuel": True, "has_mask": True,
     })  # fmt: skip
     capacity = torch.tensor([2000.0, 400.0])
     batch = {
@@ -18,8 +20,7 @@ def test_mean_and_capacity_baselines():
         "co2": capacity * 0.5 * 0.9, "has_co2": torch.tensor([True, True]),
         "capacity": capacity, "has_capacity": torch.tensor([True, True]),
     }  # fmt: skip
-    tasks = ["plume", "fuel", "power", "co2"]
-    scores = baseline_metrics(train, [batch], tasks)
+    scores = baseline_metrics(train, [batch], get_tasks(["plume", "fuel", "power", "co2"]))
     mean = scores[MEAN]
     assert mean["power_mae_mw"] == pytest.approx((700 + 100) / 2)  # predicts 300 MW
     assert mean["fuel_accuracy"] == 0.5 and mean["plume_iou"] == 0.0

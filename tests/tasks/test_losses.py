@@ -2,7 +2,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from plantwatch.tasks.losses import LossWeighting, fuel_loss, plume_loss, regression_loss
+from plantwatch.tasks.losses import (
+    LossWeighting,
+    binary_segmentation_loss,
+    classification_loss,
+    regression_loss,
+)
 
 
 def test_plume_loss_ignores_unlabelled_pixels_and_images():
@@ -13,15 +18,15 @@ def test_plume_loss_ignores_unlabelled_pixels_and_images():
     valid = torch.zeros(2, 4, 4, dtype=torch.bool)
     valid[0, 2:] = True
     expected = F.binary_cross_entropy_with_logits(logits[valid], mask[valid].float())
-    torch.testing.assert_close(plume_loss(logits, mask, has_mask), expected)
+    torch.testing.assert_close(binary_segmentation_loss(logits, mask, has_mask), expected)
 
 
 def test_dice_term_is_added_with_its_weight():
     logits = torch.randn(1, 8, 8)
     mask = (torch.rand(1, 8, 8) > 0.5).long()
     has = torch.tensor([True])
-    bce = plume_loss(logits, mask, has)
-    with_dice = plume_loss(logits, mask, has, dice_weight=1.0)
+    bce = binary_segmentation_loss(logits, mask, has)
+    with_dice = binary_segmentation_loss(logits, mask, has, dice_weight=1.0)
     prob, target = torch.sigmoid(logits).flatten(), mask.flatten().float()
     dice = 1 - (2 * (prob * target).sum() + 1) / (prob.sum() + target.sum() + 1)
     torch.testing.assert_close(with_dice - bce, dice)
@@ -30,10 +35,10 @@ def test_dice_term_is_added_with_its_weight():
 @pytest.mark.parametrize(
     "loss",
     [
-        lambda p: plume_loss(
+        lambda p: binary_segmentation_loss(
             p.view(2, 1, 1), torch.full((2, 1, 1), 255), torch.tensor([True, True])
         ),
-        lambda p: fuel_loss(
+        lambda p: classification_loss(
             p.view(2, 1).repeat(1, 4), torch.tensor([0, 1]), torch.tensor([False, False])
         ),
         lambda p: regression_loss(p, torch.tensor([5.0, 6.0]), torch.tensor([False, False]), 100.0),
@@ -47,12 +52,16 @@ def test_a_batch_without_labels_gives_exactly_zero_and_zero_gradient(loss):
     assert (prediction.grad == 0).all()
 
 
-def test_regression_losses_are_in_normalised_units():
-    prediction, target = torch.tensor([1100.0, 0.0]), torch.tensor([1000.0, 0.0])
+def test_regression_losses_are_in_normalised_units_with_a_huber_delta():
+    prediction, target = torch.tensor([1300.0, 0.0]), torch.tensor([1000.0, 0.0])
     present = torch.tensor([True, False])
-    assert regression_loss(prediction, target, present, 1000.0, "l1").item() == pytest.approx(0.1)
-    assert regression_loss(prediction, target, present, 1000.0, "huber").item() == pytest.approx(
-        0.005
+    assert regression_loss(prediction, target, present, 100.0, "l1").item() == pytest.approx(3.0)
+    # Huber(δ)/δ of an error of 3 standard deviations: |e| − δ/2 beyond δ, e²/(2δ) within
+    assert regression_loss(prediction, target, present, 100.0, "huber", delta=1.0).item() == (
+        pytest.approx(1.0 * (3.0 - 0.5))
+    )
+    assert regression_loss(prediction, target, present, 100.0, "huber", delta=5.0).item() == (
+        pytest.approx(0.5 * 3.0**2 / 5.0)
     )
 
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, mean_absolute_error, r2_score
 
-from plantwatch.tasks.metrics import BothNonEmptyIoU, TaskMetrics
+from plantwatch.tasks.metrics import BothNonEmptyIoU, TaskMetrics, describe_metric
+from plantwatch.tasks.registry import get_tasks
 
 
 def batch(mask, has_mask, fuel=None, power=None):
@@ -29,7 +30,7 @@ def test_plume_iou_counts_false_alarms_on_empty_scenes_unlike_the_old_iou():
     truth[0, :5] = 1  # 50 plume pixels in image 0, image 1 is empty
     predicted = truth.clone().bool()
     predicted[1, :5] = True  # a false alarm of 50 pixels on the empty image
-    metrics = TaskMetrics(["plume"], 4, detection_min_pixels=10)
+    metrics = TaskMetrics(get_tasks(["plume"]), detection_min_pixels=10)
     metrics.update({"plume": logits_from(predicted)}, batch(truth, [True, True]))
     values = metrics.compute()
     assert values["plume_iou"].item() == pytest.approx(0.5)
@@ -44,7 +45,7 @@ def test_unlabelled_images_and_pixels_do_not_count():
     truth[0, 0] = 255
     predicted = torch.zeros(2, 4, 4, dtype=torch.bool)
     predicted[0] = True
-    metrics = TaskMetrics(["plume"], 4)
+    metrics = TaskMetrics(get_tasks(["plume"]))
     metrics.update({"plume": logits_from(predicted)}, batch(truth, [True, False]))
     assert metrics.compute()["plume_iou"].item() == pytest.approx(1.0)
     assert metrics.counts == {"plume": 1}
@@ -60,7 +61,7 @@ def test_fuel_and_power_metrics_match_scikit_learn():
     rng = np.random.default_rng(0)
     true_fuel, pred_fuel = rng.integers(0, 4, 40), rng.integers(0, 4, 40)
     true_mw, pred_mw = rng.uniform(0, 2000, 40), rng.uniform(0, 2000, 40)
-    metrics = TaskMetrics(["fuel", "power"], 4)
+    metrics = TaskMetrics(get_tasks(["fuel", "power"]))
     for part in np.array_split(np.arange(40), 3):
         logits = torch.nn.functional.one_hot(torch.tensor(pred_fuel[part]), 4).float()
         b = batch(
@@ -81,14 +82,14 @@ def test_fuel_and_power_metrics_match_scikit_learn():
         mean_absolute_error(true_mw, pred_mw), rel=1e-5
     )
     assert values["power_r2"].item() == pytest.approx(r2_score(true_mw, pred_mw), abs=1e-4)
-    matrix = metrics.confusion_matrix()
+    matrix = metrics.confusion_matrices()["fuel"]
     assert matrix.sum().item() == 40 and matrix[1, 2].item() == np.sum(
         (true_fuel == 1) & (pred_fuel == 2)
     )
 
 
 def test_tasks_without_any_label_are_not_reported():
-    metrics = TaskMetrics(["plume", "power"], 4)
+    metrics = TaskMetrics(get_tasks(["plume", "power"]))
     truth = torch.zeros(2, 4, 4, dtype=torch.long)
     metrics.update(
         {"plume": torch.zeros(2, 4, 4), "power": torch.zeros(2)}, batch(truth, [True, True])
@@ -97,3 +98,23 @@ def test_tasks_without_any_label_are_not_reported():
     assert "plume_iou" in values and not any(k.startswith("power") for k in values)
     metrics.reset()
     assert metrics.compute() == {}
+
+
+def test_detection_counts_truth_and_prediction_by_the_same_pixel_rule():
+    truth = torch.zeros(3, 10, 10, dtype=torch.long)
+    truth[0, 0, :5] = 1  # 5 plume pixels: below the rule, no plume
+    truth[1, :2] = 1  # 20 pixels: a plume
+    predicted = truth.clone().bool()  # a perfect segmentation
+    metrics = TaskMetrics(get_tasks(["plume"]), detection_min_pixels=10)
+    metrics.update({"plume": logits_from(predicted)}, batch(truth, [True, True, True]))
+    values = metrics.compute()
+    assert values["plume_detection_precision"].item() == 1.0
+    assert values["plume_detection_recall"].item() == 1.0
+
+
+def test_metric_labels_carry_units_and_directions():
+    assert describe_metric("power_mae_mw") == ("power MAE (MW)", False)
+    assert describe_metric("co2_r2") == ("CO₂ R²", True)
+    assert describe_metric("plume_iou")[1] is True
+    with pytest.raises(KeyError):
+        describe_metric("smoke_iou")

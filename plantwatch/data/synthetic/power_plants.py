@@ -6,21 +6,18 @@ two years; each observation is a Sentinel-2 overpass on one of those days. Gener
 capacity × load factor; CO₂ = generation × the fuel's emission factor × the plant's spread
 (a less efficient plant burns more fuel per MWh). Everything is drawn from
 ``numpy.random.default_rng([seed, …])`` streams keyed by plant and observation, so the same
-seed gives the same dataset.
+seed gives the same dataset — also when a killed run is resumed: the dataset is written
+through the canonical writer, which skips the observations a killed run finished.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 from pyproj import Transformer
 from rasterio.transform import Affine
 from shapely.geometry import Point
@@ -30,25 +27,14 @@ import plantwatch
 from plantwatch import physics
 from plantwatch.bands import product
 from plantwatch.data import layout
-from plantwatch.data.geotiff import write_geotiff
-from plantwatch.data.splits import (
-    fraction_split_name,
-    nested_label_fractions,
-    split_by_plant,
-    write_splits,
-)
-from plantwatch.data.synthetic.conditions import (
-    WEATHER_COLUMNS,
-    load_factor_series,
-    sample_weather,
-)
+from plantwatch.data.synthetic.conditions import load_factor_series, sample_weather
 from plantwatch.data.synthetic.landscape import Landscape, make_landscape
 from plantwatch.data.synthetic.scene import Acquisition, render_scene
+from plantwatch.data.writer import DEFAULT_LABEL_FRACTIONS, DatasetWriter
 
 FIRST_DAY = datetime(2021, 1, 1, tzinfo=timezone.utc)
 PERIOD_DAYS = 730
 EFFICIENCY_SPREAD = 0.06  # plant-specific CO₂/MWh factor lies in [1 - s, 1 + s]
-DEFAULT_LABEL_FRACTIONS: tuple[float, ...] = (0.01, 0.1, 0.5)
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -114,16 +100,20 @@ def _draw_plant(rng: np.random.Generator, index: int, fuel_name: str) -> Synthet
     )
 
 
+def observation_time(plant: SyntheticPlant, day: int) -> datetime:
+    """UTC time of the overpass on ``day`` (days after ``FIRST_DAY``), ~10:30 local solar."""
+    return FIRST_DAY + timedelta(days=day, hours=10.5 - plant.lon / 15)
+
+
 def _observe(
     plant: SyntheticPlant,
     landscape: Landscape,
     load_factor: float,
-    day: int,
+    when: datetime,
     product_name: str,
     rng: np.random.Generator,
 ) -> tuple[dict, np.ndarray, np.ndarray]:
     """One overpass: (observations.csv row, image DN uint16 [C, H, W], mask uint8 [H, W])."""
-    when = FIRST_DAY + timedelta(days=day, hours=10.5 - plant.lon / 15)  # ~10:30 local solar
     day_of_year = when.timetuple().tm_yday
     weather = sample_weather(rng, plant.lat, day_of_year)
     generation = round(plant.capacity_mw * load_factor, 1)
@@ -137,13 +127,10 @@ def _observe(
         aerosol_optical_depth=float(rng.uniform(0.02, 0.2)),
     )
     scene = render_scene(landscape, acquisition, product_name, rng)
-    obs_id = f"{plant.plant_id}_{when:%Y%m%d}"
     row = {
-        "obs_id": obs_id,
+        "obs_id": f"{plant.plant_id}_{when:%Y%m%d}",
         "plant_id": plant.plant_id,
         "datetime": f"{when:%Y-%m-%dT%H:%M:%SZ}",
-        "image": f"{layout.IMAGES_DIR}/{obs_id}.tif",
-        "mask": "",
         "fuel_type": plant.fuel.name,
         "capacity_mw": plant.capacity_mw,
         "generation_mw": generation,
@@ -169,39 +156,47 @@ def synthesize_power_plants(
 ) -> Path:
     """Generate ``plants`` × ``per_plant`` observations under ``out``; returns ``out``.
 
+    A killed run leaves a partial folder; the same call resumes it and gives the dataset an
+    uninterrupted run would have given.
+
     Args:
-        out: dataset root; must not hold a dataset already.
+        out: dataset root; must not hold a complete dataset.
         plants: number of plants (at least 3 for train/val/test splits).
         per_plant: observations (overpass days) per plant, at most 730.
         size: image height and width in 10 m pixels.
         product_name: ``S2L2A`` (12 bands) or ``S2L1C`` (13 bands, top of atmosphere).
         mask_fraction: share of observations whose plume mask is kept (0–1); real data
             lacks most masks, so the rest are written without one.
-        seed: random seed; the same seed gives an identical dataset.
+        seed: random seed of scenes and of the default split; the same seed gives an
+            identical dataset.
         val_fraction: approximate share of observations (by plant) for validation.
         test_fraction: approximate share of observations (by plant) for testing.
         label_fractions: nested subsets of the training split written as split files.
         progress: show a progress bar.
     """
-    target = Path(out)
-    if (target / layout.DATASET_JSON).exists():
-        raise FileExistsError(
-            f"{target / layout.DATASET_JSON} exists; remove {target} or pick another"
-        )
-    if target.exists() and any(target.iterdir()):
-        raise FileExistsError(f"{target} is not empty and holds no dataset; pick an empty folder")
     if product_name not in ("S2L2A", "S2L1C"):
         raise ValueError(f"synthetic product must be S2L2A or S2L1C, got {product_name!r}")
     if not 1 <= per_plant <= PERIOD_DAYS:
         raise ValueError(f"per_plant must be in 1..{PERIOD_DAYS}, got {per_plant}")
     if not 0.0 <= mask_fraction <= 1.0:
         raise ValueError(f"mask_fraction must be in [0, 1], got {mask_fraction}")
-    bands = product(product_name).bands
-    # Written into a sibling folder and renamed when complete: an interrupted run leaves no
-    # half dataset behind at ``out``.
-    root = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    info = {
+        "format": layout.FORMAT_NAME,
+        "format_version": layout.FORMAT_VERSION,
+        "source": "synthetic",
+        "generator": {
+            "name": "plantwatch.data.synthetic.power_plants",
+            "version": plantwatch.__version__,
+            "seed": seed, "plants": plants, "per_plant": per_plant, "size": size,
+            "mask_fraction": mask_fraction,
+        },
+        "product": product_name,
+        "bands": list(product(product_name).bands),
+        "reflectance_scale": layout.REFLECTANCE_SCALE,
+        "pixel_size_m": layout.PIXEL_SIZE_M,
+        "boa_add_offset_dn": 0,
+    }  # fmt: skip
+    writer = DatasetWriter(out, info)
 
     plant_rng = np.random.default_rng([seed, 0])
     fuels = plant_rng.permutation(
@@ -211,8 +206,7 @@ def synthesize_power_plants(
     masked = np.random.default_rng([seed, 3]).permutation(total)[: round(mask_fraction * total)]
     keep_mask = set(masked.tolist())
 
-    plant_rows, obs_rows = [], []
-    band_sums = np.zeros((total, 2, len(bands)))  # per observation: Σ DN and Σ DN² per band
+    plant_rows = []
     bar = tqdm(total=total, desc="synthesising scenes", unit="scene", disable=not progress)
     for p, fuel_name in enumerate(fuels):
         plant = _draw_plant(plant_rng, p, fuel_name)
@@ -223,65 +217,14 @@ def synthesize_power_plants(
         days = np.sort(site_rng.choice(PERIOD_DAYS, per_plant, replace=False))
         crs, transform = plant.georeference(landscape.site_center)
         for o, day in enumerate(days):
-            index = p * per_plant + o
-            row, dn, mask = _observe(
-                plant, landscape, float(load[day]), int(day), product_name,
-                np.random.default_rng([seed, 2, p, o]),
-            )  # fmt: skip
-            band_sums[index] = dn.sum((1, 2)), (dn.astype(np.float64) ** 2).sum((1, 2))
-            write_geotiff(root / row["image"], dn, crs, transform)
-            if index in keep_mask:
-                row["mask"] = f"{layout.MASKS_DIR}/{row['obs_id']}.tif"
-                write_geotiff(root / row["mask"], mask, crs, transform)
-            obs_rows.append(row)
+            when = observation_time(plant, int(day))
+            if not writer.has(f"{plant.plant_id}_{when:%Y%m%d}"):
+                row, dn, mask = _observe(
+                    plant, landscape, float(load[day]), when, product_name,
+                    np.random.default_rng([seed, 2, p, o]),
+                )  # fmt: skip
+                keep = p * per_plant + o in keep_mask
+                writer.add(row, dn, crs, transform, mask if keep else None)
             bar.update()
     bar.close()
-
-    observations = pd.DataFrame(obs_rows)
-    observations.to_csv(root / layout.OBSERVATIONS_CSV, index=False)
-    gpd.GeoDataFrame(plant_rows, crs="EPSG:4326").to_file(
-        root / layout.PLANTS_GEOJSON, driver="GeoJSON"
-    )
-
-    splits = split_by_plant(observations, val_fraction, test_fraction, seed)
-    train = observations.set_index("obs_id").loc[splits["train"]]
-    for fraction, ids in nested_label_fractions(
-        train.index, train["fuel_type"], label_fractions, seed
-    ).items():
-        splits[fraction_split_name(fraction)] = ids
-    write_splits(root, splits)
-
-    is_train = observations["obs_id"].isin(splits["train"]).to_numpy()
-    pixels = is_train.sum() * size * size
-    mean = band_sums[is_train, 0].sum(0) / pixels
-    std = np.sqrt(np.maximum(band_sums[is_train, 1].sum(0) / pixels - mean**2, 0.0))
-    description = {
-        "format": layout.FORMAT_NAME,
-        "format_version": layout.FORMAT_VERSION,
-        "source": "synthetic",
-        "generator": {
-            "name": "plantwatch.data.synthetic.power_plants",
-            "version": plantwatch.__version__,
-            "seed": seed, "plants": plants, "per_plant": per_plant, "size": size,
-            "mask_fraction": mask_fraction, "val_fraction": val_fraction,
-            "test_fraction": test_fraction, "label_fractions": list(label_fractions),
-        },
-        "product": product_name,
-        "bands": list(bands),
-        "reflectance_scale": layout.REFLECTANCE_SCALE,
-        "pixel_size_m": layout.PIXEL_SIZE_M,
-        "boa_add_offset_dn": 0,
-        "band_stats": {"split": "train", "mean": mean.round(2).tolist(),
-                       "std": std.round(2).tolist()},
-        "aux_stats": {
-            "split": "train",
-            "columns": list(WEATHER_COLUMNS),
-            "mean": train[list(WEATHER_COLUMNS)].mean().round(4).tolist(),
-            "std": train[list(WEATHER_COLUMNS)].std().round(4).tolist(),
-        },
-    }  # fmt: skip
-    (root / layout.DATASET_JSON).write_text(json.dumps(description, indent=2) + "\n")
-    if target.exists():
-        target.rmdir()
-    root.rename(target)
-    return target
+    return writer.close(plant_rows, seed, val_fraction, test_fraction, label_fractions, progress)

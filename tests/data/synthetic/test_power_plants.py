@@ -7,7 +7,6 @@ import rasterio
 
 from plantwatch import physics
 from plantwatch.data.splits import read_split
-from plantwatch.data.synthetic import power_plants
 from plantwatch.data.synthetic.power_plants import EFFICIENCY_SPREAD, synthesize_power_plants
 from tests.data.fakes import make_dataset
 
@@ -88,14 +87,20 @@ def test_layout_and_provenance(tiny_dataset):
 
 def test_band_statistics_are_those_of_the_training_split(tiny_dataset):
     info = json.loads((tiny_dataset / "dataset.json").read_text())
+    stats = json.loads((tiny_dataset / "splits" / "statistics.json").read_text())
     frame = pd.read_csv(tiny_dataset / "observations.csv").set_index("obs_id")
+    train = read_split(tiny_dataset, "train")
     stack = []
-    for obs in read_split(tiny_dataset, "train"):
+    for obs in train:
         with rasterio.open(tiny_dataset / frame.loc[obs, "image"]) as src:
-            stack.append(src.read().astype(np.float64))
+            stack.append(src.read().astype(np.float64) / 10_000)
     stack = np.stack(stack)
-    np.testing.assert_allclose(info["band_stats"]["mean"], stack.mean(axis=(0, 2, 3)), atol=0.01)
-    np.testing.assert_allclose(info["band_stats"]["std"], stack.std(axis=(0, 2, 3)), rtol=1e-3)
+    mean = [stats["mean"][band] for band in info["bands"]]
+    std = [stats["std"][band] for band in info["bands"]]
+    np.testing.assert_allclose(mean, stack.mean(axis=(0, 2, 3)), atol=1e-5)
+    np.testing.assert_allclose(std, stack.std(axis=(0, 2, 3)), rtol=1e-3)
+    assert stats["count"] == len(train)
+    assert stats["mean"]["generation_mw"] == pytest.approx(frame.loc[train, "generation_mw"].mean())
 
 
 def test_l1c_product_writes_13_bands(tmp_path):
@@ -107,25 +112,6 @@ def test_l1c_product_writes_13_bands(tmp_path):
 def test_refuses_to_overwrite_a_dataset(tiny_dataset):
     with pytest.raises(FileExistsError, match="dataset.json exists"):
         synthesize_power_plants(tiny_dataset, plants=3, per_plant=1, progress=False)
-
-
-def test_an_interrupted_run_leaves_no_dataset_and_can_be_rerun(tmp_path, monkeypatch):
-    calls = {"n": 0}
-    real = power_plants.render_scene
-
-    def dies_on_the_fifth_scene(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(power_plants, "render_scene", dies_on_the_fifth_scene)
-    with pytest.raises(KeyboardInterrupt):
-        make_dataset(tmp_path / "ds", plants=3, per_plant=3)
-    assert not (tmp_path / "ds").exists()
-    monkeypatch.setattr(power_plants, "render_scene", real)
-    root = make_dataset(tmp_path / "ds", plants=3, per_plant=3)
-    assert len(pd.read_csv(root / "observations.csv")) == 9
 
 
 def test_generated_splits_keep_each_plant_in_one_split(tiny_dataset):

@@ -1,15 +1,19 @@
 """`PlantwatchCLI`: LightningCLI for ``plantwatch fit | validate | test | predict``.
 
-Configs stack (``--config a.yaml --config b.yaml``); the model is a `MultiTaskTask`, the
-data any LightningDataModule given by ``class_path``. Every run gets a TensorBoard logger
-under ``runs/`` (no default hp_metric: HPARAMS carry the real final metrics), a checkpoint
-callback that always keeps ``last.ckpt`` (resume with ``--ckpt_path``), a prediction writer,
-and its resolved ``config.yaml`` plus ``versions.txt`` (Python and package versions) in
-the run folder. The data serves the bands ``model.bands`` names (set bands there, not under data).
+Configs stack (``--config a.yaml --config b.yaml``); the model is any `BaseTask` subclass and
+the data any LightningDataModule, each given by ``class_path`` (default: `MultiTaskTask` on
+the generic `DataModule`). Model selection monitors the task's ``monitor`` metric
+(``val/selection_loss`` for `MultiTaskTask`), or ``--checkpoint.monitor``. Every run gets a
+TensorBoard logger under ``runs/`` (no default hp_metric: HPARAMS carry the real final
+metrics), a checkpoint callback that always keeps ``last.ckpt`` (resume with
+``--ckpt_path``), a prediction writer, and its resolved ``config.yaml`` plus
+``versions.txt`` (Python and package versions) in the run folder. The data serves the bands
+that ``model.init_args.bands`` names (set them there).
 """
 
 from __future__ import annotations
 
+import logging
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -18,9 +22,12 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
-from plantwatch.bands import L2A_BAND_NAMES
-from plantwatch.tasks.multitask import MultiTaskTask
-from plantwatch.tasks.prediction_writer import PredictionWriter
+from plantwatch.tasks.base import BaseTask
+from plantwatch.tasks.multitask_task import MultiTaskTask
+from plantwatch.training.prediction_writer import PredictionWriter
+
+DEFAULT_MODEL = {"class_path": "plantwatch.tasks.multitask_task.MultiTaskTask"}
+DEFAULT_DATA = {"class_path": "plantwatch.data.datamodule.DataModule"}
 
 VERSIONED_PACKAGES = (
     "plantwatch", "torch", "torchvision", "lightning", "segmentation-models-pytorch", "timm",
@@ -30,6 +37,14 @@ DEFAULT_LOGGER = {
     "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
     "init_args": {"save_dir": "runs", "name": "plantwatch", "default_hp_metric": False},
 }
+
+
+def _no_advertisements(record: logging.LogRecord) -> bool:
+    """Drop Lightning's tips that advertise its cloud products from the run's output."""
+    return "💡 Tip" not in record.getMessage()
+
+
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_no_advertisements)
 
 
 def package_versions() -> dict[str, str]:
@@ -62,18 +77,24 @@ class PlantwatchCLI(LightningCLI):
         kwargs.setdefault("save_config_callback", SaveConfigAndVersions)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("trainer_defaults", {"logger": DEFAULT_LOGGER})
+        kwargs.setdefault("subclass_mode_model", True)
         kwargs.setdefault("subclass_mode_data", True)
         kwargs.setdefault("seed_everything_default", 0)
-        super().__init__(MultiTaskTask, L.LightningDataModule, *args, **kwargs)
+        super().__init__(BaseTask, L.LightningDataModule, *args, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults({"checkpoint.save_last": True, "checkpoint.monitor": "val/loss"})
+        # Selection on validation, never on test: the default model's monitor.
+        monitor = {
+            "checkpoint.monitor": MultiTaskTask.monitor,
+            "checkpoint.mode": MultiTaskTask.mode,
+        }
+        parser.set_defaults({"checkpoint.save_last": True, **monitor})
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
-        # The model names its input bands (the 12 L2A bands unless configured); the data
-        # serves exactly those, and both record the same list in their hparams.
-        parser.set_defaults({"model.bands": list(L2A_BAND_NAMES)})
-        parser.link_arguments("model.bands", "data.init_args.bands", compute_fn=list)
+        parser.set_defaults({"model": DEFAULT_MODEL, "data": DEFAULT_DATA})
+        # The model names its input bands (None: the 12 L2A bands); the data serves exactly
+        # those, and both record the same value in their hparams.
+        parser.link_arguments("model.init_args.bands", "data.init_args.bands")
 
 
 def fit_and_test(

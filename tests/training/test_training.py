@@ -16,7 +16,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from plantwatch.cli import main
 from plantwatch.data.splits import read_split
 from plantwatch.demo import run_demo
-from plantwatch.tasks.multitask import MultiTaskTask
+from plantwatch.tasks.multitask_task import MultiTaskTask
+from plantwatch.training.cli import fit_and_test
 from tests.data.fakes import tiny_cli_args
 
 
@@ -52,7 +53,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     args = [*tiny_cli_args(tmp_path / "ds", tmp_path / "runs"), "--trainer.max_epochs=2",
             "--trainer.logger.init_args.version=v"]  # fmt: skip
     with pytest.raises(RuntimeError, match="killed"):
-        main(["fit", *args, "--trainer.callbacks+=tests.tasks.test_training.DieAfterFirstEpoch"])
+        main(["fit", *args, "--trainer.callbacks+=tests.training.test_training.DieAfterFirstEpoch"])
     last = tmp_path / "runs" / "plantwatch" / "v" / "checkpoints" / "last.ckpt"
     first = torch.load(last, weights_only=False)
     assert first["epoch"] == 0
@@ -62,7 +63,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
             "fit",
             *args,
             f"--ckpt_path={last}",
-            "--trainer.callbacks+=tests.tasks.test_training.RecordEpochs",
+            "--trainer.callbacks+=tests.training.test_training.RecordEpochs",
         ]
     )
     resumed = torch.load(last, weights_only=False)
@@ -102,10 +103,12 @@ def test_tensorboard_holds_scalars_images_and_hparams(trained_run):
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     info = plugin_data_pb2.HParamsPluginData.FromString(hparams["_hparams_/session_start_info"])
-    assert "tasks" in info.session_start_info.hparams and "lr" in info.session_start_info.hparams
+    recorded = set(info.session_start_info.hparams)
+    assert {"tasks", "lr", "data/label_fraction"} <= recorded
+    assert not any(name.split("/")[-1].startswith("_") for name in recorded), recorded
     experiment = plugin_data_pb2.HParamsPluginData.FromString(hparams["_hparams_/experiment"])
     names = {m.name.tag for m in experiment.experiment.metric_infos}
-    assert {"test/power_mae_mw", "val/plume_iou", "test/loss_co2"} <= names
+    assert {"test/power_mae_mw", "val/plume_iou", "test/loss_co2", "val/selection_loss"} <= names
     assert names <= scalars  # HPARAMS shows each metric's last logged value
 
 
@@ -113,7 +116,7 @@ def test_a_lightning_checkpoint_initialises_another_models_encoder(trained_run):
     run, _, _ = trained_run
     checkpoint = run / "checkpoints" / "last.ckpt"
     fine_tune = MultiTaskTask(
-        tasks=["power"], encoder_checkpoint=str(checkpoint), freeze_encoder=True
+        tasks=["power"], encoder_checkpoint=str(checkpoint), freeze=["model.encoder"]
     )
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
     for name, value in fine_tune.model.encoder.state_dict().items():
@@ -135,7 +138,7 @@ def test_predict_writes_a_row_per_observation_and_georeferenced_masks(trained_ru
     assert probs.between(0.99, 1.01).all()
     obs = rows["obs_id"].iloc[0]
     with (
-        rasterio.open(out / "masks" / f"{obs}.tif") as mask,
+        rasterio.open(out / "plume" / f"{obs}.tif") as mask,
         rasterio.open(root / "images" / f"{obs}.tif") as image,
     ):
         assert (
@@ -144,6 +147,16 @@ def test_predict_writes_a_row_per_observation_and_georeferenced_masks(trained_ru
             and mask.shape == image.shape
         )
         assert int(mask.read(1).sum()) == rows["plume_pixels"].iloc[0]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_same_seed_and_config_give_identical_test_metrics(tmp_path, workers):
+    """CPU, fp32: two runs of one config (augmentation and shuffling included) agree exactly."""
+    args = [*tiny_cli_args(tmp_path / "ds", tmp_path / "runs", num_workers=workers),
+            "--trainer.max_epochs=2", "--seed_everything=3"]  # fmt: skip
+    first, _ = fit_and_test([*args, "--trainer.logger.init_args.version=a"])
+    second, _ = fit_and_test([*args, "--trainer.logger.init_args.version=b"])
+    assert first == second and "power_mae_mw" in first
 
 
 def test_two_process_ddp_on_cpu(tmp_path):

@@ -1,5 +1,10 @@
 """`PlantObservations`: the reader of the canonical observation dataset (see ``layout``).
 
+Samples carry raw physical units (reflectance 0–1, weather in its units, MW, t/h): the
+task module normalises them with the statistics of the training split, which the reader
+takes from the split set's ``statistics.json`` (or the documented defaults) and never from
+the split it reads.
+
 Everything that can be checked without reading images is checked when the dataset is
 built (columns, fuel names, numbers, weather, split ids, plants); the images and masks are
 checked as they are read (band count, NaN, negative reflectance, mask values, sizes). Every
@@ -9,7 +14,7 @@ error names the file and the fix.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +26,23 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from plantwatch import physics
-from plantwatch.bands import band_indices, default_stats, product
+from plantwatch.bands import band_indices, product
 from plantwatch.data import layout
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.geotiff import read_geotiff
-from plantwatch.data.sample import FUEL_UNKNOWN, MASK_UNLABELLED
-from plantwatch.data.splits import read_split
+from plantwatch.data.sample import FUEL_UNKNOWN, MASK_UNLABELLED, flag_key
+from plantwatch.data.splits import read_split, split_folder
+from plantwatch.data.statistics import STATISTICS_JSON, Statistics, default_statistics
 from plantwatch.data.synthetic.conditions import WEATHER_COLUMNS
 
-Transform = Callable[..., dict[str, np.ndarray]]
+Transform = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+# Built-in targets: sample key → observations.csv column.
+TARGET_COLUMNS: dict[str, str] = {
+    "power": "generation_mw",
+    "co2": "co2_t_per_h",
+    "capacity": "capacity_mw",
+}
 
 
 def _numeric(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
@@ -50,10 +63,13 @@ class PlantObservations(Dataset):
         split: a split name (``train``, ``val``, ``test``, ``train_10pct`` …), a list of
             observation ids, or None for all observations.
         bands: band names to return, in this order; None for all bands of the product.
-        transforms: albumentations-style callable ``f(image=HWC, mask=HW) -> dict``,
-            applied to reflectance (0–1) before normalisation.
+        transforms: callable on ``{"image": reflectance [C, H, W], "mask": [H, W]}`` that
+            returns the same keys (``data.transforms.Augmentation``).
         aux_columns: observation columns that form ``aux``; None for the weather columns.
-        normalize: standardise image bands and aux with the dataset's training statistics.
+        split_seed: the split set: None for the one written with the dataset, k for
+            ``splits/seed<k>/`` (``data.writer.ensure_split_set`` writes it).
+        targets: further regression targets, sample key → numeric column (e.g.
+            ``{"air_temperature": "temperature_c"}``); each gets its ``has_<key>`` flag.
     """
 
     def __init__(
@@ -63,7 +79,8 @@ class PlantObservations(Dataset):
         bands: Sequence[str] | None = None,
         transforms: Transform | None = None,
         aux_columns: Sequence[str] | None = None,
-        normalize: bool = True,
+        split_seed: int | None = None,
+        targets: Mapping[str, str] | None = None,
     ) -> None:
         self.root = Path(root)
         info_path = self.root / layout.DATASET_JSON
@@ -85,17 +102,18 @@ class PlantObservations(Dataset):
         self.scale = float(self.info.get("reflectance_scale", layout.REFLECTANCE_SCALE))
         self.boa_offset = float(self.info.get("boa_add_offset_dn", 0))
         self.aux_columns = tuple(aux_columns) if aux_columns is not None else WEATHER_COLUMNS
+        self.modalities: dict[str, tuple[str, ...]] = {"image": self.bands}
         self.transforms = transforms
-        self.normalize = normalize
+        self.split_seed = split_seed
+        self.target_columns = {**TARGET_COLUMNS, **(targets or {})}
 
         frame = self._read_observations()
         if split is not None:
-            ids = read_split(self.root, split) if isinstance(split, str) else list(split)
-            where = (
-                self.root / layout.SPLITS_DIR / f"{split}.txt"
-                if isinstance(split, str)
-                else "split"
+            folder = split_folder(self.root, split_seed)
+            ids = (
+                read_split(self.root, split, split_seed) if isinstance(split, str) else list(split)
             )
+            where = folder / f"{split}.txt" if isinstance(split, str) else "split"
             unknown = sorted(set(ids) - set(frame.index))
             if unknown:
                 raise DatasetError(
@@ -104,15 +122,15 @@ class PlantObservations(Dataset):
                 )
             frame = frame.loc[ids]
         self.observations = frame
-        self.band_mean, self.band_std = self._band_stats()
-        self.aux_mean, self.aux_std = self._aux_stats()
+        self.statistics = self._statistics()
 
     def _read_observations(self) -> pd.DataFrame:
         path = self.root / layout.OBSERVATIONS_CSV
         if not path.is_file():
             raise DatasetError(f"{path}: not found; the dataset is incomplete — regenerate it")
         frame = pd.read_csv(path, dtype={"obs_id": str, "plant_id": str, "mask": str, "image": str})
-        missing = [c for c in (*layout.REQUIRED_COLUMNS, *self.aux_columns) if c not in frame]
+        wanted = (*layout.REQUIRED_COLUMNS, *self.aux_columns, *self.target_columns.values())
+        missing = [c for c in dict.fromkeys(wanted) if c not in frame]
         if missing:
             raise DatasetError(
                 f"{path}: missing columns {missing}; add them (empty cells allowed for labels)"
@@ -131,7 +149,7 @@ class PlantObservations(Dataset):
                         f"{path}: observation {frame['obs_id'].iat[i]}: {error}"
                     ) from None
         frame["fuel"] = fuel
-        for column in ("capacity_mw", "generation_mw", "co2_t_per_h", *self.aux_columns):
+        for column in (*self.target_columns.values(), *self.aux_columns):
             frame[column] = _numeric(frame, column, path)
         for column in ("generation_mw", "co2_t_per_h", "capacity_mw"):
             negative = frame.loc[frame[column] < 0, "obs_id"].tolist()
@@ -165,27 +183,32 @@ class PlantObservations(Dataset):
         frame["lat"] = points.y.reindex(frame["plant_id"]).to_numpy()
         return frame.set_index("obs_id", drop=False)
 
-    def _band_stats(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std of the selected bands in reflectance units (0–1), float32 [C] each."""
-        stats = self.info.get("band_stats")
-        if stats:
-            mean = np.asarray(stats["mean"], np.float32)[self._band_index]
-            std = np.asarray(stats["std"], np.float32)[self._band_index]
+    def _statistics(self) -> Statistics:
+        """Training statistics of the split set, the built-in targets also under their sample
+        keys (``power`` …); the documented defaults when the dataset stores none."""
+        path = split_folder(self.root, self.split_seed) / STATISTICS_JSON
+        if path.is_file():
+            stored = Statistics.read(path)
         else:
-            mean, std = default_stats(self.product.name, self.bands)
-        return mean / self.scale, np.maximum(std / self.scale, 1e-6)
+            stored = default_statistics(self.product.name, self.scale)
+        mean, std = dict(stored.mean), dict(stored.std)
+        for key, column in self.target_columns.items():
+            if column in mean:
+                mean[key], std[key] = mean[column], std[column]
+        return Statistics(mean, std, stored.source, stored.count)
 
-    def _aux_stats(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std of the aux columns over the training split, float32 [A] each."""
-        stats = self.info.get("aux_stats", {})
-        columns = stats.get("columns", [])
-        if all(c in columns for c in self.aux_columns):
-            idx = [columns.index(c) for c in self.aux_columns]
-            mean, std = np.asarray(stats["mean"])[idx], np.asarray(stats["std"])[idx]
-        else:
-            values = self.observations[list(self.aux_columns)]
-            mean, std = values.mean().to_numpy(), values.std(ddof=0).to_numpy()
-        return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
+    def labels(self) -> pd.DataFrame:
+        """One row per sample, in sample order, without reading images: ``plant_id``, the
+        scalar targets (``fuel``, ``power``, ``co2``, ``capacity`` and further ``targets``)
+        with their ``has_*`` flags, and ``has_mask``."""
+        table = pd.DataFrame({"plant_id": self.observations["plant_id"].to_numpy()})
+        table["fuel"] = self.observations["fuel"].to_numpy()
+        table["has_fuel"] = table["fuel"] != FUEL_UNKNOWN
+        for key, column in self.target_columns.items():
+            values = self.observations[column].to_numpy(np.float64)
+            table[key], table[flag_key(key)] = values, np.isfinite(values)
+        table["has_mask"] = (self.observations["mask"] != "").to_numpy()
+        return table
 
     def check(self, progress: bool = True) -> list[str]:
         """Read every observation; return the error of each bad one (empty when all are fine)."""
@@ -200,10 +223,10 @@ class PlantObservations(Dataset):
     def __len__(self) -> int:
         return len(self.observations)
 
-    def _read_image(self, row: pd.Series) -> np.ndarray:
-        """Reflectance (0–1) of the selected bands, float32 [C, H, W]."""
+    def _read_image(self, row: pd.Series) -> tuple[np.ndarray, dict]:
+        """Reflectance (0–1) of the selected bands, float32 [C, H, W], and the profile."""
         path = self.root / row["image"]
-        dn, _ = read_geotiff(path)
+        dn, profile = read_geotiff(path)
         if dn.shape[0] != len(self.file_bands):
             raise DatasetError(
                 f"{path}: has {dn.shape[0]} bands, but dataset.json declares {self.product.name} "
@@ -220,7 +243,7 @@ class PlantObservations(Dataset):
             )
         if self.boa_offset:  # L2A baseline ≥ 04.00 files: DN = reflectance × scale + offset
             image = np.maximum(image - self.boa_offset, 0.0)
-        return image / self.scale
+        return image / self.scale, profile
 
     def _read_mask(self, row: pd.Series, shape: tuple[int, int]) -> np.ndarray:
         """Plume mask, uint8 [H, W]: 0/1, or all 255 when the observation has no mask."""
@@ -241,40 +264,28 @@ class PlantObservations(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         row = self.observations.iloc[index]
-        image = self._read_image(row)
+        image, profile = self._read_image(row)
         mask = self._read_mask(row, image.shape[1:])
         if self.transforms is not None:
-            out = self.transforms(image=image.transpose(1, 2, 0), mask=mask)
-            image, mask = out["image"].transpose(2, 0, 1), out["mask"]
-        aux = row[list(self.aux_columns)].to_numpy(np.float32)
-        if self.normalize:
-            image = (image - self.band_mean[:, None, None]) / self.band_std[:, None, None]
-            aux = (aux - self.aux_mean) / self.aux_std
-
-        def label(column: str) -> tuple[torch.Tensor, torch.Tensor]:
-            value = row[column]
-            known = bool(np.isfinite(value))
-            return torch.tensor(value if known else 0.0, dtype=torch.float32), torch.tensor(known)
-
-        power, has_power = label("generation_mw")
-        co2, has_co2 = label("co2_t_per_h")
-        capacity, has_capacity = label("capacity_mw")
-        return {
+            out = self.transforms({"image": image, "mask": mask})
+            image, mask = out["image"], out["mask"]
+        sample: dict[str, Any] = {
             "image": torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)),
-            "aux": torch.from_numpy(aux.astype(np.float32)),
+            "aux": torch.from_numpy(row[list(self.aux_columns)].to_numpy(np.float32)),
             "mask": torch.from_numpy(np.ascontiguousarray(mask).astype(np.int64)),
-            "fuel": torch.tensor(int(row["fuel"]), dtype=torch.int64),
-            "power": power,
-            "co2": co2,
-            "capacity": capacity,
             "has_mask": torch.tensor(bool(row["mask"])),
+            "fuel": torch.tensor(int(row["fuel"]), dtype=torch.int64),
             "has_fuel": torch.tensor(int(row["fuel"]) != FUEL_UNKNOWN),
-            "has_power": has_power,
-            "has_co2": has_co2,
-            "has_capacity": has_capacity,
-            "obs_id": row["obs_id"],
-            "plant_id": row["plant_id"],
-            "datetime": row["datetime"],
-            "lon": float(row["lon"]),
-            "lat": float(row["lat"]),
         }
+        for key, column in self.target_columns.items():
+            value = float(row[column])
+            known = bool(np.isfinite(value))
+            sample[key] = torch.tensor(value if known else 0.0, dtype=torch.float32)
+            sample[flag_key(key)] = torch.tensor(known)
+        sample.update(
+            obs_id=row["obs_id"], plant_id=row["plant_id"], datetime=row["datetime"],
+            lon=float(row["lon"]), lat=float(row["lat"]),
+            crs=profile["crs"].to_string() if profile.get("crs") else "",
+            transform=torch.tensor(tuple(profile["transform"])[:6], dtype=torch.float64),
+        )  # fmt: skip
+        return sample

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from plantwatch import physics
-from plantwatch.models.multitask import MultiTaskUNet
+from plantwatch.models.multitask_unet import MultiTaskUNet
+from plantwatch.tasks.registry import TASKS, TaskSpec, register_task
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +23,12 @@ def test_every_task_comes_out_at_input_resolution(model, size):
 
 def test_only_the_selected_heads_are_built():
     power_only = MultiTaskUNet(in_channels=3, tasks=["power"])
-    assert set(power_only.heads) == {"power"}
+    assert set(power_only.heads) == {"power"} and len(power_only.dense_heads) == 0
     assert not hasattr(power_only, "decoder")
     assert set(power_only(torch.randn(1, 3, 64, 64))) == {"power"}
     plume_only = MultiTaskUNet(in_channels=3, tasks=["plume"])
     assert len(plume_only.heads) == 0 and hasattr(plume_only, "decoder")
+    assert set(plume_only.dense_heads) == {"plume"}
 
 
 def test_power_and_co2_are_physical_for_random_inputs(model):
@@ -62,10 +64,32 @@ def test_corrected_co2_stays_within_twenty_percent_of_physics(model):
 def test_invalid_task_combinations_are_refused():
     with pytest.raises(ValueError, match="needs the fuel and power tasks"):
         MultiTaskUNet(in_channels=3, tasks=["co2"], co2_mode="physics")
-    with pytest.raises(ValueError, match="non-empty subset"):
+    with pytest.raises(ValueError, match="non-empty selection of the registered tasks"):
         MultiTaskUNet(in_channels=3, tasks=["smoke"])
     with pytest.raises(ValueError, match=r"aux must be \[B, 4\]"):
         MultiTaskUNet(in_channels=3, tasks=["fuel"], aux_features=4)(torch.randn(2, 3, 32, 32))
+
+
+def test_every_kind_gets_its_head_and_output_shape():
+    specs = [
+        TaskSpec(
+            "toy_lulc", "multiclass_segmentation", "lulc", "has_lulc", classes=("a", "b", "c")
+        ),
+        TaskSpec("toy_zone", "multiclass", "zone", "has_zone", classes=("x", "y")),
+        TaskSpec("toy_labels", "multilabel", "labels", "has_labels", classes=("p", "q", "r", "s")),
+        TaskSpec("toy_temperature", "regression", "temp", "has_temp", unit="°C", scale=10.0),
+    ]
+    for spec in specs:
+        register_task(spec)
+    try:
+        net = MultiTaskUNet(in_channels=3, tasks=["plume", *(s.name for s in specs)])
+        out = net(torch.randn(2, 3, 40, 40))
+        assert out["toy_lulc"].shape == (2, 3, 40, 40) and out["plume"].shape == (2, 40, 40)
+        assert out["toy_zone"].shape == (2, 2) and out["toy_labels"].shape == (2, 4)
+        assert out["toy_temperature"].shape == (2,)
+    finally:
+        for spec in specs:
+            TASKS.pop(spec.name)
 
 
 def test_decoder_features_feed_the_global_heads():

@@ -10,9 +10,10 @@ from torch.utils.data import DataLoader
 from plantwatch import physics
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.geotiff import read_geotiff, write_geotiff
-from plantwatch.data.plants import PlantObservations
+from plantwatch.data.observations import PlantObservations
+from plantwatch.data.sample import collate_samples
 from plantwatch.data.splits import read_split
-from plantwatch.data.transforms import build_transforms
+from plantwatch.data.transforms import Augmentation
 from tests.data.fakes import copy_dataset, edit_observations, set_cells
 
 
@@ -29,7 +30,7 @@ def first_image(root):
 
 def test_round_trip_returns_the_written_values(tiny_dataset):
     frame = pd.read_csv(tiny_dataset / "observations.csv", keep_default_na=False)
-    raw = PlantObservations(tiny_dataset, normalize=False)
+    raw = PlantObservations(tiny_dataset)
     assert len(raw) == len(frame)
     for i in (0, 5, len(frame) - 1):
         row, sample = frame.iloc[i], raw[i]
@@ -53,21 +54,37 @@ def test_round_trip_returns_the_written_values(tiny_dataset):
             ]
         )
         assert -180 < sample["lon"] < 180 and 40 < sample["lat"] < 60
+        with rasterio.open(tiny_dataset / row["image"]) as src:
+            assert sample["crs"] == src.crs.to_string()
+            assert tuple(sample["transform"].tolist()) == tuple(src.transform)[:6]
 
 
-def test_samples_are_normalised_with_training_statistics(tiny_dataset):
+def test_every_split_carries_the_statistics_of_the_training_split(tiny_dataset):
     train = PlantObservations(tiny_dataset, split="train")
-    images = torch.stack([train[i]["image"] for i in range(len(train))])
-    assert images.shape[1:] == (12, 48, 48) and images.dtype == torch.float32
-    assert images.mean(dim=(0, 2, 3)).abs().max() < 1e-3
-    assert (images.std(dim=(0, 2, 3)) - 1).abs().max() < 1e-2
-    aux = torch.stack([train[i]["aux"] for i in range(len(train))])
-    assert aux.mean(0).abs().max() < 1e-3
+    images = torch.stack([train[i]["image"] for i in range(len(train))]).double()
+    mean, std = train.statistics.of(train.bands)
+    np.testing.assert_allclose(images.mean(dim=(0, 2, 3)).numpy(), mean, rtol=1e-4)
+    np.testing.assert_allclose(images.std(dim=(0, 2, 3)).numpy(), std, rtol=1e-3)
+    frame = train.observations
+    assert train.statistics.mean["power"] == pytest.approx(frame["generation_mw"].mean())
+    for split in ("val", "test"):  # never computed from the split being read
+        assert PlantObservations(tiny_dataset, split=split).statistics == train.statistics
+
+
+def test_further_targets_come_from_named_columns(tiny_dataset):
+    data = PlantObservations(tiny_dataset, targets={"air_temperature": "temperature_c"})
+    sample = data[0]
+    assert sample["has_air_temperature"]
+    assert sample["air_temperature"].item() == pytest.approx(
+        float(data.observations["temperature_c"].iloc[0])
+    )
+    assert "air_temperature" in data.statistics.mean
+    assert {"air_temperature", "has_air_temperature", "has_mask"} <= set(data.labels())
 
 
 def test_bands_are_selected_by_name(tiny_dataset):
-    full = PlantObservations(tiny_dataset, normalize=False)
-    rgb = PlantObservations(tiny_dataset, bands=["B04", "B03", "B02"], normalize=False)
+    full = PlantObservations(tiny_dataset)
+    rgb = PlantObservations(tiny_dataset, bands=["B04", "B03", "B02"])
     np.testing.assert_array_equal(rgb[0]["image"].numpy(), full[0]["image"].numpy()[[3, 2, 1]])
     with pytest.raises(ValueError, match=r"\['B10'\] not available"):
         PlantObservations(tiny_dataset, bands=["B10"])
@@ -81,8 +98,8 @@ def test_splits_select_observations(tiny_dataset):
 
 
 def test_batches_collate_with_transforms(tiny_dataset):
-    data = PlantObservations(tiny_dataset, split="train", transforms=build_transforms(crop_size=32))
-    batch = next(iter(DataLoader(data, batch_size=4)))
+    data = PlantObservations(tiny_dataset, split="train", transforms=Augmentation(crop_size=32))
+    batch = next(iter(DataLoader(data, batch_size=4, collate_fn=collate_samples)))
     assert batch["image"].shape == (4, 12, 32, 32) and batch["mask"].shape == (4, 32, 32)
     assert batch["mask"].dtype == torch.int64 and batch["fuel"].dtype == torch.int64
     assert batch["has_power"].dtype == torch.bool and len(batch["obs_id"]) == 4
@@ -200,12 +217,13 @@ def test_plants_missing_from_the_registry_are_named(damaged):
 
 
 def test_default_statistics_are_used_when_the_dataset_has_none(damaged):
-    info = json.loads((damaged / "dataset.json").read_text())
-    del info["band_stats"], info["aux_stats"]
-    (damaged / "dataset.json").write_text(json.dumps(info))
-    data = PlantObservations(damaged)
-    assert data.band_mean[1] == pytest.approx(430 / 10000)  # B02 of the L2A defaults
-    assert torch.isfinite(data[0]["image"]).all()
+    (damaged / "splits" / "statistics.json").unlink()
+    data = PlantObservations(damaged, split="train")
+    assert data.statistics.source == "defaults of S2L2A"
+    assert data.statistics.mean["B02"] == pytest.approx(430 / 10000)  # the L2A defaults
+    assert data.statistics.mean["temperature_c"] == 10.0
+    with pytest.raises(DatasetError, match=r"no statistics for \['power'\].*finalise"):
+        data.statistics.of(["power"])
 
 
 def test_l2a_files_with_the_boa_offset_read_as_harmonised_reflectance(damaged, tiny_dataset):
@@ -215,6 +233,6 @@ def test_l2a_files_with_the_boa_offset_read_as_harmonised_reflectance(damaged, t
     info = json.loads((damaged / "dataset.json").read_text())
     info["boa_add_offset_dn"] = 1000
     (damaged / "dataset.json").write_text(json.dumps(info))
-    offset = PlantObservations(damaged, normalize=False)[0]["image"]
-    harmonised = PlantObservations(tiny_dataset, normalize=False)[0]["image"]
+    offset = PlantObservations(damaged)[0]["image"]
+    harmonised = PlantObservations(tiny_dataset)[0]["image"]
     torch.testing.assert_close(offset, harmonised)

@@ -1,0 +1,32 @@
+"""`DatasetSource`: something that can produce a canonical dataset in a folder (a generator,
+a converter, a download), run by `DataModule.prepare_data` before the data is read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from plantwatch.data import layout
+from plantwatch.data.writer import dataset_lock
+
+
+class DatasetSource:
+    """Base of dataset sources. Subclasses implement :meth:`write`; :meth:`prepare` runs it
+    under a lock when the folder holds no complete dataset, so concurrent processes (DDP
+    ranks on several nodes, ``compare --jobs N``) produce the dataset once."""
+
+    def write(self, root: Path) -> None:
+        """Produce the dataset in ``root`` (resuming a killed attempt where possible)."""
+        raise NotImplementedError
+
+    def check(self, root: Path) -> None:
+        """Called when ``root`` already holds a dataset: warn if it differs from this source."""
+
+    def prepare(self, root: str | Path) -> Path:
+        """Make sure ``root`` holds the complete dataset; returns ``root``."""
+        root = Path(root)
+        with dataset_lock(root):
+            if (root / layout.DATASET_JSON).is_file():
+                self.check(root)
+            else:
+                self.write(root)
+        return root

@@ -1,0 +1,58 @@
+"""`SyntheticPlants`: the built-in synthetic power-plant benchmark as a dataset source."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Literal
+
+from plantwatch.data import layout
+from plantwatch.data.source import DatasetSource
+from plantwatch.data.synthetic.power_plants import synthesize_power_plants
+
+
+class SyntheticPlants(DatasetSource):
+    """Generate the synthetic benchmark into the datamodule's root on first use.
+
+    Args:
+        plants: number of plants.
+        per_plant: observations per plant.
+        size: image side in 10 m pixels.
+        product: ``S2L2A`` (12 bands) or ``S2L1C`` (13 bands).
+        mask_fraction: share of observations with a plume mask.
+        seed: generator seed (and the seed of the default split set).
+        progress: show a progress bar.
+    """
+
+    def __init__(
+        self,
+        plants: int = 48,
+        per_plant: int = 12,
+        size: int = 120,
+        product: Literal["S2L2A", "S2L1C"] = "S2L2A",
+        mask_fraction: float = 1.0,
+        seed: int = 0,
+        progress: bool = True,
+    ) -> None:
+        self.settings = {"plants": plants, "per_plant": per_plant, "size": size,
+                         "mask_fraction": mask_fraction, "seed": seed}  # fmt: skip
+        self.product = product
+        self.progress = progress
+
+    def write(self, root: Path) -> None:
+        synthesize_power_plants(root, product_name=self.product, progress=self.progress,
+                                **self.settings)  # fmt: skip
+
+    def check(self, root: Path) -> None:
+        info = json.loads((root / layout.DATASET_JSON).read_text())
+        generator = info.get("generator", {})
+        differ = {
+            k: (generator.get(k), v) for k, v in self.settings.items() if generator.get(k) != v
+        }
+        if differ:
+            warnings.warn(
+                f"{root} was generated with other settings (on disk, configured): {differ}; "
+                "using the data on disk — delete the folder to regenerate",
+                stacklevel=2,
+            )

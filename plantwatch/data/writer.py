@@ -1,0 +1,251 @@
+"""The one writer of canonical observation datasets (used by ``synth``; ``convert`` and
+``download`` write through it too).
+
+`DatasetWriter` adds observations one at a time: image and mask GeoTIFFs are written
+atomically (temporary name, then ``os.replace``), and only then is the observation's row
+appended to a journal (``rows.jsonl.partial``). A killed writer therefore leaves complete
+files and a journal of the observations that are done; a rerun opens the same folder,
+skips those (``has``) and continues. ``close`` writes ``observations.csv`` and
+``plants.geojson``, finalises the default split set, and writes ``dataset.json`` last: its
+presence marks a complete dataset.
+
+`finalize` writes a split set: plant-grouped, fuel-stratified train/val/test splits, nested
+label fractions of the training split, and the statistics of the training split only
+(``statistics.json`` beside the split files). It serves other split seeds of a complete
+dataset on demand (``splits/seed<k>/``), under a lock, so concurrent runs compute it once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from rasterio.crs import CRS
+from rasterio.transform import Affine
+from tqdm.auto import tqdm
+
+from plantwatch.data import layout
+from plantwatch.data.geotiff import read_geotiff, write_geotiff
+from plantwatch.data.splits import (
+    fraction_split_name,
+    nested_label_fractions,
+    split_by_plant,
+    split_folder,
+    write_splits,
+)
+from plantwatch.data.statistics import STATISTICS_JSON, Statistics
+
+JOURNAL = "rows.jsonl.partial"
+DEFAULT_LABEL_FRACTIONS: tuple[float, ...] = (0.01, 0.1, 0.5)
+
+
+@contextmanager
+def dataset_lock(root: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<root>.lock`` (beside the dataset folder) while inside:
+    processes that prepare the same dataset at once do it one after the other."""
+    root = Path(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.with_name(f".{root.name}.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_text(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+class DatasetWriter:
+    """Write a canonical observation dataset into ``root``, resumably.
+
+    Args:
+        root: dataset folder; may hold the partial work of a killed writer, not a dataset.
+        info: the ``dataset.json`` record (format, source or generator, product, bands,
+            ``reflectance_scale``, ``boa_add_offset_dn`` …), written by ``close``.
+    """
+
+    def __init__(self, root: str | Path, info: Mapping[str, Any]) -> None:
+        self.root = Path(root)
+        if (self.root / layout.DATASET_JSON).exists():
+            raise FileExistsError(
+                f"{self.root / layout.DATASET_JSON} exists: the dataset is complete; "
+                f"remove {self.root} or pick another folder"
+            )
+        self.info = dict(info)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.rows: dict[str, dict[str, Any]] = {}
+        journal = self.root / JOURNAL
+        if journal.is_file():
+            for line in journal.read_text().splitlines():
+                try:  # a writer killed mid-line leaves one unreadable last line
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                self.rows[row["obs_id"]] = row
+        elif any(self.root.iterdir()):
+            raise FileExistsError(
+                f"{self.root} is not empty and holds no dataset; pick an empty folder"
+            )
+        self._journal = journal.open("a")
+
+    def has(self, obs_id: str) -> bool:
+        """Whether the observation is written already (by this or an earlier, killed run)."""
+        return obs_id in self.rows
+
+    def add(
+        self,
+        row: Mapping[str, Any],
+        image_dn: np.ndarray,
+        crs: CRS | str,
+        transform: Affine,
+        mask: np.ndarray | None = None,
+    ) -> None:
+        """Write one observation: ``image_dn`` uint16 [C, H, W] (reflectance × scale), an
+        optional plume ``mask`` uint8 [H, W], and its ``observations.csv`` row (without the
+        ``image``/``mask`` paths, which the writer sets)."""
+        obs_id = str(row["obs_id"])
+        record = {**row, "image": f"{layout.IMAGES_DIR}/{obs_id}.tif", "mask": ""}
+        write_geotiff(self.root / record["image"], image_dn, crs, transform)
+        if mask is not None:
+            record["mask"] = f"{layout.MASKS_DIR}/{obs_id}.tif"
+            write_geotiff(self.root / record["mask"], mask, crs, transform)
+        self._journal.write(json.dumps(record) + "\n")
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+        self.rows[obs_id] = record
+
+    def close(
+        self,
+        plants: Sequence[Mapping[str, Any]],
+        split_seed: int = 0,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        label_fractions: Sequence[float] = DEFAULT_LABEL_FRACTIONS,
+        progress: bool = True,
+    ) -> Path:
+        """Write the tables, finalise the default split set, then ``dataset.json``.
+
+        Args:
+            plants: one record per plant (``plant_id``, ``name``, ``fuel_type``,
+                ``capacity_mw``, ``geometry`` as a shapely point in WGS 84).
+            split_seed, val_fraction, test_fraction, label_fractions, progress: see
+                :func:`finalize`.
+        """
+        self._journal.close()
+        frame = pd.DataFrame(self.rows.values()).sort_values("obs_id", kind="stable")
+        _write_text(self.root / layout.OBSERVATIONS_CSV, frame.to_csv(index=False))
+        partial = self.root / f"{layout.PLANTS_GEOJSON}.partial"
+        gpd.GeoDataFrame(list(plants), crs="EPSG:4326").to_file(partial, driver="GeoJSON")
+        partial.replace(self.root / layout.PLANTS_GEOJSON)
+        settings = {
+            "seed": split_seed,
+            "val_fraction": val_fraction,
+            "test_fraction": test_fraction,
+            "label_fractions": list(label_fractions),
+        }
+        info = {**self.info, "splits": settings}
+        finalize(self.root, None, split_seed, val_fraction, test_fraction, label_fractions,
+                 info=info, progress=progress)  # fmt: skip
+        _write_text(self.root / layout.DATASET_JSON, json.dumps(info, indent=2) + "\n")
+        (self.root / JOURNAL).unlink()
+        return self.root
+
+
+def _band_statistics(
+    root: Path, paths: Sequence[str], info: Mapping[str, Any], progress: bool
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and std per band in reflectance over all pixels of the images ``paths``."""
+    bands = list(info["bands"])
+    scale = float(info.get("reflectance_scale", layout.REFLECTANCE_SCALE))
+    offset = float(info.get("boa_add_offset_dn", 0))
+    sums = np.zeros((2, len(bands)))
+    pixels = 0
+    for path in tqdm(paths, desc="band statistics", unit="image", disable=not progress):
+        dn, _ = read_geotiff(root / path)
+        reflectance = np.maximum(dn.astype(np.float64) - offset, 0.0) / scale
+        sums += reflectance.sum((1, 2)), (reflectance**2).sum((1, 2))
+        pixels += dn.shape[1] * dn.shape[2]
+    mean = sums[0] / max(pixels, 1)
+    std = np.sqrt(np.maximum(sums[1] / max(pixels, 1) - mean**2, 0.0))
+    return dict(zip(bands, mean, strict=True)), dict(zip(bands, std, strict=True))
+
+
+def finalize(
+    root: str | Path,
+    split_seed: int | None = None,
+    seed: int = 0,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    label_fractions: Sequence[float] = DEFAULT_LABEL_FRACTIONS,
+    info: Mapping[str, Any] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Write a split set and its training statistics; returns its folder.
+
+    Args:
+        root: dataset folder (``observations.csv`` written).
+        split_seed: None for the default set in ``splits/``; k for ``splits/seed<k>/``.
+        seed: random seed of the default set (``split_seed`` is used otherwise).
+        val_fraction: approximate share of observations (by plant) for validation.
+        test_fraction: approximate share of observations (by plant) for testing.
+        label_fractions: nested subsets of the training split written as split files.
+        info: the dataset's ``dataset.json`` record; read from the root when None.
+        progress: show a progress bar while reading the training images.
+    """
+    root = Path(root)
+    if info is None:
+        info = json.loads((root / layout.DATASET_JSON).read_text())
+    folder = split_folder(root, split_seed)
+    observations = pd.read_csv(
+        root / layout.OBSERVATIONS_CSV, dtype={"obs_id": str, "plant_id": str}
+    )
+    splits = split_by_plant(
+        observations, val_fraction, test_fraction, seed if split_seed is None else split_seed
+    )
+    train = observations.set_index("obs_id").loc[splits["train"]]
+    for fraction, ids in nested_label_fractions(
+        train.index,
+        train["fuel_type"].fillna(""),
+        label_fractions,
+        seed if split_seed is None else split_seed,
+    ).items():
+        splits[fraction_split_name(fraction)] = ids
+    write_splits(folder, splits)
+    mean, std = _band_statistics(root, list(train["image"]), info, progress)
+    numeric = train.select_dtypes("number")
+    mean.update(numeric.mean().to_dict())
+    std.update(numeric.std(ddof=0).to_dict())
+    extra = {"split": "train", "split_seed": split_seed, "observations": len(train)}
+    Statistics(mean, std, count=len(train), extra=extra).write(folder / STATISTICS_JSON)
+    return folder
+
+
+def ensure_split_set(root: str | Path, split_seed: int | None, progress: bool = True) -> Path:
+    """The folder of split set ``split_seed``, finalised first if it does not exist yet."""
+    folder = split_folder(root, split_seed)
+    if (folder / STATISTICS_JSON).is_file():
+        return folder
+    with dataset_lock(root):
+        if not (folder / STATISTICS_JSON).is_file():
+            info = json.loads((Path(root) / layout.DATASET_JSON).read_text())
+            settings = info.get("splits", {})
+            finalize(
+                root, split_seed,
+                val_fraction=settings.get("val_fraction", 0.15),
+                test_fraction=settings.get("test_fraction", 0.15),
+                label_fractions=settings.get("label_fractions", DEFAULT_LABEL_FRACTIONS),
+                info=info, progress=progress,
+            )  # fmt: skip
+    return folder

@@ -1,0 +1,163 @@
+"""`MultiTaskUNet`: one shared encoder for any selection of registered tasks.
+
+The encoder (any segmentation-models-pytorch encoder, built offline) feeds a U-Net decoder
+when a dense task (plume, land-cover map …) is selected; each dense task has its own 3×3
+head on the decoder's last feature map and comes out at input resolution. Global tasks
+(fuel, power, CO₂, climate zone …) have an MLP on the pooled encoder features (optionally
+also the pooled decoder output) concatenated with ``aux``. Heads follow the task's kind
+(``tasks/registry.py``); the plant tasks' outputs pass through their physics hooks
+(``models/plant_physics.py``):
+
+- power (MW): capacity × a load factor clamped to [0, 1] (straight-through, so a plant
+  predicted at full load still learns) where the capacity is known, softplus(·) × scale else;
+- CO₂ (t/h): its own head (``co2_mode="head"``), or power × Σ_f p(f)·EF_f (``"physics"``),
+  optionally × a learned correction within ±20 % (``"physics_corrected"``).
+
+Only the selected tasks' heads are built; a single-task baseline is the same class with one
+task. The network sees normalised inputs; normalisation lives in the task module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import segmentation_models_pytorch as smp
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from plantwatch.models.heads import dense_head, global_head
+from plantwatch.models.plant_physics import physics_co2, power_from_load_factor
+from plantwatch.tasks.registry import PLANT_TASKS, get_tasks
+
+DECODER_CHANNELS: tuple[int, ...] = (256, 128, 64, 32, 16)
+
+CO2Mode = Literal["head", "physics", "physics_corrected"]
+
+
+class MultiTaskUNet(nn.Module):
+    """U-Net with a shared encoder and one head per selected task.
+
+    Args:
+        in_channels: input channels.
+        tasks: names of registered tasks (``tasks/registry.py``).
+        encoder: smp encoder name (``resnet18``, ``resnet50``, ``efficientnet-b0``, ``tu-…``).
+        aux_features: length of the ``aux`` vector fed to the global heads (0: none).
+        co2_mode: ``head``, ``physics`` or ``physics_corrected`` (the latter two need the
+            fuel and power tasks).
+        decoder_features: also pool the decoder output for the global heads (needs a dense
+            task).
+        hidden: width of the global heads' hidden layer.
+        dropout: dropout in the global heads.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        tasks: Sequence[str] = PLANT_TASKS,
+        encoder: str = "resnet18",
+        aux_features: int = 0,
+        co2_mode: CO2Mode = "physics_corrected",
+        decoder_features: bool = False,
+        hidden: int = 128,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.specs = get_tasks(tasks)
+        names = {s.name for s in self.specs}
+        uses_physics_co2 = any(s.hook == "physics_co2" for s in self.specs) and co2_mode != "head"
+        if uses_physics_co2 and not {"fuel", "power"} <= names:
+            raise ValueError(
+                f"co2_mode={co2_mode!r} needs the fuel and power tasks; use co2_mode='head'"
+            )
+        dense = [s for s in self.specs if s.dense]
+        if decoder_features and not dense:
+            raise ValueError("decoder_features needs a segmentation task (its decoder)")
+        self.co2_mode = co2_mode
+        self.decoder_features = decoder_features
+        self.aux_features = aux_features
+
+        if dense:
+            unet = smp.Unet(encoder, encoder_weights=None, in_channels=in_channels, classes=1,
+                            decoder_channels=DECODER_CHANNELS)  # fmt: skip
+            self.encoder, self.decoder = unet.encoder, unet.decoder
+            self._divisible = unet.requires_divisible_input_shape
+        else:
+            self.encoder = smp.encoders.get_encoder(encoder, in_channels=in_channels, weights=None)
+            self._divisible = False
+        self.dense_heads = nn.ModuleDict(
+            {s.name: dense_head(s, DECODER_CHANNELS[-1]) for s in dense}
+        )
+        pooled = self.encoder.out_channels[-1] + aux_features
+        if decoder_features:
+            pooled += DECODER_CHANNELS[-1]
+        self.heads = nn.ModuleDict(
+            {
+                s.name: global_head(s, pooled, hidden, dropout)
+                for s in self.specs
+                if not s.dense and not (s.hook == "physics_co2" and co2_mode == "physics")
+            }
+        )
+
+    def _pad(self, image: torch.Tensor) -> torch.Tensor:
+        if not self._divisible:
+            return image
+        stride = self.encoder.output_stride
+        h, w = image.shape[-2:]
+        return F.pad(image, (0, (-w) % stride, 0, (-h) % stride), mode="reflect")
+
+    def forward(
+        self,
+        image: torch.Tensor,
+        aux: torch.Tensor | None = None,
+        capacity_mw: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Predict the selected tasks.
+
+        Args:
+            image: float [B, C, H, W], normalised.
+            aux: float [B, A] with A = ``aux_features``; ignored when ``aux_features`` is 0.
+            capacity_mw: float [B], installed capacity in MW; NaN or ≤ 0 where unknown.
+
+        Returns:
+            by task name: binary segmentation logits [B, H, W]; multiclass segmentation
+            logits [B, C, H, W]; classification logits [B, C]; regression values in the
+            task's unit [B] (``power`` MW, ``co2`` t/h).
+        """
+        height, width = image.shape[-2:]
+        features = self.encoder(self._pad(image))
+        out: dict[str, torch.Tensor] = {}
+        pooled = [features[-1].mean(dim=(2, 3))]
+        if self.dense_heads:
+            decoded = self.decoder(features)
+            for spec in self.specs:
+                if spec.dense:
+                    logits = self.dense_heads[spec.name](decoded)[..., :height, :width]
+                    out[spec.name] = logits[:, 0] if spec.kind == "binary_segmentation" else logits
+            if self.decoder_features:
+                pooled.append(decoded.mean(dim=(2, 3)))
+        if self.aux_features:
+            if aux is None or aux.shape[-1] != self.aux_features:
+                got = None if aux is None else tuple(aux.shape)
+                raise ValueError(f"aux must be [B, {self.aux_features}], got {got}")
+            pooled.append(aux.to(pooled[0].dtype))
+        shared = torch.cat(pooled, dim=1)
+
+        raw = {name: head(shared) for name, head in self.heads.items()}
+        for spec in self.specs:
+            if spec.dense:
+                continue
+            if spec.kind != "regression":
+                out[spec.name] = raw[spec.name]
+                continue
+            value = raw[spec.name][:, 0].float() if spec.name in raw else None
+            if spec.hook == "capacity_load_factor":
+                out[spec.name] = power_from_load_factor(value, capacity_mw, spec.scale)
+            elif spec.hook == "physics_co2" and self.co2_mode != "head":
+                out[spec.name] = physics_co2(out["power"], out["fuel"], value)
+            elif spec.nonnegative:
+                out[spec.name] = F.softplus(value) * spec.scale
+            else:
+                out[spec.name] = value * spec.scale
+        return out

@@ -1,0 +1,222 @@
+"""`BaseTask`: what every plantwatch LightningModule shares.
+
+``__init__`` saves the hyperparameters (the subclass's signature is the config schema), then
+calls the subclass's ``configure_models``, ``configure_losses`` and ``configure_metrics`` and
+freezes the modules named in ``freeze``. The base provides:
+
+- the optimizer (AdamW or SGD) with parameter groups: a learning-rate multiplier per module
+  name (``{"model.encoder": 0.1}``), and no weight decay on biases, normalisation weights
+  and learned loss weights; a cosine schedule per step;
+- freezing by module name: no gradients, and kept in eval mode so BatchNorm statistics do
+  not drift (``["model.encoder", "model.decoder"]`` with a head = a linear probe);
+- input normalisation with the training statistics of the data, held in buffers so it
+  travels in every checkpoint: a model normalises any later dataset as it was trained;
+- checks that the data serves the bands and aux columns the model was built for;
+- TensorBoard figures and HPARAMS through public APIs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from matplotlib.figure import Figure
+from torch import nn
+from torch.utils.tensorboard.summary import hparams
+
+from plantwatch.data.statistics import Statistics
+
+NO_DECAY_NAMES = ("log_vars",)  # learned loss weights
+
+
+class BaseTask(L.LightningModule):
+    """Base of plantwatch task modules (see the module docstring).
+
+    Args:
+        bands: input band names, in order.
+        aux_features: length of the ``aux`` vector (0: none).
+        optimizer: ``adamw`` or ``sgd`` (with momentum).
+        lr: base learning rate.
+        weight_decay: weight decay of weights (not of biases, norms and loss weights).
+        momentum: SGD momentum.
+        scheduler: ``cosine`` (per step, to zero at the end of training) or ``none``.
+        lr_multipliers: learning-rate multiplier by module name (longest matching prefix).
+        freeze: names of modules to freeze (``model.encoder`` …).
+    """
+
+    monitor: str = "val/loss"
+    mode: Literal["min", "max"] = "min"
+
+    def __init__(
+        self,
+        bands: Sequence[str],
+        aux_features: int = 0,
+        optimizer: Literal["adamw", "sgd"] = "adamw",
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        momentum: float = 0.9,
+        scheduler: Literal["cosine", "none"] = "cosine",
+        lr_multipliers: Mapping[str, float] | None = None,
+        freeze: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.bands = tuple(bands)
+        self.register_buffer("input_mean", torch.zeros(len(self.bands)))
+        self.register_buffer("input_std", torch.ones(len(self.bands)))
+        self.register_buffer("aux_mean", torch.zeros(aux_features))
+        self.register_buffer("aux_std", torch.ones(aux_features))
+        self.register_buffer("normalization_set", torch.tensor(False))
+        self.configure_models()
+        self.configure_losses()
+        self.configure_metrics()
+        self.frozen = tuple(freeze or ())
+        for name in self.frozen:
+            self.get_submodule(name).requires_grad_(False).eval()
+        self._hparams_written = False
+
+    # ------------------------------------------------------------------ subclass hooks
+    def configure_models(self) -> None:
+        """Build the networks."""
+
+    def configure_losses(self) -> None:
+        """Build the loss functions and their weighting."""
+
+    def configure_metrics(self) -> None:
+        """Build the metrics per stage."""
+
+    def configure_statistics(self, statistics: Statistics) -> None:
+        """Take further statistics from the training data (e.g. target scales)."""
+
+    # ------------------------------------------------------------------ data
+    def normalize(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(image [B, C, H, W], aux [B, A] or None) standardised with the training statistics."""
+        image = (batch["image"] - self.input_mean[:, None, None]) / self.input_std[:, None, None]
+        aux = batch.get("aux")
+        if aux is not None and self.aux_mean.numel():
+            aux = (aux - self.aux_mean) / self.aux_std
+        return image, aux
+
+    def set_statistics(self, statistics: Statistics, aux_columns: Sequence[str]) -> None:
+        """Copy the training statistics of the model's bands and aux columns into buffers."""
+        mean, std = statistics.of(self.bands)
+        self.input_mean.copy_(torch.from_numpy(mean))
+        self.input_std.copy_(torch.from_numpy(std))
+        if self.aux_mean.numel():
+            mean, std = statistics.of(aux_columns)
+            self.aux_mean.copy_(torch.from_numpy(mean))
+            self.aux_std.copy_(torch.from_numpy(std))
+        self.configure_statistics(statistics)
+        self.normalization_set.fill_(True)
+
+    def setup(self, stage: str) -> None:
+        """Check that the data serves the model's bands and aux length; on first use, take the
+        normalisation from the data's training statistics (a checkpoint's prevail)."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        datasets = getattr(datamodule, "datasets", {})
+        for name, dataset in datasets.items():
+            if tuple(dataset.bands) != self.bands:
+                raise ValueError(
+                    f"the {name} data serves bands {list(dataset.bands)} but the model was built "
+                    f"for {list(self.bands)}; set model.bands and data.bands alike"
+                )
+            if self.aux_mean.numel() and len(dataset.aux_columns) != self.aux_mean.numel():
+                raise ValueError(
+                    f"the {name} data has {len(dataset.aux_columns)} aux columns "
+                    f"{list(dataset.aux_columns)}, the model takes {self.aux_mean.numel()}"
+                )
+        if datasets and not bool(self.normalization_set):
+            dataset = next(iter(datasets.values()))
+            self.set_statistics(dataset.statistics, dataset.aux_columns)
+
+    # ------------------------------------------------------------------ optimisation
+    def train(self, mode: bool = True) -> BaseTask:
+        """Train mode, except for frozen modules, which stay in eval mode."""
+        super().train(mode)
+        for name in self.frozen:
+            self.get_submodule(name).eval()
+        return self
+
+    def on_train_epoch_start(self) -> None:
+        """Lightning restores the modes it saw before validation; frozen stay in eval."""
+        for name in self.frozen:
+            self.get_submodule(name).eval()
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Trainable parameters grouped by learning rate and weight decay."""
+        h = self.hparams
+        multipliers = dict(h.lr_multipliers or {})
+        unknown = [m for m in multipliers if m not in dict(self.named_modules())]
+        if unknown:
+            raise ValueError(f"lr_multipliers name modules that do not exist: {unknown}")
+        groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
+        for name, parameter in self.named_parameters():
+            if not parameter.requires_grad:
+                continue
+            prefixes = [m for m in multipliers if name.startswith(f"{m}.")]
+            factor = multipliers[max(prefixes, key=len)] if prefixes else 1.0
+            decay = parameter.ndim > 1 and not any(n in name for n in NO_DECAY_NAMES)
+            groups.setdefault((factor, decay), []).append(parameter)
+        return [
+            {"params": params, "lr": h.lr * factor,
+             "weight_decay": h.weight_decay if decay else 0.0}
+            for (factor, decay), params in groups.items()
+        ]  # fmt: skip
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        h = self.hparams
+        groups = self.parameter_groups()
+        if h.optimizer == "adamw":
+            optimizer = torch.optim.AdamW(groups, lr=h.lr)
+        else:
+            optimizer = torch.optim.SGD(groups, lr=h.lr, momentum=h.momentum)
+        if h.scheduler == "none":
+            return {"optimizer": optimizer}
+        steps = max(1, int(self.trainer.estimated_stepping_batches))
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    # ------------------------------------------------------------------ TensorBoard
+    def tensorboard(self) -> TensorBoardLogger | None:
+        """The run's TensorBoard logger on rank 0, else None."""
+        if not self._trainer or not self.trainer.is_global_zero:
+            return None
+        return next((lg for lg in self.loggers if isinstance(lg, TensorBoardLogger)), None)
+
+    def log_figure(self, tag: str, figure: Figure) -> None:
+        """Add a matplotlib figure to TensorBoard at the current step (rank 0)."""
+        logger = self.tensorboard()
+        if logger is not None:
+            logger.experiment.add_figure(tag, figure, self.global_step)
+
+    def write_hparams(self, metric_tags: Sequence[str]) -> None:
+        """Record hyperparameters and the metric tags for TensorBoard's HPARAMS tab, once.
+
+        HPARAMS shows the last logged value of each listed scalar tag, so the final metrics
+        appear as they are logged (a run never tested shows empty test columns).
+        """
+        logger = self.tensorboard()
+        if self._hparams_written or logger is None:
+            return
+        params = {k: v for k, v in self.hparams.items() if not k.startswith("_")}
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None:
+            params.update(
+                {f"data/{k}": v for k, v in datamodule.hparams.items() if not k.startswith("_")}
+            )
+        params["seed"] = int(os.environ.get("PL_GLOBAL_SEED", -1))
+        params["run"] = f"{logger.name}/{logger.version}"
+        params = {
+            k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in params.items()
+        }
+        metrics = dict.fromkeys(metric_tags, float("nan"))
+        for summary in hparams(params, metrics):
+            logger.experiment.file_writer.add_summary(summary)
+        self._hparams_written = True

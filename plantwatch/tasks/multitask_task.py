@@ -1,0 +1,294 @@
+"""`MultiTaskTask`: trains `MultiTaskUNet` on any selection of registered tasks, partially
+labelled.
+
+One step computes every selected task's loss on the samples that carry its label (presence
+flags), combines them with fixed or learned uncertainty weights, and logs each term and
+weight. Losses and metrics are accumulated per epoch under ``train/``, ``val/`` and
+``test/``. Model selection monitors ``val/selection_loss``: the per-task validation losses
+without any learned weight, averaged with each task's number of validation labels as its
+weight — unlike the training objective it cannot go negative under uncertainty weighting
+and is not dominated by the task with the largest loss scale. Validation and test also log
+figures (examples of several plants in true colour with true and predicted plumes,
+confusion matrices, predicted-vs-true scatter plots) and HPARAMS with the final metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torchmetrics import MeanMetric
+
+from plantwatch.bands import L2A_BAND_NAMES
+from plantwatch.data.statistics import Statistics
+from plantwatch.models.encoders import load_encoder_weights
+from plantwatch.models.multitask_unet import CO2Mode, MultiTaskUNet
+from plantwatch.tasks.base import BaseTask
+from plantwatch.tasks.losses import LossWeighting, RegressionLoss, task_loss
+from plantwatch.tasks.metrics import TaskMetrics
+from plantwatch.tasks.plots import ExampleCollector, confusion_figure, scatter_figure
+from plantwatch.tasks.registry import PLANT_TASKS, get_tasks
+
+STAGES = ("train", "val", "test")
+
+
+class MultiTaskTask(BaseTask):
+    """Train, validate, test and predict any selection of tasks with one U-Net.
+
+    Args:
+        tasks: names of registered tasks (``plume``, ``fuel``, ``power``, ``co2`` …).
+        bands: input band names in order (must match the data); None for the 12 L2A bands.
+        encoder: smp encoder name.
+        encoder_checkpoint: local encoder weights (state dict, Lightning ``.ckpt`` or zoo
+            folder); adapted by band name when its bands differ. None: random init.
+        use_aux: feed the ``aux`` vector (weather) to the global heads.
+        aux_features: length of ``aux``.
+        co2_mode: ``head``, ``physics`` or ``physics_corrected`` (see MultiTaskUNet).
+        bound_power_by_capacity: predict power as capacity × load factor where known.
+        decoder_features: also pool decoder features for the global heads.
+        hidden: width of the heads.
+        dropout: dropout in the heads.
+        loss_weighting: ``fixed`` or ``uncertainty`` (Kendall et al. 2018).
+        loss_weights: fixed weight per task (default 1 each).
+        dice_weight: weight of the soft Dice term added to the binary segmentation BCE.
+        regression_loss: ``huber`` (Huber/δ: L1 beyond δ, quadratic within) or ``l1``, on
+            errors divided by the training split's standard deviation of the target; either
+            way an error of one standard deviation costs about 1, as a nat of cross-entropy.
+        huber_delta: Huber δ in those normalised units (0.1 = a tenth of a standard deviation).
+        optimizer, lr, weight_decay, momentum, scheduler, lr_multipliers, freeze: see
+            `BaseTask` (``freeze: [model.encoder]`` = frozen encoder).
+        channels_last: run the network in channels-last memory format (faster on CPU/GPU).
+        detection_min_pixels: plume pixels that make an image hold a plume (truth and
+            prediction alike).
+        figure_examples: images in the validation/test example figure (0: no figures).
+    """
+
+    monitor = "val/selection_loss"
+    mode = "min"
+
+    def __init__(
+        self,
+        tasks: Sequence[str] = PLANT_TASKS,
+        bands: Sequence[str] | None = None,
+        encoder: str = "resnet18",
+        encoder_checkpoint: str | None = None,
+        use_aux: bool = True,
+        aux_features: int = 4,
+        co2_mode: CO2Mode = "physics_corrected",
+        bound_power_by_capacity: bool = True,
+        decoder_features: bool = False,
+        hidden: int = 128,
+        dropout: float = 0.1,
+        loss_weighting: Literal["fixed", "uncertainty"] = "fixed",
+        loss_weights: dict[str, float] | None = None,
+        dice_weight: float = 0.5,
+        regression_loss: RegressionLoss = "huber",
+        huber_delta: float = 0.1,
+        optimizer: Literal["adamw", "sgd"] = "adamw",
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        momentum: float = 0.9,
+        scheduler: Literal["cosine", "none"] = "cosine",
+        lr_multipliers: dict[str, float] | None = None,
+        freeze: list[str] | None = None,
+        channels_last: bool = False,
+        detection_min_pixels: int = 10,
+        figure_examples: int = 8,
+    ) -> None:
+        self.specs = get_tasks(tasks)
+        self.tasks = tuple(s.name for s in self.specs)
+        super().__init__(
+            bands=tuple(bands) if bands is not None else L2A_BAND_NAMES,
+            aux_features=aux_features if use_aux else 0,
+            optimizer=optimizer, lr=lr, weight_decay=weight_decay, momentum=momentum,
+            scheduler=scheduler, lr_multipliers=lr_multipliers, freeze=freeze,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ configuration
+    def configure_models(self) -> None:
+        h = self.hparams
+        self.model = MultiTaskUNet(
+            in_channels=len(self.bands), tasks=self.tasks, encoder=h.encoder,
+            aux_features=h.aux_features if h.use_aux else 0, co2_mode=h.co2_mode,
+            decoder_features=h.decoder_features, hidden=h.hidden, dropout=h.dropout,
+        )  # fmt: skip
+        if h.encoder_checkpoint:
+            load_encoder_weights(self.model.encoder, h.encoder_checkpoint, self.bands)
+        if h.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+
+    def configure_losses(self) -> None:
+        h = self.hparams
+        self.weighting = LossWeighting(self.tasks, h.loss_weighting, h.loss_weights)
+        regression = [s for s in self.specs if s.kind == "regression"]
+        self.regression_tasks = tuple(s.name for s in regression)
+        self.register_buffer("target_scales", torch.tensor([s.scale for s in regression]))
+
+    def configure_metrics(self) -> None:
+        # ModuleDict keys may not shadow nn.Module attributes such as ``train``.
+        pixels = self.hparams.detection_min_pixels
+        self.stage_metrics = nn.ModuleDict(
+            {f"{s}_": TaskMetrics(self.specs, pixels) for s in STAGES}
+        )
+        self.stage_losses = nn.ModuleDict(
+            {
+                f"{s}_": nn.ModuleDict({t: MeanMetric(nan_strategy="ignore") for t in self.tasks})
+                for s in STAGES
+            }
+        )
+        self.examples = {s: ExampleCollector(self.hparams.figure_examples) for s in STAGES}
+        self.final_metrics: dict[str, float] = {}
+
+    def configure_statistics(self, statistics: Statistics) -> None:
+        """Regression losses in units of the training split's standard deviation."""
+        for i, name in enumerate(self.regression_tasks):
+            target = next(s.target for s in self.specs if s.name == name)
+            if target in statistics.std and statistics.std[target] > 0:
+                self.target_scales[i] = float(statistics.std[target])
+
+    def loss_scale(self, task: str) -> float:
+        """Divisor of a regression task's errors in its loss (training std, in its unit)."""
+        return float(self.target_scales[self.regression_tasks.index(task)])
+
+    # ------------------------------------------------------------------ forward and loss
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Model outputs for a batch (raw units in, see MultiTaskUNet.forward for the outputs)."""
+        image, aux = self.normalize(batch)
+        if self.hparams.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        capacity = None
+        if self.hparams.bound_power_by_capacity and "capacity" in batch:
+            capacity = torch.where(batch["has_capacity"], batch["capacity"], torch.nan)
+        return self.model(image, aux if self.hparams.use_aux else None, capacity)
+
+    def task_losses(
+        self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """Each task's loss over the samples that carry its label (zero when none do)."""
+        h = self.hparams
+        return {
+            s.name: task_loss(
+                s,
+                outputs[s.name],
+                batch,
+                scale=self.loss_scale(s.name) if s.kind == "regression" else 1.0,
+                dice_weight=h.dice_weight,
+                regression=h.regression_loss,
+                huber_delta=h.huber_delta,
+            )
+            for s in self.specs
+        }
+
+    def _step(self, batch: Mapping[str, Any], stage: str) -> tuple[torch.Tensor, dict]:
+        outputs = self(batch)
+        losses = self.task_losses(outputs, batch)
+        labelled = {s.name: int(batch[s.flag].sum()) for s in self.specs}
+        total = self.weighting(losses, {t: n > 0 for t, n in labelled.items()})
+        training = stage == "train"
+        self.log(f"{stage}/loss", total, on_step=training, on_epoch=True,
+                 batch_size=len(batch["image"]), sync_dist=not training, prog_bar=True)  # fmt: skip
+        for task, loss in losses.items():
+            self.stage_losses[f"{stage}_"][task].update(loss.detach(), weight=labelled[task])
+        self.stage_metrics[f"{stage}_"].update(outputs, batch)
+        return total, outputs
+
+    # ------------------------------------------------------------------ Lightning hooks
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        total, _ = self._step(batch, "train")
+        for task, weight in self.weighting.effective_weights().items():
+            self.log(f"train/weight_{task}", weight, on_step=True, on_epoch=False, batch_size=1)
+        return total
+
+    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
+        _, outputs = self._step(batch, "val")
+        self.examples["val"].add(self.specs, outputs, batch)
+
+    def test_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
+        _, outputs = self._step(batch, "test")
+        self.examples["test"].add(self.specs, outputs, batch)
+
+    def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
+        """Per observation: the outputs in physical units and probabilities, with the
+        metadata and georeference of the batch."""
+        outputs = self(batch)
+        result: dict[str, Any] = {k: batch[k] for k in ("obs_id", "crs", "transform") if k in batch}
+        for spec in self.specs:
+            value = outputs[spec.name].float()
+            if spec.kind in ("binary_segmentation", "multilabel"):
+                value = torch.sigmoid(value)
+            elif spec.kind in ("multiclass", "multiclass_segmentation"):
+                value = value.softmax(dim=1)
+            result[spec.name] = value
+        return result
+
+    def on_train_epoch_end(self) -> None:
+        self._epoch_end("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._epoch_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._epoch_end("test")
+
+    def on_fit_start(self) -> None:
+        # A validate or test run before fit leaves metric states created in inference mode,
+        # which fit's validation (no_grad only) cannot update in place: start afresh.
+        for stage in STAGES:
+            self._reset(stage)
+        self._write_hparams()
+
+    def on_test_start(self) -> None:
+        self._write_hparams()
+
+    def _write_hparams(self) -> None:
+        names = [*self.stage_metrics["val_"].names(), *(f"loss_{t}" for t in self.tasks),
+                 "selection_loss"]  # fmt: skip
+        self.write_hparams([f"{stage}/{name}" for stage in ("val", "test") for name in names])
+
+    # ------------------------------------------------------------------ epoch summaries
+    def _epoch_end(self, stage: str) -> None:
+        metrics = self.stage_metrics[f"{stage}_"]
+        if self.trainer.sanity_checking:  # a few batches before training: no record
+            self._reset(stage)
+            return
+        values = metrics.compute()
+        counts = metrics.labelled_counts()
+        weighted, labels = 0.0, 0
+        for task, mean in self.stage_losses[f"{stage}_"].items():
+            loss = mean.compute()
+            if torch.isfinite(loss) and counts[task] > 0:
+                values[f"loss_{task}"] = loss
+                weighted, labels = weighted + counts[task] * float(loss), labels + counts[task]
+        if labels:
+            values["selection_loss"] = torch.tensor(weighted / labels)
+        for name, value in values.items():
+            self.log(f"{stage}/{name}", value, sync_dist=True)  # equal on all ranks
+        if stage != "train":
+            self.final_metrics.update({f"{stage}/{k}": float(v) for k, v in values.items()})
+            self._log_figures(stage, metrics.confusion_matrices())  # synchronises: every rank
+        self._reset(stage)
+
+    def _reset(self, stage: str) -> None:
+        self.stage_metrics[f"{stage}_"].reset()
+        for mean in self.stage_losses[f"{stage}_"].values():
+            mean.reset()
+        self.examples[stage].reset()
+
+    def _log_figures(self, stage: str, confusions: Mapping[str, torch.Tensor]) -> None:
+        if self.tensorboard() is None or not self.hparams.figure_examples:
+            return
+        for task, matrix in confusions.items():
+            spec = next(s for s in self.specs if s.name == task)
+            self.log_figure(f"{stage}/{task}_confusion",
+                            confusion_figure(matrix.cpu().numpy(), spec.classes))  # fmt: skip
+        collector = self.examples[stage]
+        for spec in self.specs:
+            if spec.kind == "regression" and collector.pairs.get(spec.name):
+                predicted, true = np.concatenate(collector.pairs[spec.name], axis=1)
+                figure = scatter_figure(predicted, true, spec.display, spec.unit)
+                self.log_figure(f"{stage}/{spec.name}_scatter", figure)
+        if collector.samples:
+            self.log_figure(f"{stage}/examples", collector.figure(self.specs, self.bands))

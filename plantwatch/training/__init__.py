@@ -1,0 +1,1 @@
+"""Training orchestration: the LightningCLI, the prediction writer, run records."""

@@ -1,0 +1,91 @@
+"""`PredictionWriter`: one CSV row per observation and a GeoTIFF per image and dense task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import pandas as pd
+from rasterio.transform import Affine
+
+from plantwatch.data.geotiff import write_geotiff
+from plantwatch.tasks.registry import TASKS
+
+PLUME_THRESHOLD = 0.5
+
+
+class PredictionWriter(L.pytorch.callbacks.BasePredictionWriter):
+    """Write ``predictions.csv`` and ``<task>/<obs_id>.tif`` during ``plantwatch predict``.
+
+    The CSV (one per process when predicting on several devices) holds per observation, for
+    each task the model predicts: regression values as ``<task>_<unit>`` (``power_mw``,
+    ``co2_t_per_h``); class probabilities ``<task>_prob_<class>`` and ``<task>_pred``;
+    multilabel probabilities; for a binary segmentation ``<task>_pixels`` (pixels with
+    probability > 0.5). Segmentations are written as uint8 GeoTIFFs (0/1, or class index)
+    with the CRS and transform the sample carries.
+
+    Args:
+        output_dir: folder for the outputs; None writes to ``<log_dir>/predictions``.
+        write_masks: also write the segmentation GeoTIFFs.
+    """
+
+    def __init__(self, output_dir: str | None = None, write_masks: bool = True) -> None:
+        super().__init__(write_interval="batch")
+        self.output_dir = output_dir
+        self.write_masks = write_masks
+        self._rows: list[dict[str, Any]] = []
+
+    def _folder(self, trainer: L.Trainer) -> Path:
+        if self.output_dir:
+            return Path(self.output_dir)
+        return Path(trainer.log_dir or ".") / "predictions"
+
+    def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._rows = []
+
+    def write_on_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        prediction: dict[str, Any],
+        batch_indices: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        folder = self._folder(trainer)
+        specs = [TASKS[name] for name in prediction if name in TASKS]
+        for i, obs_id in enumerate(prediction["obs_id"]):
+            row: dict[str, Any] = {"obs_id": obs_id}
+            for spec in specs:
+                value = prediction[spec.name][i].cpu().numpy()
+                if spec.kind == "regression":
+                    row[f"{spec.name}_{spec.unit_tag}".rstrip("_")] = round(float(value), 2)
+                elif spec.kind in ("multiclass", "multilabel"):
+                    row.update({f"{spec.name}_prob_{c}": round(float(p), 4)
+                                for c, p in zip(spec.classes, value, strict=True)})  # fmt: skip
+                    if spec.kind == "multiclass":
+                        row[f"{spec.name}_pred"] = spec.classes[int(np.argmax(value))]
+                else:
+                    if spec.kind == "binary_segmentation":
+                        raster = (value > PLUME_THRESHOLD).astype(np.uint8)
+                        row[f"{spec.name}_pixels"] = int(raster.sum())
+                    else:
+                        raster = value.argmax(axis=0).astype(np.uint8)
+                    crs = prediction.get("crs", [""])[i]
+                    if self.write_masks and crs:
+                        transform = Affine(*prediction["transform"][i].tolist())
+                        write_geotiff(folder / spec.name / f"{obs_id}.tif", raster, crs, transform)
+            self._rows.append(row)
+
+    def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        folder = self._folder(trainer)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = (
+            "predictions.csv"
+            if trainer.world_size == 1
+            else f"predictions_rank{trainer.global_rank}.csv"
+        )
+        pd.DataFrame(self._rows).to_csv(folder / name, index=False)
