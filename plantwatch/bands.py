@@ -134,13 +134,6 @@ def band_indices(available: Sequence[str], wanted: Sequence[str]) -> list[int]:
     return [list(available).index(b) for b in wanted]
 
 
-def select_bands(
-    image: np.ndarray, available: Sequence[str], wanted: Sequence[str], axis: int = 0
-) -> np.ndarray:
-    """Select and reorder bands of ``image`` by name along ``axis`` (default: [C,H,W])."""
-    return np.take(image, band_indices(available, wanted), axis=axis)
-
-
 def wavelengths_nm(names: Sequence[str]) -> np.ndarray:
     """Central wavelengths in nm of the named bands, float64 [len(names)]."""
     return np.array([BANDS[n].wavelength_nm for n in names])

@@ -6,13 +6,14 @@ command that opens TensorBoard on the run.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from plantwatch.data.preview import render_preview
-from plantwatch.tasks.baselines import baseline_metrics
+from plantwatch.tasks.baselines import datamodule_baselines
 from plantwatch.tasks.metrics import describe_metric
 
 DEMO_METRICS: tuple[str, ...] = (
@@ -22,6 +23,10 @@ DEMO_METRICS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+def _cell(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.3f}"
+
+
 def results_table(model: dict[str, float], baselines: dict[str, dict[str, float]]) -> str:
     """A Markdown table of the headline metrics: the model, then each baseline."""
     columns = {"model": model, **baselines}
@@ -29,7 +34,7 @@ def results_table(model: dict[str, float], baselines: dict[str, dict[str, float]
     for key in DEMO_METRICS:
         if key in model:
             label, _ = describe_metric(key)
-            cells = [f"{values.get(key, float('nan')):.3f}" for values in columns.values()]
+            cells = [_cell(values.get(key, float("nan"))) for values in columns.values()]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -41,13 +46,17 @@ def run_demo(
     from plantwatch.training.cli import fit_and_test
 
     start = time.perf_counter()
-    # The demo passes its own arguments to LightningCLI on purpose.
-    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
-    model, cli = fit_and_test(["--config", config, *overrides])
+    # What a newcomer needs is the progress and the table: not the library's chatter (the
+    # demo passes LightningCLI its own arguments on purpose; two deprecations inside
+    # Lightning) nor the module summary, which `--trainer.enable_model_summary=true` restores.
+    for message in ("LightningCLI's args parameter is intended", r"`isinstance\(treespec",
+                    "Precision bf16-mixed is not supported by the model summary"):  # fmt: skip
+        warnings.filterwarnings("ignore", message=message)
+    args = ["--config", config, "--trainer.enable_model_summary=false", *overrides]
+    model, cli = fit_and_test(args)
     root = cli.datamodule.root
     print(f"\ndata: {root} (preview: {render_preview(root, Path(root) / 'preview.png')})")
-    train = cli.datamodule.datasets["train"].labels()
-    baselines = baseline_metrics(train, cli.datamodule.test_dataloader(), cli.model.specs)
+    baselines = datamodule_baselines(cli.datamodule, cli.model.specs)
     tested = len(cli.datamodule.datasets["test"])
     print(f"\nTest metrics ({tested} observations of held-out plants):\n")
     print(results_table(model, baselines))

@@ -125,21 +125,3 @@ def co2_from_fuel_probs(power_mw: Any, fuel_probs: Any) -> Any:
     the class's factor and an unsure one a probability-weighted mix.
     """
     return power_mw * (fuel_probs @ emission_factors(fuel_probs))
-
-
-def bound_power(power_mw: Any, capacity_mw: Any = None) -> Any:
-    """Clip generation to the physical range [0, capacity] MW.
-
-    ``capacity_mw`` may be None (no upper bound) or hold NaN where the capacity is
-    unknown; those entries are only clipped at zero.
-    """
-    lower = power_mw.clip(min=0.0)
-    if capacity_mw is None:
-        return lower
-    is_torch = type(power_mw).__module__.startswith("torch")
-    if is_torch:
-        import torch
-
-        cap = torch.nan_to_num(torch.as_tensor(capacity_mw), nan=float("inf")).to(lower)
-        return torch.minimum(lower, cap)
-    return np.minimum(lower, np.nan_to_num(np.asarray(capacity_mw, float), nan=np.inf))

@@ -25,10 +25,10 @@ def test_wavelengths_increase_along_the_sentinel2_band_order():
     assert list(bands.resolutions_m(["B02", "B05", "B01"])) == [10, 20, 60]
 
 
-def test_select_bands_picks_and_reorders_by_name():
-    image = np.arange(13)[:, None, None] * np.ones((13, 2, 2))
-    picked = bands.select_bands(image, bands.L1C_BAND_NAMES, ["B04", "B03", "B02", "B12"])
-    assert picked[:, 0, 0].tolist() == [3, 2, 1, 12]
+def test_band_indices_pick_and_reorder_by_name():
+    picked = bands.band_indices(bands.L1C_BAND_NAMES, ["B04", "B03", "B02", "B12"])
+    assert picked == [3, 2, 1, 12]
+    assert bands.band_indices(bands.L2A_BAND_NAMES, ["B11", "B12"]) == [10, 11]  # no B10
 
 
 def test_missing_bands_are_named_in_the_error():

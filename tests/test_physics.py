@@ -51,12 +51,3 @@ def test_co2_from_probabilities_is_the_expected_factor_in_torch():
     ef = physics.emission_factors()
     assert co2.dtype == torch.float32
     assert co2.item() == pytest.approx(1000 * (ef[0] + ef[2]) / 2, rel=1e-5)
-
-
-def test_bound_power_clips_to_zero_and_capacity_where_known():
-    power = np.array([-5.0, 300.0, 1200.0])
-    capacity = np.array([1000.0, 200.0, np.nan])
-    assert physics.bound_power(power, capacity).tolist() == [0.0, 200.0, 1200.0]
-    bounded = physics.bound_power(torch.tensor(power), torch.tensor(capacity))
-    assert bounded.tolist() == [0.0, 200.0, 1200.0]
-    assert physics.bound_power(power).tolist() == [0.0, 300.0, 1200.0]

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from plantwatch.studies.runner import run_dir
 from plantwatch.studies.spec import Study
-from plantwatch.studies.worker import METRICS
+from plantwatch.studies.worker import BASELINES, METRICS
 from plantwatch.tasks.metrics import describe_metric
 
 HEADLINE: tuple[str, ...] = (
@@ -22,21 +22,22 @@ HEADLINE: tuple[str, ...] = (
 
 def collect(study: Study, root: Path) -> pd.DataFrame:
     """One row per finished run: variant, label_fraction, seed, split_seed, wall_s and test
-    metrics."""
-    rows = []
+    metrics; then one row per baseline, label fraction and split seed (baselines depend on
+    the split and the training labels only, so every run of a split and fraction has the
+    same ones)."""
+    rows, baselines = [], {}
     for run in study.runs():
-        path = run_dir(root, run) / METRICS
-        if path.is_file():
-            metrics = json.loads(path.read_text())
-            rows.append(
-                {
-                    "variant": run.variant,
-                    "label_fraction": run.label_fraction,
-                    "seed": run.seed,
-                    "split_seed": run.split_seed,
-                    **metrics,
-                }
-            )
+        folder = run_dir(root, run)
+        if not (folder / METRICS).is_file():
+            continue
+        key = {"label_fraction": run.label_fraction, "seed": run.seed,
+               "split_seed": run.split_seed}  # fmt: skip
+        rows.append({"variant": run.variant, **key, **json.loads((folder / METRICS).read_text())})
+        if (folder / BASELINES).is_file():
+            for name, values in json.loads((folder / BASELINES).read_text()).items():
+                record = {**key, "seed": None, **values}
+                baselines.setdefault((name, run.label_fraction, run.split_seed), record)
+    rows += [{"variant": name, **values} for (name, _, _), values in baselines.items()]
     return pd.DataFrame(rows)
 
 

@@ -1,8 +1,10 @@
 """Run one study run in its own process: ``python -m plantwatch.studies.worker RUN_DIR``.
 
 Reads ``RUN_DIR/args.json``, resumes from ``checkpoints/last.ckpt`` when a killed attempt left
-one, fits and tests, and only then writes ``metrics.json`` (atomically): a run without it is
-unfinished and never enters the results. Each attempt appends a line to ``attempts.log``.
+one, fits and tests, scores the baselines on the same test split (``baselines.json``: they
+depend on the split and the label fraction, not on the model), and only then writes
+``metrics.json`` (atomically): a run without it is unfinished and never enters the results.
+Each attempt appends a line to ``attempts.log``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 METRICS = "metrics.json"
+BASELINES = "baselines.json"
 ARGS = "args.json"
 ATTEMPTS = "attempts.log"
 
 
 def run(run_dir: Path) -> dict[str, float]:
     """Execute the run in ``run_dir``; returns its test metrics."""
+    from plantwatch.tasks.baselines import datamodule_baselines
+    from plantwatch.tasks.registry import PLANT_TASKS, get_tasks
     from plantwatch.training.cli import fit_and_test
 
     args = json.loads((run_dir / ARGS).read_text())
@@ -31,11 +36,13 @@ def run(run_dir: Path) -> dict[str, float]:
             f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} start resume={resume is not None}\n"
         )
     start = time.perf_counter()
-    metrics, _ = fit_and_test(args, ckpt_path=resume)
+    metrics, cli = fit_and_test(args, ckpt_path=resume)
     record = {**metrics, "wall_s": round(time.perf_counter() - start, 1)}
-    partial = run_dir / f"{METRICS}.partial"
-    partial.write_text(json.dumps(record, indent=2))
-    os.replace(partial, run_dir / METRICS)
+    baselines = datamodule_baselines(cli.datamodule, get_tasks(PLANT_TASKS))
+    for name, values in ((BASELINES, baselines), (METRICS, record)):
+        partial = run_dir / f"{name}.partial"
+        partial.write_text(json.dumps(values, indent=2))
+        os.replace(partial, run_dir / name)
     return record
 
 

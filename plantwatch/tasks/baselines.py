@@ -11,6 +11,7 @@ MWh.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,3 +89,13 @@ def baseline_metrics(
         metrics[MEAN].update(mean, batch)
         metrics[CAPACITY].update(capacity, batch)
     return {name: {k: float(v) for k, v in m.compute().items()} for name, m in metrics.items()}
+
+
+def datamodule_baselines(datamodule: Any, specs: Sequence[TaskSpec]) -> dict[str, dict[str, float]]:
+    """Both baselines of a set-up datamodule: fitted on its training split's labels, scored on
+    its test loader (see :func:`baseline_metrics`)."""
+    if "test" not in datamodule.datasets:
+        datamodule.setup("test")
+    return baseline_metrics(
+        datamodule.datasets["train"].labels(), datamodule.test_dataloader(), specs
+    )

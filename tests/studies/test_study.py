@@ -15,6 +15,7 @@ import yaml
 from plantwatch.cli import main
 from plantwatch.studies.results import relative_changes, summarise
 from plantwatch.studies.spec import Run, Study
+from plantwatch.tasks.baselines import CAPACITY, MEAN
 from tests.data.fakes import tiny_cli_args
 
 REPO = Path(__file__).parents[2]
@@ -67,9 +68,14 @@ def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkey
         assert len((folder / "attempts.log").read_text().splitlines()) == 1, folder  # not rerun
 
     frame = pd.read_csv(results / "tiny.csv")
+    baselines = frame[frame["variant"].isin([MEAN, CAPACITY])]
+    assert len(baselines) == 2 and baselines["seed"].isna().all()  # one split, one fraction
+    assert baselines.set_index("variant").loc[CAPACITY, "power_mae_mw"] > 0
+    frame = frame.drop(baselines.index)
     assert len(frame) == 4 and set(frame["seed"]) == {0, 1}
     table = (results / "tiny.md").read_text()
     assert "plantwatch compare" in table and "torch" in table
+    assert f"| {CAPACITY} | 1 | 1 |" in table and f"| {MEAN} | 1 | 1 |" in table
     for variant, rows in frame.groupby("variant"):
         line = next(line for line in table.splitlines() if line.startswith(f"| {variant} | 1 |"))
         for metric in ("power_mae_mw", "power_r2"):
@@ -98,6 +104,7 @@ def test_parallel_runs_generate_a_missing_dataset_once_and_vary_the_split(tmp_pa
     main(["compare", str(path), "--root", str(tmp_path / "runs"), "--results",
           str(tmp_path / "results"), "--jobs", "2"])  # fmt: skip
     frame = pd.read_csv(tmp_path / "results" / "parallel.csv")
+    frame = frame[frame["variant"] == "single_power"]
     assert sorted(frame["split_seed"]) == [0, 1] and frame["power_mae_mw"].notna().all()
     assert frame["power_mae_mw"].nunique() == 2  # different test plants, different numbers
     for seed in (0, 1):
