@@ -61,6 +61,8 @@ class CutLabels(Dataset):
         self.dropped = dropped
 
     def __getattr__(self, name: str) -> Any:
+        if "dataset" not in self.__dict__:  # while unpickling in a spawned worker
+            raise AttributeError(name)
         return getattr(self.__dict__["dataset"], name)
 
     def __len__(self) -> int:

@@ -18,6 +18,7 @@ freezes the modules named in ``freeze``. The base provides:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -129,9 +130,17 @@ class BaseTask(L.LightningModule):
                     f"the {name} data has {len(dataset.aux_columns)} aux columns "
                     f"{list(dataset.aux_columns)}, the model takes {self.aux_mean.numel()}"
                 )
-        if datasets and not bool(self.normalization_set):
+        if bool(self.normalization_set):
+            return
+        if datasets:
             dataset = next(iter(datasets.values()))
             self.set_statistics(dataset.statistics, dataset.aux_columns)
+        else:
+            warnings.warn(
+                "the data exposes no training statistics (use plantwatch.data.datamodule."
+                "DataModule, or call set_statistics): inputs are fed unnormalised",
+                stacklevel=2,
+            )
 
     # ------------------------------------------------------------------ optimisation
     def train(self, mode: bool = True) -> BaseTask:

@@ -74,7 +74,7 @@ class PredictionWriter(L.pytorch.callbacks.BasePredictionWriter):
                         row[f"{spec.name}_pixels"] = int(raster.sum())
                     else:
                         raster = value.argmax(axis=0).astype(np.uint8)
-                    crs = prediction.get("crs", [""])[i]
+                    crs = prediction["crs"][i] if "crs" in prediction else ""
                     if self.write_masks and crs:
                         transform = Affine(*prediction["transform"][i].tolist())
                         write_geotiff(folder / spec.name / f"{obs_id}.tif", raster, crs, transform)

@@ -112,6 +112,12 @@ def data_module(root, **kwargs) -> DataModule:
     return DataModule(root=str(root), **{**settings, **kwargs})
 
 
+def test_data_without_training_statistics_is_named_not_silently_unnormalised(plume_batch):
+    loader = torch.utils.data.DataLoader([plume_batch], batch_size=None)
+    with pytest.warns(UserWarning, match="no training statistics.*unnormalised"):
+        quiet_trainer(fast_dev_run=True).fit(MultiTaskTask(figure_examples=0), loader)
+
+
 def test_the_model_refuses_data_with_other_bands(tiny_dataset):
     task = MultiTaskTask(bands=["B04", "B03", "B02"])
     with pytest.raises(ValueError, match=r"serves bands .* built for \['B04', 'B03', 'B02'\]"):

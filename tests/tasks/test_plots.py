@@ -1,0 +1,30 @@
+import numpy as np
+import torch
+
+from plantwatch.bands import L2A_BAND_NAMES
+from plantwatch.tasks.plots import ExampleCollector
+from plantwatch.tasks.registry import get_tasks
+
+
+def batch_of(plants: list[str]) -> dict:
+    n = len(plants)
+    return {
+        "image": torch.rand(n, 12, 16, 16) * 0.3, "plant_id": plants,
+        "obs_id": [f"{p}_{i}" for i, p in enumerate(plants)],
+        "mask": torch.zeros(n, 16, 16, dtype=torch.long), "has_mask": torch.ones(n).bool(),
+        "power": torch.full((n,), 300.0), "has_power": torch.tensor([True] * (n - 1) + [False]),
+    }  # fmt: skip
+
+
+def test_examples_show_several_plants_and_scatter_only_labelled_pairs():
+    specs = get_tasks(["plume", "power"])
+    collector = ExampleCollector(count=3)
+    for plants in (["A", "A", "A", "B"], ["B", "C", "D", "D"]):
+        outputs = {"plume": torch.zeros(4, 16, 16), "power": torch.full((4,), 250.0)}
+        collector.add(specs, outputs, batch_of(plants))
+    assert [s["plant_id"] for s in collector.samples] == ["A", "B", "C"]
+    predicted, true = np.concatenate(collector.pairs["power"], axis=1)
+    assert len(true) == 6 and set(predicted.tolist()) == {250.0}  # two unlabelled left out
+    figure = collector.figure(specs, L2A_BAND_NAMES)
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert len(titles) == 3 and "300 → 250 MW" in titles[0]
