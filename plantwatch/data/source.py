@@ -3,20 +3,21 @@ a converter, a download), run by `DataModule.prepare_data` before the data is re
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 from plantwatch.data import layout
 from plantwatch.data.writer import dataset_lock
 
 
-class DatasetSource:
+class DatasetSource(ABC):
     """Base of dataset sources. Subclasses implement :meth:`write`; :meth:`prepare` runs it
     under a lock when the folder holds no complete dataset, so concurrent processes (DDP
     ranks on several nodes, ``compare --jobs N``) produce the dataset once."""
 
+    @abstractmethod
     def write(self, root: Path) -> None:
         """Produce the dataset in ``root`` (resuming a killed attempt where possible)."""
-        raise NotImplementedError
 
     def check(self, root: Path) -> None:
         """Called when ``root`` already holds a dataset: warn if it differs from this source."""
