@@ -19,8 +19,9 @@ class DatasetSource(ABC):
     def write(self, root: Path) -> None:
         """Produce the dataset in ``root`` (resuming a killed attempt where possible)."""
 
-    def check(self, root: Path) -> None:
-        """Called when ``root`` already holds a dataset: warn if it differs from this source."""
+    def check(self, root: Path) -> None:  # noqa: B027 - an optional hook
+        """Called when ``root`` already holds a dataset: warn if it differs from this source
+        (by default, nothing to compare)."""
 
     def prepare(self, root: str | Path) -> Path:
         """Make sure ``root`` holds the complete dataset; returns ``root``."""
