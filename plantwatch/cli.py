@@ -69,16 +69,18 @@ def _compare(args: argparse.Namespace) -> None:
     import shlex
 
     from plantwatch.studies.results import collect, write_results
-    from plantwatch.studies.runner import run_study
+    from plantwatch.studies.runner import pending_runs, run_study
     from plantwatch.studies.spec import Study
     from plantwatch.training.cli import package_versions
 
     study = Study.from_yaml(args.study)
+    root = Path(args.root) / study.name
+    ran = len(pending_runs(study, root))
     start = time.perf_counter()
     failed = run_study(study, args.root, jobs=args.jobs)
     elapsed = (time.perf_counter() - start) / 60
-    root = Path(args.root) / study.name
     runs = collect(study, root)
+    runs = runs[runs["variant"].isin(list(study.variants))]  # the baselines are no runs
     command = "plantwatch " + shlex.join(
         sys.argv[1:] if sys.argv[1:2] == ["compare"] else ["compare", args.study]
     )
@@ -92,8 +94,9 @@ def _compare(args: argparse.Namespace) -> None:
         f"- validation labels: {study.validation_labels}; checkpoint chosen on validation "
         "(val/selection_loss), never on test\n"
         f"- wall time: {runs['wall_s'].sum() / 60:.1f} min of training and testing in the runs; "
-        f"{elapsed:.1f} min elapsed in the last `compare` call, process start-up and data "
-        f"generation included ({os.cpu_count()} CPU cores)\n"
+        f"{elapsed:.1f} min elapsed in the last `compare` call, which ran {ran} runs with "
+        f"--jobs {args.jobs} (process start-up and data generation included; "
+        f"{os.cpu_count()} CPU cores)\n"
         f"- versions: {versions}\n"
         f"- TensorBoard: `tensorboard --logdir {root}` (HPARAMS tab lines the runs up)"
     )

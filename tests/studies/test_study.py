@@ -75,6 +75,7 @@ def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkey
     assert len(frame) == 4 and set(frame["seed"]) == {0, 1}
     table = (results / "tiny.md").read_text()
     assert "plantwatch compare" in table and "torch" in table
+    assert "runs: 4 of 4 finished" in table and "which ran 0 runs" not in table
     assert f"| {CAPACITY} | 1 | 1 |" in table and f"| {MEAN} | 1 | 1 |" in table
     for variant, rows in frame.groupby("variant"):
         line = next(line for line in table.splitlines() if line.startswith(f"| {variant} | 1 |"))
