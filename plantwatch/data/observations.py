@@ -34,6 +34,7 @@ from plantwatch.data.sample import FUEL_UNKNOWN, MASK_UNLABELLED, flag_key
 from plantwatch.data.splits import read_split, split_folder
 from plantwatch.data.statistics import STATISTICS_JSON, Statistics, default_statistics
 from plantwatch.data.synthetic.conditions import WEATHER_COLUMNS
+from plantwatch.data.writer import JOURNAL
 
 Transform = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
@@ -84,6 +85,11 @@ class PlantObservations(Dataset):
     ) -> None:
         self.root = Path(root)
         info_path = self.root / layout.DATASET_JSON
+        if not info_path.is_file() and (self.root / JOURNAL).is_file():
+            raise DatasetError(
+                f"{info_path}: not found; {self.root} is a dataset whose writer was interrupted "
+                "— rerun the command that wrote it, which resumes where it stopped"
+            )
         if not info_path.is_file():
             raise DatasetError(
                 f"{info_path}: not found; {self.root} is not a plantwatch observation dataset — "

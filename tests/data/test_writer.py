@@ -46,7 +46,7 @@ def test_a_writer_killed_mid_way_and_rerun_gives_the_uninterrupted_dataset(tmp_p
     partial = tmp_path / "killed"
     assert not (partial / "dataset.json").exists()  # not mistaken for a complete dataset
     assert len((partial / JOURNAL).read_text().splitlines()) == 5
-    with pytest.raises(DatasetError, match="dataset.json: not found"):
+    with pytest.raises(DatasetError, match="dataset.json: not found.*interrupted.*resumes"):
         PlantObservations(partial)
 
     resume = CountingRenderer()
