@@ -161,9 +161,10 @@ class DataModule(L.LightningDataModule):
         if self.hparams.split_seed is not None:
             ensure_split_set(self.root, self.hparams.split_seed)
 
-    def _dataset(self, split: str, train: bool) -> SampleDataset:
+    def build(self, split: str, augment: bool = False) -> SampleDataset:
+        """A dataset of ``split`` (e.g. ``self.train_split``), with or without augmentation."""
         h = self.hparams
-        transforms = self.augmentation if train else None
+        transforms = self.augmentation if augment else None
         bands = list(h.bands or L2A_BAND_NAMES)
         dataset = self.dataset_class(str(self.root), split, bands=bands, transforms=transforms,
                                      split_seed=h.split_seed)  # fmt: skip
@@ -178,9 +179,9 @@ class DataModule(L.LightningDataModule):
         """Build the datasets the stage needs (``fit``, ``validate``, ``test``, ``predict``)."""
         h = self.hparams
         if stage in ("fit", None):
-            self.datasets["train"] = self._dataset(self.train_split, train=True)
+            self.datasets["train"] = self.build(self.train_split, augment=True)
         if stage in ("fit", "validate", None):
-            val = self._dataset("val", train=False)
+            val = self.build("val")
             if h.cut_val_labels and h.label_fraction < 1.0:
                 seed = 0 if h.split_seed is None else h.split_seed
                 val = CutLabels(
@@ -188,7 +189,7 @@ class DataModule(L.LightningDataModule):
                 )
             self.datasets["val"] = val
         if stage in ("test", "predict", None):
-            self.datasets["test"] = self._dataset("test", train=False)
+            self.datasets["test"] = self.build("test")
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         h = self.hparams

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from plantwatch.tasks.metrics import TaskMetrics
+from plantwatch.tasks.plume_reference import TRUE_PLUME, true_plume_reference
 from plantwatch.tasks.registry import TaskSpec
 
 MEAN = "predict-the-mean"
@@ -92,10 +93,12 @@ def baseline_metrics(
 
 
 def datamodule_baselines(datamodule: Any, specs: Sequence[TaskSpec]) -> dict[str, dict[str, float]]:
-    """Both baselines of a set-up datamodule: fitted on its training split's labels, scored on
-    its test loader (see :func:`baseline_metrics`)."""
+    """The baselines of a `DataModule` (see :func:`baseline_metrics`), and the true-plume
+    reference (``tasks/plume_reference.py``) where the data has plume masks: fitted on its
+    training split, scored on its test split."""
     if "test" not in datamodule.datasets:
         datamodule.setup("test")
-    return baseline_metrics(
-        datamodule.datasets["train"].labels(), datamodule.test_dataloader(), specs
-    )
+    train = datamodule.build(datamodule.train_split)
+    scores = baseline_metrics(train.labels(), datamodule.test_dataloader(), specs)
+    reference = true_plume_reference(train, datamodule.datasets["test"], specs)
+    return {**scores, TRUE_PLUME: reference} if reference else scores

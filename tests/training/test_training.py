@@ -1,5 +1,7 @@
 """plantwatch fit/test/predict end to end on CPU: resume, TensorBoard records, DDP, predictions."""
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -40,13 +42,26 @@ class DieAfterFirstEpoch(L.Callback):
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    """One tiny demo run (fit, then test in the same process): (run folder, data, CLI args)."""
+    """One tiny demo run (fit, then test in the same process): (run folder, data, CLI args,
+    what the demo printed)."""
     base = tmp_path_factory.mktemp("run")
     args = tiny_cli_args(base / "ds", base / "runs")
-    metrics = run_demo("experiments/quickstart.yaml", [*args, "--trainer.max_epochs=2",
-                       "--trainer.logger.init_args.version=fit"])  # fmt: skip
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        metrics = run_demo("experiments/quickstart.yaml", [*args, "--trainer.max_epochs=2",
+                           "--trainer.logger.init_args.version=fit"])  # fmt: skip
     assert "power_mae_mw" in metrics and "plume_iou" in metrics
-    return base / "runs" / "quickstart" / "fit", base / "ds", args
+    return base / "runs" / "quickstart" / "fit", base / "ds", args, printed.getvalue()
+
+
+def test_the_demo_table_shows_the_baselines_and_the_true_plume_reference(trained_run):
+    *_, printed = trained_run
+    header = next(line for line in printed.splitlines() if line.startswith("| metric |"))
+    assert header.split(" | ")[1:] == [
+        "model", "predict-the-mean", "capacity × mean load factor",
+        "true-plume reference (reads true masks) |",
+    ]  # fmt: skip
+    assert "| power MAE (MW) |" in printed
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
@@ -72,7 +87,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
 
 
 def test_the_run_folder_holds_config_versions_and_checkpoints(trained_run):
-    run, _, _ = trained_run
+    run, *_ = trained_run
     assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
     versions = (run / "versions.txt").read_text()
     assert (
@@ -82,7 +97,7 @@ def test_the_run_folder_holds_config_versions_and_checkpoints(trained_run):
 
 
 def test_tensorboard_holds_scalars_images_and_hparams(trained_run):
-    run, _, _ = trained_run
+    run, *_ = trained_run
     events = EventAccumulator(str(run), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
     events.Reload()
     scalars = set(events.Tags()["scalars"])
@@ -113,7 +128,7 @@ def test_tensorboard_holds_scalars_images_and_hparams(trained_run):
 
 
 def test_a_lightning_checkpoint_initialises_another_models_encoder(trained_run):
-    run, _, _ = trained_run
+    run, *_ = trained_run
     checkpoint = run / "checkpoints" / "last.ckpt"
     fine_tune = MultiTaskTask(
         tasks=["power"], encoder_checkpoint=str(checkpoint), freeze=["model.encoder"]
@@ -124,7 +139,7 @@ def test_a_lightning_checkpoint_initialises_another_models_encoder(trained_run):
 
 
 def test_predict_writes_a_row_per_observation_and_georeferenced_masks(trained_run, tmp_path):
-    run, root, args = trained_run
+    run, root, args, _ = trained_run
     out = tmp_path / "predictions"
     main(["predict", *args, f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
           f"--prediction_writer.output_dir={out}", "--trainer.logger=false"])  # fmt: skip
