@@ -13,6 +13,14 @@ also the pooled decoder output) concatenated with ``aux``. Heads follow the task
 - CO₂ (t/h): its own head (``co2_mode="head"``), or power × Σ_f p(f)·EF_f (``"physics"``),
   optionally × a learned correction within ±20 % (``"physics_corrected"``).
 
+With ``plume_pooling`` the global heads also read what the plume head segments: the decoder
+features pooled with the predicted plume probability as weights (attention pooling), the
+plume's brightness contrast per input band (probability-weighted mean minus the image
+mean) and the predicted plume area (mean probability and log(1 + Σ probability)). The
+probability is detached there: the plume is learned from its own labels, and the power
+and CO₂ losses cannot bend the segmentation. A plant that is off shows no plume, so its
+heads can learn a load factor near 0.
+
 Only the selected tasks' heads are built; a single-task baseline is the same class with one
 task. The network sees normalised inputs; normalisation lives in the task module.
 """
@@ -48,6 +56,9 @@ class MultiTaskUNet(nn.Module):
             fuel and power tasks).
         decoder_features: also pool the decoder output for the global heads (needs a dense
             task).
+        plume_pooling: also feed the global heads plume-weighted decoder features, the
+            plume's brightness contrast and its predicted area (needs a binary segmentation
+            task, the plume).
         hidden: width of the global heads' hidden layer.
         dropout: dropout in the global heads.
     """
@@ -60,6 +71,7 @@ class MultiTaskUNet(nn.Module):
         aux_features: int = 0,
         co2_mode: CO2Mode = "physics_corrected",
         decoder_features: bool = False,
+        plume_pooling: bool = False,
         hidden: int = 128,
         dropout: float = 0.1,
     ) -> None:
@@ -74,6 +86,10 @@ class MultiTaskUNet(nn.Module):
         dense = [s for s in self.specs if s.dense]
         if decoder_features and not dense:
             raise ValueError("decoder_features needs a segmentation task (its decoder)")
+        plumes = [s.name for s in dense if s.kind == "binary_segmentation"]
+        if plume_pooling and not plumes:
+            raise ValueError("plume_pooling needs a binary segmentation task such as plume")
+        self.plume_task = plumes[0] if plume_pooling else None
         self.co2_mode = co2_mode
         self.decoder_features = decoder_features
         self.aux_features = aux_features
@@ -92,6 +108,8 @@ class MultiTaskUNet(nn.Module):
         pooled = self.encoder.out_channels[-1] + aux_features
         if decoder_features:
             pooled += DECODER_CHANNELS[-1]
+        if plume_pooling:
+            pooled += DECODER_CHANNELS[-1] + in_channels + 2
         self.heads = nn.ModuleDict(
             {
                 s.name: global_head(s, pooled, hidden, dropout)
@@ -106,6 +124,27 @@ class MultiTaskUNet(nn.Module):
         stride = self.encoder.output_stride
         h, w = image.shape[-2:]
         return F.pad(image, (0, (-w) % stride, 0, (-h) % stride), mode="reflect")
+
+    @staticmethod
+    def _plume_pooled(
+        logits: torch.Tensor, decoded: torch.Tensor, image: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """What the plume head sees, for the global heads: plume-weighted decoder features
+        [B, D], per-band brightness contrast [B, C], area (mean probability) [B, 1] and
+        log(1 + Σ probability) [B, 1]. ``logits``: [B, H, W]; ``decoded``: [B, D, H', W']
+        with H' ≥ H; ``image``: [B, C, H, W]."""
+        height, width = logits.shape[-2:]
+        weights = torch.sigmoid(logits.detach().float())[:, None]
+        total = weights.sum(dim=(2, 3))
+        norm = total.clamp_min(1e-6)
+        features = decoded[..., :height, :width].float()
+        image = image.float()
+        return [
+            (features * weights).sum(dim=(2, 3)) / norm,
+            (image * weights).sum(dim=(2, 3)) / norm - image.mean(dim=(2, 3)),
+            weights.mean(dim=(2, 3)),
+            torch.log1p(total),
+        ]
 
     def forward(
         self,
@@ -137,12 +176,14 @@ class MultiTaskUNet(nn.Module):
                     out[spec.name] = logits[:, 0] if spec.kind == "binary_segmentation" else logits
             if self.decoder_features:
                 pooled.append(decoded.mean(dim=(2, 3)))
+            if self.plume_task is not None:
+                pooled += self._plume_pooled(out[self.plume_task], decoded, image)
         if self.aux_features:
             if aux is None or aux.shape[-1] != self.aux_features:
                 got = None if aux is None else tuple(aux.shape)
                 raise ValueError(f"aux must be [B, {self.aux_features}], got {got}")
-            pooled.append(aux.to(pooled[0].dtype))
-        shared = torch.cat(pooled, dim=1)
+            pooled.append(aux)
+        shared = torch.cat([p.float() for p in pooled], dim=1)
 
         raw = {name: head(shared) for name, head in self.heads.items()}
         for spec in self.specs:

@@ -49,6 +49,8 @@ class MultiTaskTask(BaseTask):
         co2_mode: ``head``, ``physics`` or ``physics_corrected`` (see MultiTaskUNet).
         bound_power_by_capacity: predict power as capacity × load factor where known.
         decoder_features: also pool decoder features for the global heads.
+        plume_pooling: the global heads also read the predicted plume: plume-weighted decoder
+            features, its brightness contrast and area (see MultiTaskUNet).
         hidden: width of the heads.
         dropout: dropout in the heads.
         loss_weighting: ``fixed`` or ``uncertainty`` (Kendall et al. 2018).
@@ -80,6 +82,7 @@ class MultiTaskTask(BaseTask):
         co2_mode: CO2Mode = "physics_corrected",
         bound_power_by_capacity: bool = True,
         decoder_features: bool = False,
+        plume_pooling: bool = False,
         hidden: int = 128,
         dropout: float = 0.1,
         loss_weighting: Literal["fixed", "uncertainty"] = "fixed",
@@ -113,7 +116,8 @@ class MultiTaskTask(BaseTask):
         self.model = MultiTaskUNet(
             in_channels=len(self.bands), tasks=self.tasks, encoder=h.encoder,
             aux_features=h.aux_features if h.use_aux else 0, co2_mode=h.co2_mode,
-            decoder_features=h.decoder_features, hidden=h.hidden, dropout=h.dropout,
+            decoder_features=h.decoder_features,
+            plume_pooling=h.plume_pooling, hidden=h.hidden, dropout=h.dropout,
         )  # fmt: skip
         if h.encoder_checkpoint:
             load_encoder_weights(self.model.encoder, h.encoder_checkpoint, self.bands)

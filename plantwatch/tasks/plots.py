@@ -78,7 +78,8 @@ class ExampleCollector:
                     parts.append(f"{true} → {spec.classes[int(outputs[spec.name].argmax())]}")
                 elif spec.kind == "regression":
                     true = f"{float(sample[spec.target]):.0f}" if sample[spec.flag] else "?"
-                    parts.append(f"{true} → {float(outputs[spec.name]):.0f} {spec.unit}")
+                    predicted_value = float(outputs[spec.name])
+                    parts.append(f"{spec.display} {true} → {predicted_value:.0f} {spec.unit}")
             titles.append("\n".join(parts))
         return examples_figure(rgb, truth, predicted, titles)
 
@@ -121,10 +122,16 @@ def confusion_figure(matrix: np.ndarray, names: Sequence[str]) -> Figure:
 
 
 def scatter_figure(predicted: np.ndarray, true: np.ndarray, quantity: str, unit: str) -> Figure:
-    """Predicted against true values with the 1:1 line."""
+    """Predicted against true values with the 1:1 line; observations whose true value is 0
+    (a plant that is off) are drawn apart, so a model that ignores the plume shows."""
     figure = Figure(figsize=(4, 4), layout="constrained")
     ax = figure.subplots()
-    ax.scatter(true, predicted, s=8, alpha=0.6)
+    off = true <= 0
+    ax.scatter(true[~off], predicted[~off], s=8, alpha=0.6, label="running")
+    if off.any():
+        ax.scatter(true[off], predicted[off], s=14, alpha=0.8, marker="x", color="tab:red",
+                   label=f"off (true 0 {unit})")  # fmt: skip
+        ax.legend(fontsize=7, loc="upper left")
     low = float(min(np.min(true, initial=0.0), np.min(predicted, initial=0.0)))
     top = float(max(np.max(true, initial=1.0), np.max(predicted, initial=1.0)))
     ax.plot([low, top], [low, top], color="grey", linewidth=1)

@@ -96,3 +96,14 @@ def test_decoder_features_feed_the_global_heads():
     net = MultiTaskUNet(in_channels=3, tasks=["plume", "fuel"], decoder_features=True)
     assert net.heads["fuel"][0].in_features == 512 + 16
     assert net(torch.randn(2, 3, 32, 32))["fuel"].shape == (2, physics.NUM_FUELS)
+
+
+def test_plume_pooling_feeds_the_heads_what_the_plume_head_sees_without_bending_it():
+    net = MultiTaskUNet(in_channels=3, tasks=["plume", "power"], plume_pooling=True)
+    assert net.heads["power"][0].in_features == 512 + 16 + 3 + 2  # + plume features, area
+    net(torch.randn(2, 3, 32, 32))["power"].sum().backward()
+    plume_head = list(net.dense_heads["plume"].parameters())
+    assert all(p.grad is None or not p.grad.any() for p in plume_head)
+    assert any(p.grad is not None and p.grad.any() for p in net.decoder.parameters())
+    with pytest.raises(ValueError, match="plume_pooling needs a binary segmentation task"):
+        MultiTaskUNet(in_channels=3, tasks=["power"], plume_pooling=True)

@@ -11,7 +11,7 @@ from plantwatch.data.splits import read_split
 from plantwatch.tasks.metrics import TaskMetrics
 from plantwatch.tasks.multitask_task import MultiTaskTask
 from plantwatch.tasks.registry import TASKS, TaskSpec, register_task
-from tests.data.fakes import copy_dataset
+from tests.data.fakes import copy_dataset, make_dataset
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +242,25 @@ def test_model_selection_weighs_task_losses_by_their_labels_and_ignores_learned_
     assert plain["val/selection_loss"] == pytest.approx(expected, rel=1e-5)
     assert reweighted["val/loss"] != pytest.approx(plain["val/loss"])  # the objective moved
     assert reweighted["val/selection_loss"] == pytest.approx(plain["val/selection_loss"])
+
+
+def test_a_plant_that_is_off_gets_less_power_than_the_same_plant_on(tmp_path):
+    root = make_dataset(tmp_path / "ds", plants=4, per_plant=12, size=48, mask_fraction=1.0,
+                        seed=3)  # fmt: skip
+    data = PlantObservations(root)
+    picked = [i for i, plant in enumerate(data.observations["plant_id"]) if plant == "P0000"]
+    batch = collate_samples([data[i] for i in picked])
+    off = batch["power"] == 0
+    assert 0 < off.sum() < len(off) and not (batch["mask"][off] == 1).any()  # off: no plume
+    torch.manual_seed(0)
+    task = normalised_task(root, dropout=0.0, plume_pooling=True)
+    optimizer = torch.optim.AdamW(task.parameters(), lr=3e-3)
+    for _ in range(60):
+        losses = task.task_losses(task(batch), batch)
+        total = task.weighting(losses, dict.fromkeys(losses, True))
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+    with torch.no_grad():
+        power = task(batch)["power"]
+    assert power[off].mean() < 0.5 * power[~off].mean()  # same plant, same capacity

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from plantwatch.bands import L2A_BAND_NAMES
-from plantwatch.tasks.plots import ExampleCollector
+from plantwatch.tasks.plots import ExampleCollector, scatter_figure
 from plantwatch.tasks.registry import get_tasks
 
 
@@ -27,4 +27,13 @@ def test_examples_show_several_plants_and_scatter_only_labelled_pairs():
     assert len(true) == 6 and set(predicted.tolist()) == {250.0}  # two unlabelled left out
     figure = collector.figure(specs, L2A_BAND_NAMES)
     titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
-    assert len(titles) == 3 and "300 → 250 MW" in titles[0]
+    assert len(titles) == 3 and "power 300 → 250 MW" in titles[0]
+
+
+def test_the_scatter_draws_plants_that_are_off_apart():
+    figure = scatter_figure(
+        np.array([900.0, 500.0, 700.0]), np.array([0.0, 480.0, 0.0]), "power", "MW"
+    )
+    ax = figure.axes[0]
+    sizes = [len(c.get_offsets()) for c in ax.collections]
+    assert sizes == [1, 2] and ax.get_legend() is not None
