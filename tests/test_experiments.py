@@ -48,3 +48,18 @@ def test_config_runs_fast_dev_run_on_cpu(config, tmp_path):
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
     assert cli.trainer.state.finished and cli.trainer.global_step == 1
+
+
+@pytest.mark.parametrize(
+    "preset", sorted((EXPERIMENTS / "model").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_every_model_preset_stacks_on_the_quickstart(preset, tmp_path):
+    """As the README runs them: --config quickstart.yaml --config model/<preset>.yaml."""
+    args = [
+        *("--config", str(EXPERIMENTS / "quickstart.yaml"), "--config", str(preset)),
+        *tiny_cli_args(tmp_path / "ds", tmp_path / "runs"),
+        "--trainer.fast_dev_run=true",
+    ]
+    cli = PlantwatchCLI(args=args, run=False)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert cli.trainer.state.finished and cli.trainer.global_step == 1

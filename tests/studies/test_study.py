@@ -146,7 +146,9 @@ def test_study_files_are_checked(tmp_path, monkeypatch):
         Study.from_yaml(path)
 
 
-@pytest.mark.parametrize("name", ["single_vs_multitask.yaml", "hanna2021_replica.yaml"])
+@pytest.mark.parametrize(
+    "name", ["single_vs_multitask.yaml", "hanna2021_replica.yaml", "power_from_plumes.yaml"]
+)
 def test_committed_studies_build_valid_runs(name, tmp_path, monkeypatch):
     """Every study in experiments/studies parses and its first run trains (fast_dev_run)."""
     from plantwatch.training.cli import PlantwatchCLI
