@@ -208,18 +208,17 @@ def finalize(
     if info is None:
         info = json.loads((root / layout.DATASET_JSON).read_text())
     folder = split_folder(root, split_seed)
+    seed = seed if split_seed is None else split_seed
     observations = pd.read_csv(
         root / layout.OBSERVATIONS_CSV, dtype={"obs_id": str, "plant_id": str}
     )
-    splits = split_by_plant(
-        observations, val_fraction, test_fraction, seed if split_seed is None else split_seed
-    )
+    splits = split_by_plant(observations, val_fraction, test_fraction, seed)
     train = observations.set_index("obs_id").loc[splits["train"]]
     for fraction, ids in nested_label_fractions(
         train.index,
         train["fuel_type"].fillna(""),
         label_fractions,
-        seed if split_seed is None else split_seed,
+        seed,
     ).items():
         splits[fraction_split_name(fraction)] = ids
     write_splits(folder, splits)

@@ -33,6 +33,17 @@ def normalised_task(dataset_root, **kwargs) -> MultiTaskTask:
     return task
 
 
+def overfit(task: MultiTaskTask, batch: dict, steps: int) -> None:
+    """``steps`` AdamW steps (lr 3e-3) on one batch, all tasks weighted as configured."""
+    optimizer = torch.optim.AdamW(task.parameters(), lr=3e-3)
+    for _ in range(steps):
+        losses = task.task_losses(task(batch), batch)
+        total = task.weighting(losses, dict.fromkeys(losses, True))
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+
+
 def quiet_trainer(**kwargs) -> L.Trainer:
     settings = {"accelerator": "cpu", "logger": False, "enable_progress_bar": False,
                 "enable_checkpointing": False, "enable_model_summary": False}  # fmt: skip
@@ -42,13 +53,7 @@ def quiet_trainer(**kwargs) -> L.Trainer:
 def test_each_head_can_overfit_a_tiny_batch(plume_batch, tiny_dataset):
     torch.manual_seed(0)
     task = normalised_task(tiny_dataset, dropout=0.0, dice_weight=0.5)
-    optimizer = torch.optim.AdamW(task.parameters(), lr=3e-3)
-    for _ in range(80):
-        losses = task.task_losses(task(plume_batch), plume_batch)
-        total = task.weighting(losses, dict.fromkeys(losses, True))
-        optimizer.zero_grad()
-        total.backward()
-        optimizer.step()
+    overfit(task, plume_batch, steps=80)
     metrics = TaskMetrics(task.specs)
     with torch.no_grad():
         metrics.update(task(plume_batch), plume_batch)
@@ -254,13 +259,7 @@ def test_a_plant_that_is_off_gets_less_power_than_the_same_plant_on(tmp_path):
     assert 0 < off.sum() < len(off) and not (batch["mask"][off] == 1).any()  # off: no plume
     torch.manual_seed(0)
     task = normalised_task(root, dropout=0.0, plume_pooling=True)
-    optimizer = torch.optim.AdamW(task.parameters(), lr=3e-3)
-    for _ in range(60):
-        losses = task.task_losses(task(batch), batch)
-        total = task.weighting(losses, dict.fromkeys(losses, True))
-        optimizer.zero_grad()
-        total.backward()
-        optimizer.step()
+    overfit(task, batch, steps=60)
     with torch.no_grad():
         power = task(batch)["power"]
     assert power[off].mean() < 0.5 * power[~off].mean()  # same plant, same capacity
