@@ -17,9 +17,10 @@ With ``plume_pooling`` the global heads also read what the plume head segments: 
 features pooled with the predicted plume probability as weights (attention pooling), the
 plume's brightness contrast per input band (probability-weighted mean minus the image
 mean) and the predicted plume area (mean probability and log(1 + Σ probability)). The
-probability is detached there: the plume is learned from its own labels, and the power
-and CO₂ losses cannot bend the segmentation. A plant that is off shows no plume, so its
-heads can learn a load factor near 0.
+probability is detached there: the plume is learned from its own labels. With
+``detach_plume_features`` the pooled decoder features are detached too, so the power and
+CO₂ losses train their heads and the shared encoder but not the decoder that the plume head
+reads. A plant that is off shows no plume, so its heads can learn a load factor near 0.
 
 Only the selected tasks' heads are built; a single-task baseline is the same class with one
 task. The network sees normalised inputs; normalisation lives in the task module.
@@ -59,6 +60,8 @@ class MultiTaskUNet(nn.Module):
         plume_pooling: also feed the global heads plume-weighted decoder features, the
             plume's brightness contrast and its predicted area (needs a binary segmentation
             task, the plume).
+        detach_plume_features: stop the global heads' gradients at the plume-weighted decoder
+            features (only with ``plume_pooling``).
         hidden: width of the global heads' hidden layer.
         dropout: dropout in the global heads.
     """
@@ -72,6 +75,7 @@ class MultiTaskUNet(nn.Module):
         co2_mode: CO2Mode = "physics_corrected",
         decoder_features: bool = False,
         plume_pooling: bool = False,
+        detach_plume_features: bool = False,
         hidden: int = 128,
         dropout: float = 0.1,
     ) -> None:
@@ -89,7 +93,10 @@ class MultiTaskUNet(nn.Module):
         plumes = [s.name for s in dense if s.kind == "binary_segmentation"]
         if plume_pooling and not plumes:
             raise ValueError("plume_pooling needs a binary segmentation task such as plume")
+        if detach_plume_features and not plume_pooling:
+            raise ValueError("detach_plume_features needs plume_pooling")
         self.plume_task = plumes[0] if plume_pooling else None
+        self.detach_plume_features = detach_plume_features
         self.co2_mode = co2_mode
         self.decoder_features = decoder_features
         self.aux_features = aux_features
@@ -125,9 +132,8 @@ class MultiTaskUNet(nn.Module):
         h, w = image.shape[-2:]
         return F.pad(image, (0, (-w) % stride, 0, (-h) % stride), mode="reflect")
 
-    @staticmethod
     def _plume_pooled(
-        logits: torch.Tensor, decoded: torch.Tensor, image: torch.Tensor
+        self, logits: torch.Tensor, decoded: torch.Tensor, image: torch.Tensor
     ) -> list[torch.Tensor]:
         """What the plume head sees, for the global heads: plume-weighted decoder features
         [B, D], per-band brightness contrast [B, C], area (mean probability) [B, 1] and
@@ -138,6 +144,8 @@ class MultiTaskUNet(nn.Module):
         total = weights.sum(dim=(2, 3))
         norm = total.clamp_min(1e-6)
         features = decoded[..., :height, :width].float()
+        if self.detach_plume_features:
+            features = features.detach()
         image = image.float()
         return [
             (features * weights).sum(dim=(2, 3)) / norm,

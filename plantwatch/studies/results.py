@@ -18,6 +18,17 @@ HEADLINE: tuple[str, ...] = (
     "power_mae_mw", "power_r2", "co2_mae_t_per_h", "co2_r2",
     "fuel_accuracy", "fuel_macro_f1", "plume_iou", "plume_f1",
 )  # fmt: skip
+# Validation figures of the chosen checkpoint, on which variants are compared and chosen.
+VALIDATION: tuple[str, ...] = ("val_selection_loss", "val_power_mae_mw")
+
+
+def metric_label(metric: str) -> str:
+    """Column label with unit: ``val_power_mae_mw`` → ``validation power MAE (MW)``."""
+    if metric == "val_selection_loss":
+        return "validation selection loss"
+    if metric.startswith("val_"):
+        return f"validation {describe_metric(metric.removeprefix('val_'))[0]}"
+    return describe_metric(metric)[0]
 
 
 def collect(study: Study, root: Path) -> pd.DataFrame:
@@ -42,8 +53,9 @@ def collect(study: Study, root: Path) -> pd.DataFrame:
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean, sample std (ddof=1) and count of each headline metric per variant and fraction."""
-    metrics = [m for m in HEADLINE if m in frame]
+    """Mean, sample std (ddof=1) and count of each headline and validation metric per variant
+    and fraction."""
+    metrics = [m for m in HEADLINE + VALIDATION if m in frame]
     grouped = frame.groupby(["variant", "label_fraction"], sort=False)[metrics]
     return pd.concat(
         {"mean": grouped.mean(), "std": grouped.std(ddof=1), "n": grouped.count()}, axis=1
@@ -78,7 +90,7 @@ def relative_changes(summary: pd.DataFrame, baselines: dict[str, str]) -> pd.Dat
 
 def markdown(summary: pd.DataFrame, changes: pd.DataFrame) -> str:
     """The mean ± std table and the relative-change table as Markdown."""
-    metrics = [(m, describe_metric(m)[0]) for m in HEADLINE if m in summary["mean"]]
+    metrics = [(m, metric_label(m)) for m in HEADLINE + VALIDATION if m in summary["mean"]]
     lines = [
         "| variant | label fraction | runs | " + " | ".join(label for _, label in metrics) + " |"
     ]
@@ -105,6 +117,16 @@ def markdown(summary: pd.DataFrame, changes: pd.DataFrame) -> str:
             cells = ["" if not np.isfinite(row[m]) else f"{row[m]:+.1f}" for m, _ in shown]
             lines.append(f"| {variant} | {fraction:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def chosen_on_validation(summary: pd.DataFrame, variants: list[str]) -> dict[float, str]:
+    """Per label fraction, the variant (of ``variants``) with the lowest mean validation
+    selection loss; empty when the runs recorded none."""
+    if "val_selection_loss" not in summary["mean"]:
+        return {}
+    losses = summary["mean"]["val_selection_loss"].dropna()
+    losses = losses[losses.index.get_level_values(0).isin(variants)]
+    return {fraction: rows.idxmin()[0] for fraction, rows in losses.groupby(level=1)}
 
 
 def plot_metrics(summary: pd.DataFrame, out: Path, name: str) -> list[Path]:
@@ -148,6 +170,11 @@ def write_results(study: Study, root: Path, out: Path, header: str = "") -> Path
     summary = summarise(frame)
     plots = plot_metrics(summary, out, study.name)
     body = markdown(summary, relative_changes(summary, study.baselines))
+    chosen = chosen_on_validation(summary, list(study.variants))
+    if chosen:
+        body += "\n\nChosen on validation (lowest mean validation selection loss): " + ", ".join(
+            f"label fraction {fraction:g}: **{variant}**" for fraction, variant in chosen.items()
+        )
     figures = "\n".join(f"![{p.stem}]({p.name})" for p in plots)
     document = out / f"{study.name}.md"
     document.write_text(f"{header}\n\n{body}\n\n{figures}\n".lstrip())

@@ -51,6 +51,8 @@ class MultiTaskTask(BaseTask):
         decoder_features: also pool decoder features for the global heads.
         plume_pooling: the global heads also read the predicted plume: plume-weighted decoder
             features, its brightness contrast and area (see MultiTaskUNet).
+        detach_plume_features: the power and CO₂ losses do not train the decoder through
+            the plume-weighted features (see MultiTaskUNet).
         hidden: width of the heads.
         dropout: dropout in the heads.
         loss_weighting: ``fixed`` or ``uncertainty`` (Kendall et al. 2018).
@@ -83,6 +85,7 @@ class MultiTaskTask(BaseTask):
         bound_power_by_capacity: bool = True,
         decoder_features: bool = False,
         plume_pooling: bool = False,
+        detach_plume_features: bool = False,
         hidden: int = 128,
         dropout: float = 0.1,
         loss_weighting: Literal["fixed", "uncertainty"] = "fixed",
@@ -117,7 +120,8 @@ class MultiTaskTask(BaseTask):
             in_channels=len(self.bands), tasks=self.tasks, encoder=h.encoder,
             aux_features=h.aux_features if h.use_aux else 0, co2_mode=h.co2_mode,
             decoder_features=h.decoder_features,
-            plume_pooling=h.plume_pooling, hidden=h.hidden, dropout=h.dropout,
+            plume_pooling=h.plume_pooling, detach_plume_features=h.detach_plume_features,
+            hidden=h.hidden, dropout=h.dropout,
         )  # fmt: skip
         if h.encoder_checkpoint:
             load_encoder_weights(self.model.encoder, h.encoder_checkpoint, self.bands)

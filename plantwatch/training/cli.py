@@ -100,24 +100,26 @@ class PlantwatchCLI(LightningCLI):
 def fit_and_test(
     args: list[str], ckpt_path: str | None = None
 ) -> tuple[dict[str, float], PlantwatchCLI]:
-    """Fit a model from LightningCLI ``args``, test its best validation checkpoint.
+    """Fit a model from LightningCLI ``args``; validate and test its best validation checkpoint.
 
     Args:
         args: LightningCLI arguments without a subcommand (``--config …``, overrides).
         ckpt_path: a checkpoint to resume the fit from (e.g. a killed run's last.ckpt).
 
     Returns:
-        (test metrics by name without the ``test/`` prefix, the CLI with model, data, trainer).
+        (metrics of the best checkpoint: test metrics by name without the ``test/`` prefix,
+        validation metrics as ``val_<name>``; the CLI with model, data and trainer).
     """
     cli = PlantwatchCLI(args=args, run=False)
     trainer = cli.trainer
     trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
     checkpoint = trainer.checkpoint_callback
     best = "best" if checkpoint is not None and checkpoint.best_model_path else None
+    trainer.validate(cli.model, datamodule=cli.datamodule, ckpt_path=best)
     trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=best)
-    metrics = {
-        k.removeprefix("test/"): v
-        for k, v in cli.model.final_metrics.items()
-        if k.startswith("test/")
-    }
+    metrics = {}
+    for key, value in cli.model.final_metrics.items():
+        stage, name = key.split("/", 1)
+        if stage in ("val", "test"):
+            metrics[name if stage == "test" else f"val_{name}"] = value
     return metrics, cli

@@ -107,3 +107,13 @@ def test_plume_pooling_feeds_the_heads_what_the_plume_head_sees_without_bending_
     assert any(p.grad is not None and p.grad.any() for p in net.decoder.parameters())
     with pytest.raises(ValueError, match="plume_pooling needs a binary segmentation task"):
         MultiTaskUNet(in_channels=3, tasks=["power"], plume_pooling=True)
+
+
+def test_detached_plume_features_keep_the_power_loss_out_of_the_decoder():
+    net = MultiTaskUNet(in_channels=3, tasks=["plume", "power"], plume_pooling=True,
+                        detach_plume_features=True)  # fmt: skip
+    net(torch.randn(2, 3, 32, 32))["power"].sum().backward()
+    assert all(p.grad is None or not p.grad.any() for p in net.decoder.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in net.encoder.parameters())
+    with pytest.raises(ValueError, match="detach_plume_features needs plume_pooling"):
+        MultiTaskUNet(in_channels=3, tasks=["plume", "power"], detach_plume_features=True)

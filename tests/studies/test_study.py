@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from plantwatch.cli import main
-from plantwatch.studies.results import relative_changes, summarise
+from plantwatch.studies.results import chosen_on_validation, markdown, relative_changes, summarise
 from plantwatch.studies.spec import Run, Study
 from plantwatch.tasks.baselines import CAPACITY, MEAN
 from plantwatch.tasks.plume_reference import TRUE_PLUME
@@ -128,6 +128,26 @@ def test_relative_change_is_positive_when_better():
     assert changes.loc[("multitask", 1.0), "power_mae_mw"] == pytest.approx(10.0)
     assert changes.loc[("multitask", 1.0), "power_r2"] == pytest.approx(20.0)
     assert ("single_power", 1.0) not in changes.index
+
+
+def test_the_variant_with_the_lowest_validation_loss_is_chosen_not_the_best_on_test():
+    rows = [("pooled", 0.7, 80.0), ("plume_aware", 0.5, 95.0), ("capacity", None, 60.0)]
+    frame = pd.DataFrame(
+        {
+            "variant": v,
+            "label_fraction": 1.0,
+            "seed": s,
+            "val_selection_loss": loss,
+            "power_mae_mw": mae,
+        }
+        for v, loss, mae in rows
+        for s in (0, 1)
+    )
+    summary = summarise(frame)
+    assert chosen_on_validation(summary, ["pooled", "plume_aware"]) == {1.0: "plume_aware"}
+    table = markdown(summary, relative_changes(summary, {}))
+    assert "validation selection loss" in table and "0.500 ± 0.000" in table
+    assert chosen_on_validation(summarise(frame.drop(columns="val_selection_loss")), ["a"]) == {}
 
 
 def test_study_files_are_checked(tmp_path, monkeypatch):

@@ -172,6 +172,7 @@ def test_the_same_seed_and_config_give_identical_test_metrics(tmp_path, workers)
     first, _ = fit_and_test([*args, "--trainer.logger.init_args.version=a"])
     second, _ = fit_and_test([*args, "--trainer.logger.init_args.version=b"])
     assert first == second and "power_mae_mw" in first
+    assert "val_power_mae_mw" in first and "val_selection_loss" in first
 
 
 def test_two_process_ddp_on_cpu(tmp_path):
