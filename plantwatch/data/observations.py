@@ -170,6 +170,7 @@ class PlantObservations(Dataset):
                 "fill the weather (e.g. from ERA-5) or drop those rows"
             )
         frame["mask"] = frame["mask"].fillna("")
+        frame["datetime"] = frame["datetime"].fillna("")  # unknown acquisition time
 
         plants_path = self.root / layout.PLANTS_GEOJSON
         if not plants_path.is_file():

@@ -216,7 +216,7 @@ def finalize(
     train = observations.set_index("obs_id").loc[splits["train"]]
     for fraction, ids in nested_label_fractions(
         train.index,
-        train["fuel_type"].fillna(""),
+        train["fuel_type"].astype(object).fillna(""),
         label_fractions,
         seed,
     ).items():
