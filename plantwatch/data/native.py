@@ -1,19 +1,91 @@
-"""Reading the GeoTIFFs of published datasets into the canonical form: checked band count,
-reflectance × 10000 as uint16, and one image size (centre crop or edge padding)."""
+"""Published scene datasets into the canonical form: finding their images
+(``images/**/{positive,negative}/*.tif``), reading them (checked band count, reflectance ×
+10000 as uint16), their plume masks from Label Studio polygons, one image size (centre crop
+or edge padding), and writing each through the canonical writer."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
 from rasterio.transform import Affine
+from tqdm.auto import tqdm
 
+from plantwatch.bands import L1C_BAND_NAMES
 from plantwatch.data import layout
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.geotiff import read_geotiff
+from plantwatch.data.labelstudio import PolygonLabel, rasterize_polygons
 from plantwatch.data.sample import MASK_UNLABELLED
+from plantwatch.data.sites import footprint_centre
+from plantwatch.data.writer import DatasetWriter
+
+_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?:[T_ ]?(\d{2})[:\-_]?(\d{2})[:\-_]?(\d{2}))?")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_id(name: str) -> str:
+    """A file-system-safe observation id: ``1234_2019-01-01T10:30:00`` →
+    ``1234_2019-01-01T10-30-00``."""
+    return _UNSAFE.sub("-", name.replace(":", "-")).strip("-")
+
+
+def datetime_from_name(name: str) -> str:
+    """ISO 8601 UTC time found in a file name (``…2019-05-01T10:30:31…``, ``…20190501…``);
+    empty when the name holds none."""
+    found = _DATE.search(name)
+    if not found:
+        return ""
+    year, month, day, hour, minute, second = found.groups()
+    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
+        return ""
+    clock = f"T{hour}:{minute}:{second}Z" if hour else "T00:00:00Z"
+    return f"{year}-{month}-{day}{clock}"
+
+
+@dataclass
+class NativeObservation:
+    """An image of a published dataset: its path, observation id and folder class."""
+
+    path: Path
+    obs_id: str
+    positive: bool
+
+
+def scan_images(images: Path) -> list[NativeObservation]:
+    """Every ``*.tif`` below ``images`` whose path has a ``positive`` or ``negative`` folder,
+    with unique observation ids (the file stem; prefixed by its sub-folders where the stem
+    repeats)."""
+    paths = [p for p in sorted(images.rglob("*.tif")) if {"positive", "negative"} & set(p.parts)]
+    stems = Counter(p.stem for p in paths)
+    found = []
+    for path in paths:
+        name = path.stem
+        if stems[name] > 1:
+            name = "_".join((*path.relative_to(images).parent.parts, name))
+        found.append(NativeObservation(path, safe_id(name), "positive" in path.parts))
+    return found
+
+
+def plume_mask(
+    observation: NativeObservation,
+    labels: dict[str, PolygonLabel],
+    shape: tuple[int, int],
+    all_touched: bool,
+) -> np.ndarray | None:
+    """The observation's plume mask at its native size, uint8 [H, W]; None when unknown."""
+    if not observation.positive:
+        return np.zeros(shape, np.uint8)
+    label = labels.get(observation.path.name)
+    if label is None or not label.polygons:
+        return None
+    return rasterize_polygons(label.polygons, *shape, all_touched=all_touched)
 
 
 @dataclass
@@ -111,3 +183,62 @@ def fit_to_size(image: NativeImage, mask: np.ndarray | None, size: int) -> Fitte
     plume_after = 0 if mask is None else int((mask == 1).sum())
     lost = 1.0 - plume_after / plume_before if plume_before else 0.0
     return Fitted(dn, mask, transform, padded, lost)
+
+
+def scene_centres(observations: list[NativeObservation], progress: bool = True) -> np.ndarray:
+    """Footprint centre (lon, lat, degrees) and width (m) per image, float64 [N, 3], from the
+    GeoTIFF headers alone."""
+    headers = (read_header(o.path) for o in observations)
+    bar = tqdm(headers, total=len(observations), desc="georeferences", unit="image",
+               disable=not progress)  # fmt: skip
+    return np.array([footprint_centre(*header) for header in bar]).reshape(-1, 3)
+
+
+def write_scene(
+    writer: DatasetWriter,
+    observation: NativeObservation,
+    row: Mapping[str, Any],
+    labels: dict[str, PolygonLabel],
+    size: int,
+    all_touched: bool,
+) -> Fitted:
+    """Read a 13-band scene, rasterise its plume mask, bring both to ``size`` and write them
+    with ``row`` plus ``padded_pixels`` and ``plume_lost_share`` (share of plume pixels the
+    crop cut off, 0–1)."""
+    image = read_native_image(observation.path, len(L1C_BAND_NAMES))
+    mask = plume_mask(observation, labels, image.dn.shape[1:], all_touched)
+    fitted = fit_to_size(image, mask, size)
+    record = {**row, "padded_pixels": fitted.padded_pixels,
+              "plume_lost_share": round(fitted.plume_lost, 4)}  # fmt: skip
+    writer.add(record, fitted.dn, image.crs, fitted.transform, fitted.mask)
+    return fitted
+
+
+def find_scenes(src: Path, dataset: str) -> list[NativeObservation]:
+    """The images of a published scene dataset unpacked in ``src``.
+
+    Raises:
+        DatasetError: none in the expected layout.
+    """
+    found = scan_images(src / "images")
+    if not found:
+        raise DatasetError(
+            f"{src / 'images'}: no images/**/positive/*.tif or images/**/negative/*.tif; "
+            f"point SRC at the unpacked {dataset} dataset"
+        )
+    return found
+
+
+def scene_info(source: Mapping[str, Any], conversion: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``dataset.json`` record of converted 13-band Sentinel-2 scenes (product S2L1C)."""
+    return {
+        "format": layout.FORMAT_NAME,
+        "format_version": layout.FORMAT_VERSION,
+        "source": dict(source),
+        "conversion": dict(conversion),
+        "product": "S2L1C",
+        "bands": list(L1C_BAND_NAMES),
+        "reflectance_scale": layout.REFLECTANCE_SCALE,
+        "pixel_size_m": layout.PIXEL_SIZE_M,
+        "boa_add_offset_dn": 0,
+    }

@@ -23,21 +23,21 @@ What the conversion does and assumes:
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from shapely.geometry import Point
 from tqdm.auto import tqdm
 
-from plantwatch.bands import L1C_BAND_NAMES
-from plantwatch.data import layout
-from plantwatch.data.errors import DatasetError
-from plantwatch.data.labelstudio import PolygonLabel, rasterize_polygons, read_label_folder
-from plantwatch.data.native import fit_to_size, read_header, read_native_image
-from plantwatch.data.sites import footprint_centre, group_sites
+from plantwatch.data.labelstudio import read_label_folder
+from plantwatch.data.native import (
+    datetime_from_name,
+    find_scenes,
+    scene_centres,
+    scene_info,
+    write_scene,
+)
+from plantwatch.data.sites import group_sites
 from plantwatch.data.source import DatasetSource
 from plantwatch.data.writer import DatasetWriter
 
@@ -47,66 +47,6 @@ CITATION = (
     "Characterization of Industrial Smoke Plumes from Remote Sensing Data. Tackling Climate "
     "Change with Machine Learning workshop, NeurIPS 2020."
 )
-_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?:[T_ ]?(\d{2})[:\-_]?(\d{2})[:\-_]?(\d{2}))?")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_id(name: str) -> str:
-    """A file-system-safe observation id: ``1234_2019-01-01T10:30:00`` →
-    ``1234_2019-01-01T10-30-00``."""
-    return _UNSAFE.sub("-", name.replace(":", "-")).strip("-")
-
-
-def datetime_from_name(name: str) -> str:
-    """ISO 8601 UTC time found in a file name (``…2019-05-01T10:30:31…``, ``…20190501…``);
-    empty when the name holds none."""
-    found = _DATE.search(name)
-    if not found:
-        return ""
-    year, month, day, hour, minute, second = found.groups()
-    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
-        return ""
-    clock = f"T{hour}:{minute}:{second}Z" if hour else "T00:00:00Z"
-    return f"{year}-{month}-{day}{clock}"
-
-
-@dataclass
-class NativeObservation:
-    """An image of a published dataset: its path, observation id and folder class."""
-
-    path: Path
-    obs_id: str
-    positive: bool
-
-
-def scan_images(images: Path) -> list[NativeObservation]:
-    """Every ``*.tif`` below ``images`` whose path has a ``positive`` or ``negative`` folder,
-    with unique observation ids (the file stem; prefixed by its sub-folders where the stem
-    repeats)."""
-    paths = [p for p in sorted(images.rglob("*.tif")) if {"positive", "negative"} & set(p.parts)]
-    stems = Counter(p.stem for p in paths)
-    found = []
-    for path in paths:
-        name = path.stem
-        if stems[name] > 1:
-            name = "_".join((*path.relative_to(images).parent.parts, name))
-        found.append(NativeObservation(path, safe_id(name), "positive" in path.parts))
-    return found
-
-
-def plume_mask(
-    observation: NativeObservation,
-    labels: dict[str, PolygonLabel],
-    shape: tuple[int, int],
-    all_touched: bool,
-) -> np.ndarray | None:
-    """The observation's plume mask at its native size, uint8 [H, W]; None when unknown."""
-    if not observation.positive:
-        return np.zeros(shape, np.uint8)
-    label = labels.get(observation.path.name)
-    if label is None or not label.polygons:
-        return None
-    return rasterize_polygons(label.polygons, *shape, all_touched=all_touched)
 
 
 def convert_smoke_plumes(
@@ -125,47 +65,28 @@ def convert_smoke_plumes(
         DatasetError: no images in the expected layout, or a bad image (named).
     """
     src, out = Path(src), Path(out)
-    images = src / "images"
-    observations = scan_images(images)
-    if not observations:
-        raise DatasetError(
-            f"{images}: no images/**/positive/*.tif or images/**/negative/*.tif; point SRC at "
-            "the unpacked smoke-plume dataset (Zenodo 4250706)"
-        )
+    observations = find_scenes(src, "smoke-plume (Zenodo 4250706)")
     labels = read_label_folder(src / "segmentation_labels")
-    headers = [read_header(o.path) for o in tqdm(observations, desc="georeferences",
-                                                  unit="image", disable=not progress)]  # fmt: skip
-    centres = np.array([footprint_centre(*h) for h in headers])
+    centres = scene_centres(observations, progress)
     sites = group_sites(centres[:, 0], centres[:, 1], float(centres[:, 2].max()), site_distance_m)
-    info = {
-        "format": layout.FORMAT_NAME,
-        "format_version": layout.FORMAT_VERSION,
-        "source": {"name": "industrial-smoke-plumes", "layout": "smoke-plumes", "doi": DOI,
-                   "citation": CITATION, "path": str(src)},
-        "conversion": {"size": size, "site_distance_m": site_distance_m,
-                       "all_touched": all_touched, "small_images": "edge-padded, unlabelled"},
-        "product": "S2L1C",
-        "bands": list(L1C_BAND_NAMES),
-        "reflectance_scale": layout.REFLECTANCE_SCALE,
-        "pixel_size_m": layout.PIXEL_SIZE_M,
-        "boa_add_offset_dn": 0,
-    }  # fmt: skip
+    info = scene_info(
+        {"name": "industrial-smoke-plumes", "layout": "smoke-plumes", "doi": DOI,
+         "citation": CITATION, "path": str(src)},
+        {"size": size, "site_distance_m": site_distance_m, "all_touched": all_touched,
+         "small_images": "edge-padded, padding unlabelled"},
+    )  # fmt: skip
     writer = DatasetWriter(out, info)
     for observation, site in tqdm(list(zip(observations, sites, strict=True)), desc="convert",
                                   unit="image", disable=not progress):  # fmt: skip
         if writer.has(observation.obs_id):
             continue
-        image = read_native_image(observation.path, len(L1C_BAND_NAMES))
-        mask = plume_mask(observation, labels, image.dn.shape[1:], all_touched)
-        fitted = fit_to_size(image, mask, size)
         row = {
             "obs_id": observation.obs_id, "plant_id": f"site{site:05d}",
             "datetime": datetime_from_name(observation.path.stem), "fuel_type": "",
             "capacity_mw": None, "generation_mw": None, "co2_t_per_h": None,
-            "positive": int(observation.positive), "padded_pixels": fitted.padded_pixels,
-            "source": str(observation.path.relative_to(src)),
+            "positive": int(observation.positive), "source": str(observation.path.relative_to(src)),
         }  # fmt: skip
-        writer.add(row, fitted.dn, image.crs, fitted.transform, fitted.mask)
+        write_scene(writer, observation, row, labels, size, all_touched)
     plants = [
         {"plant_id": f"site{site:05d}", "name": "", "fuel_type": "", "capacity_mw": None,
          "geometry": Point(*centres[sites == site, :2].mean(axis=0))}

@@ -10,7 +10,7 @@ from plantwatch.data.labelstudio import (
     read_label_folder,
     read_labels,
 )
-from tests.data.smoke_plume_fake import SQUARE, label_task
+from tests.data.scene_fakes import SQUARE, label_task
 
 
 def test_a_percent_polygon_burns_the_hand_computed_pixels():

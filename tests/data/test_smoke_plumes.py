@@ -5,10 +5,11 @@ import rasterio
 from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.geotiff import write_geotiff
+from plantwatch.data.native import datetime_from_name, safe_id
 from plantwatch.data.observations import PlantObservations
 from plantwatch.data.sample import MASK_UNLABELLED
-from plantwatch.data.smoke_plumes import convert_smoke_plumes, datetime_from_name, safe_id
-from tests.data.smoke_plume_fake import write_smoke_plume_fake
+from plantwatch.data.smoke_plumes import convert_smoke_plumes
+from tests.data.scene_fakes import write_smoke_plume_fake
 
 
 @pytest.fixture(scope="module")
