@@ -1,0 +1,141 @@
+"""`plantwatch data check ROOT`: recognise a dataset's layout and list every problem in it,
+rather than stopping at the first.
+
+Layouts: ``canonical`` (``dataset.json``), ``hanna2021`` (scene folders and a label table),
+``smoke-plumes`` (scene folders, no table) and ``ben-ge`` (a meta table with ``patch_id``
+and ``patch_id_s1``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from plantwatch import physics
+from plantwatch.data import layout
+from plantwatch.data.errors import DatasetError
+from plantwatch.data.labelstudio import PolygonLabel, read_labels
+from plantwatch.data.native import read_native_image, scan_images
+
+LAYOUTS: tuple[str, ...] = ("canonical", "hanna2021", "smoke-plumes", "ben-ge")
+
+
+def detect_layout(root: str | Path) -> str:
+    """The layout of the dataset in ``root`` (one of ``LAYOUTS``).
+
+    Raises:
+        DatasetError: none recognised, with what each layout needs.
+    """
+    root = Path(root)
+    if (root / layout.DATASET_JSON).is_file():
+        return "canonical"
+    if (root / "images").is_dir():
+        if any(p.suffix == ".csv" for p in root.rglob("*.csv")):
+            return "hanna2021"
+        return "smoke-plumes"
+    for path in sorted(root.glob("*.csv")):
+        header = pd.read_csv(path, nrows=0).columns
+        if {"patch_id", "patch_id_s1"} <= set(header):
+            return "ben-ge"
+    raise DatasetError(
+        f"{root}: no known dataset layout — expected dataset.json (canonical), images/ with "
+        "positive/ and negative/ folders (smoke-plumes; with a label CSV: hanna2021) or a "
+        "meta CSV with patch_id and patch_id_s1 (ben-ge)"
+    )
+
+
+def _label_problems(root: Path) -> tuple[dict[str, PolygonLabel], list[str]]:
+    labels: dict[str, PolygonLabel] = {}
+    problems = []
+    for path in sorted((root / "segmentation_labels").rglob("*.json")):
+        try:
+            for label in read_labels(path):
+                labels.setdefault(label.image, label)
+                if label.skipped:
+                    problems.append(
+                        f"{path}: {label.skipped} polygons with fewer than 3 vertices (ignored)"
+                    )
+        except DatasetError as error:
+            problems.append(str(error))
+    return labels, problems
+
+
+def check_scenes(root: str | Path, sizes: tuple[int, ...], progress: bool = True) -> list[str]:
+    """Problems of a smoke-plume or Hanna et al. scene folder: unreadable images, band counts,
+    NaN, sizes outside ``sizes`` (larger than the largest, or below half the smallest), label
+    files without an image, positive images without a label file."""
+    root = Path(root)
+    observations = scan_images(root / "images")
+    if not observations:
+        return [f"{root / 'images'}: no images in positive/ or negative/ folders"]
+    labels, problems = _label_problems(root)
+    names = {o.path.name for o in observations}
+    for observation in tqdm(observations, desc="checking", unit="image", disable=not progress):
+        try:
+            image = read_native_image(observation.path, 13)
+        except DatasetError as error:
+            problems.append(str(error))
+            continue
+        height, width = image.dn.shape[1:]
+        if max(height, width) > max(sizes) or min(height, width) < min(sizes) // 2:
+            expected = " or ".join(f"{s} px" for s in sizes)
+            problems.append(f"{observation.path}: {height} × {width} px; expected {expected}")
+        if observation.positive and observation.path.name not in labels:
+            problems.append(f"{observation.path}: positive image without a label file")
+    for name, label in sorted(labels.items()):
+        if name not in names:
+            problems.append(f"{label.source}: labels {name}, which is not under images/")
+    return problems
+
+
+def check_hanna_table(root: str | Path) -> list[str]:
+    """Problems of the Hanna et al. label table against the images: missing columns, unknown
+    fuel names, missing weather, images without a row and rows without an image."""
+    from plantwatch.data.hanna2021 import TABLE_COLUMNS, find_table, read_table
+
+    root = Path(root)
+    try:
+        path = find_table(root)
+        table = read_table(path)
+    except DatasetError as error:
+        return [str(error)]
+    problems = []
+    for name, fuel in table["fuel_type"].items():
+        try:
+            physics.fuel_index(str(fuel))
+        except ValueError:
+            problems.append(f"{path}: row {name!r}: unknown fuel type {fuel!r}")
+    weather = list(TABLE_COLUMNS[3:])
+    for name in table.index[table[weather].isna().any(axis=1)]:
+        problems.append(f"{path}: row {name!r}: empty weather ({', '.join(weather)})")
+    images = {o.path.name for o in scan_images(root / "images")}
+    problems += [f"{path}: no table row for image {n}" for n in sorted(images - set(table.index))]
+    problems += [f"{path}: row {n!r} has no image" for n in sorted(set(table.index) - images)]
+    return problems
+
+
+def check_canonical(root: str | Path, progress: bool = True) -> list[str]:
+    """Problems of a canonical dataset: its tables, then every observation as read."""
+    from plantwatch.data.observations import PlantObservations
+
+    try:
+        dataset = PlantObservations(root)
+    except DatasetError as error:
+        return [str(error)]
+    return dataset.check(progress=progress)
+
+
+def check_dataset(root: str | Path, progress: bool = True) -> tuple[str, list[str]]:
+    """(layout, problems) of the dataset in ``root``; no problems: an empty list."""
+    kind = detect_layout(root)
+    if kind == "canonical":
+        return kind, check_canonical(root, progress)
+    if kind == "smoke-plumes":
+        return kind, check_scenes(root, (120,), progress)
+    if kind == "hanna2021":
+        return kind, check_hanna_table(root) + check_scenes(root, (120, 300), progress)
+    from plantwatch.data.benge.dataset import check_benge
+
+    return kind, check_benge(root, progress=progress)
