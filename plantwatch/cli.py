@@ -40,16 +40,36 @@ def _preview(args: argparse.Namespace) -> None:
     print(f"preview of {args.root}: {render_preview(args.root, out, count=args.count)}")
 
 
-def _check(args: argparse.Namespace) -> None:
-    from plantwatch.data.observations import PlantObservations
+def _data_check(args: argparse.Namespace) -> None:
+    from plantwatch.data.check import check_dataset
 
-    dataset = PlantObservations(args.root)
-    errors = dataset.check(progress=not args.quiet)
-    for error in errors:
-        print(error)
-    print(f"{args.root}: {len(dataset) - len(errors)} of {len(dataset)} observations readable")
-    if errors:
+    layout, problems = check_dataset(args.root, progress=not args.quiet)
+    for problem in problems:
+        print(problem)
+    print(f"{args.root}: {layout} layout, {len(problems)} problems")
+    if problems:
         raise SystemExit(1)
+
+
+def _data_convert(args: argparse.Namespace) -> None:
+    settings = {"size": args.size, "site_distance_m": args.site_distance_m,
+                "split_seed": args.split_seed, "progress": not args.quiet}  # fmt: skip
+    if args.kind == "smoke-plumes":
+        from plantwatch.data.smoke_plumes import convert_smoke_plumes
+
+        root = convert_smoke_plumes(args.src, args.out, **settings)
+    else:
+        from plantwatch.data.hanna2021 import convert_hanna2021
+
+        root = convert_hanna2021(args.src, args.out, table=args.table, **settings)
+    print(f"wrote {root} (plantwatch data check {root}; preview: plantwatch preview {root})")
+
+
+def _data_fetch(args: argparse.Namespace) -> None:
+    from plantwatch.data.fetch import fetch
+
+    root = fetch(args.name, args.root, base_url=args.base_url, progress=not args.quiet)
+    print(f"fetched {args.name} into {root}")
 
 
 def _bench_data(args: argparse.Namespace) -> None:
@@ -137,10 +157,29 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--count", type=int, default=8, help="observations to show")
     preview.set_defaults(run=_preview)
 
-    check = commands.add_parser("check", help="read every observation of a dataset, list errors")
-    check.add_argument("root", help="dataset folder")
+    data = commands.add_parser("data", help="published datasets: fetch, check, convert")
+    actions = data.add_subparsers(dest="action", required=True)
+    fetch = actions.add_parser("fetch", help="download, verify and unpack a dataset")
+    fetch.add_argument("name", help="smoke-plumes, hanna2021, ben-ge-8k or a manifest YAML")
+    fetch.add_argument("root", help="folder to unpack into (downloads/ inside, resumable)")
+    fetch.add_argument("--base-url", help="a mirror instead of the manifest's base URL")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetch.set_defaults(run=_data_fetch)
+    check = actions.add_parser("check", help="recognise a dataset's layout, list every problem")
+    check.add_argument("root", help="dataset folder (canonical, smoke-plumes, hanna2021, ben-ge)")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
-    check.set_defaults(run=_check)
+    check.set_defaults(run=_data_check)
+    convert = actions.add_parser("convert", help="a published dataset → the canonical format")
+    convert.add_argument("kind", choices=("smoke-plumes", "hanna2021"))
+    convert.add_argument("src", help="the unpacked dataset")
+    convert.add_argument("out", help="canonical dataset folder to write (resumable)")
+    convert.add_argument("--table", help="hanna2021: the label CSV (default: the one in SRC)")
+    convert.add_argument("--size", type=int, default=120, help="image side after crop/pad, px")
+    convert.add_argument("--site-distance-m", type=float, default=1000.0,
+                         help="footprints this close are one site (split group)")  # fmt: skip
+    convert.add_argument("--split-seed", type=int, default=0)
+    convert.add_argument("--quiet", action="store_true", help="no progress bar")
+    convert.set_defaults(run=_data_convert)
 
     commands.add_parser(
         "demo",

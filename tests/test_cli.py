@@ -46,16 +46,16 @@ def test_bad_arguments_exit_with_usage(capsys):
 
 
 def test_check_lists_every_bad_observation(tiny_dataset, tmp_path, capsys):
-    main(["check", str(tiny_dataset), "--quiet"])
-    assert "48 of 48 observations readable" in capsys.readouterr().out
+    main(["data", "check", str(tiny_dataset), "--quiet"])
+    assert "canonical layout, 0 problems" in capsys.readouterr().out
     damaged = copy_dataset(tiny_dataset, tmp_path / "copy")
     images = sorted((damaged / "images").glob("*.tif"))
     images[0].write_bytes(b"not a tiff")
     images[1].unlink()
     with pytest.raises(SystemExit) as exit_info:
-        main(["check", str(damaged), "--quiet"])
+        main(["data", "check", str(damaged), "--quiet"])
     out = capsys.readouterr().out
-    assert exit_info.value.code == 1 and "46 of 48 observations readable" in out
+    assert exit_info.value.code == 1 and "canonical layout, 2 problems" in out
     assert (
         f"{images[0].name}: not a readable GeoTIFF" in out
         and f"{images[1].name}: file not found" in out

@@ -4,7 +4,9 @@
 <root>/dataset.json            provenance, product, bands, normalisation statistics and
                                ``boa_add_offset_dn``: the offset the image files carry
                                (1000 for unharmonised L2A of baseline ≥ 04.00, else 0);
-                               readers subtract it
+                               readers subtract it; ``aux_columns``: the scalar inputs
+                               it has (default: the four weather columns; [] for none);
+                               ``source``: provenance (DOI, citation) of converted data
 <root>/observations.csv        one row per observation (columns below)
 <root>/plants.geojson          the plants: id, name, fuel, capacity_mw, point geometry
 <root>/images/<obs_id>.tif     Sentinel-2 reflectance × 10000, uint16, UTM CRS

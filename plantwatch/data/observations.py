@@ -66,7 +66,8 @@ class PlantObservations(Dataset):
         bands: band names to return, in this order; None for all bands of the product.
         transforms: callable on ``{"image": reflectance [C, H, W], "mask": [H, W]}`` that
             returns the same keys (``data.transforms.Augmentation``).
-        aux_columns: observation columns that form ``aux``; None for the weather columns.
+        aux_columns: observation columns that form ``aux``; None for those ``dataset.json``
+            declares (``aux_columns``), else the weather columns.
         split_seed: the split set: None for the one written with the dataset, k for
             ``splits/seed<k>/`` (``data.writer.ensure_split_set`` writes it).
         targets: further regression targets, sample key → numeric column (e.g.
@@ -107,7 +108,8 @@ class PlantObservations(Dataset):
         self._band_index = band_indices(self.file_bands, self.bands)
         self.scale = float(self.info.get("reflectance_scale", layout.REFLECTANCE_SCALE))
         self.boa_offset = float(self.info.get("boa_add_offset_dn", 0))
-        self.aux_columns = tuple(aux_columns) if aux_columns is not None else WEATHER_COLUMNS
+        declared = self.info.get("aux_columns", WEATHER_COLUMNS)  # a dataset without weather: []
+        self.aux_columns = tuple(aux_columns if aux_columns is not None else declared)
         self.modalities: dict[str, tuple[str, ...]] = {"image": self.bands}
         self.transforms = transforms
         self.split_seed = split_seed

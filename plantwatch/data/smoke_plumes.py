@@ -75,6 +75,7 @@ def convert_smoke_plumes(
         {"size": size, "site_distance_m": site_distance_m, "all_touched": all_touched,
          "small_images": "edge-padded, padding unlabelled"},
     )  # fmt: skip
+    info["aux_columns"] = []  # no weather
     writer = DatasetWriter(out, info)
     for observation, site in tqdm(list(zip(observations, sites, strict=True)), desc="convert",
                                   unit="image", disable=not progress):  # fmt: skip
