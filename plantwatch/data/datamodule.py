@@ -150,15 +150,17 @@ class DataModule(L.LightningDataModule):
         return next(iter(self.datasets.values())).statistics
 
     def prepare_data(self) -> None:
-        """Produce the dataset with the source when ``root`` holds none, and the split set."""
+        """Produce the dataset with the source when ``root`` holds none, and the split set of
+        a canonical dataset. Other layouts (e.g. ben-ge, read in place) are checked by their
+        dataset class."""
         if self.source is not None:
             self.source.prepare(self.root)
-        elif not (self.root / layout.DATASET_JSON).is_file():
+        elif not self.root.exists():
             raise DatasetError(
-                f"{self.root / layout.DATASET_JSON}: not found; point `root` at a plantwatch "
-                "dataset or give a `source` that produces one (e.g. SyntheticPlants)"
+                f"{self.root}: not found; point `root` at a dataset folder or give a `source` "
+                "that produces one (e.g. SyntheticPlants, SmokePlumes, Hanna2021)"
             )
-        if self.hparams.split_seed is not None:
+        if self.hparams.split_seed is not None and (self.root / layout.DATASET_JSON).is_file():
             ensure_split_set(self.root, self.hparams.split_seed)
 
     def build(self, split: str, augment: bool = False) -> SampleDataset:

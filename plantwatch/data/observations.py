@@ -94,7 +94,8 @@ class PlantObservations(Dataset):
         if not info_path.is_file():
             raise DatasetError(
                 f"{info_path}: not found; {self.root} is not a plantwatch observation dataset — "
-                f"create one with `plantwatch synth plants {self.root}`"
+                f"create one with `plantwatch synth plants {self.root}` or `plantwatch data "
+                "convert`, or read another layout with its dataset class (e.g. BenGe)"
             )
         self.info: dict[str, Any] = json.loads(info_path.read_text())
         self.product = product(self.info["product"])

@@ -104,7 +104,7 @@ def test_a_dataset_class_is_chosen_with_its_own_arguments(tmp_path):
 
 def test_without_a_source_a_missing_dataset_says_so(tmp_path):
     dm = DataModule(root=str(tmp_path / "missing"))
-    with pytest.raises(DatasetError, match="dataset.json: not found.*source"):
+    with pytest.raises(DatasetError, match="missing: not found.*source"):
         dm.prepare_data()
 
 
