@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from plantwatch import physics
 from plantwatch.data import layout
+from plantwatch.data.contract import SampleDataset
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.labelstudio import PolygonLabel, read_labels
 from plantwatch.data.native import read_native_image, scan_images
@@ -124,7 +125,18 @@ def check_canonical(root: str | Path, progress: bool = True) -> list[str]:
         dataset = PlantObservations(root)
     except DatasetError as error:
         return [str(error)]
-    return dataset.check(progress=progress)
+    return read_problems(dataset, progress)
+
+
+def read_problems(dataset: SampleDataset, progress: bool = True) -> list[str]:
+    """Read every sample of ``dataset``; the error of each unreadable one (empty: all fine)."""
+    problems = []
+    for index in tqdm(range(len(dataset)), desc="checking", unit="sample", disable=not progress):
+        try:
+            dataset[index]
+        except DatasetError as error:
+            problems.append(str(error))
+    return problems
 
 
 def check_dataset(root: str | Path, progress: bool = True) -> tuple[str, list[str]]:

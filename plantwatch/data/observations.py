@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from plantwatch import physics
 from plantwatch.bands import band_indices, product
@@ -219,16 +218,6 @@ class PlantObservations(Dataset):
             table[key], table[flag_key(key)] = values, np.isfinite(values)
         table["has_mask"] = (self.observations["mask"] != "").to_numpy()
         return table
-
-    def check(self, progress: bool = True) -> list[str]:
-        """Read every observation; return the error of each bad one (empty when all are fine)."""
-        errors = []
-        for index in tqdm(range(len(self)), desc="checking", unit="obs", disable=not progress):
-            try:
-                self[index]
-            except DatasetError as error:
-                errors.append(str(error))
-        return errors
 
     def __len__(self) -> int:
         return len(self.observations)

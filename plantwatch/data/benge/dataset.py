@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from plantwatch.bands import L2A_BAND_NAMES, WORLDCOVER_CLASSES
 from plantwatch.data.benge import tables
@@ -322,9 +321,6 @@ def check_benge(root: str | Path, subset: str = "ben-ge-8k", progress: bool = Tr
             BenGe(root, split=split, subset=subset, modalities=("image",), targets=())
         except DatasetError as error:
             problems.append(str(error))
-    for index in tqdm(range(len(dataset)), desc="checking", unit="patch", disable=not progress):
-        try:
-            dataset[index]
-        except DatasetError as error:
-            problems.append(str(error))
-    return problems
+    from plantwatch.data.check import read_problems
+
+    return problems + read_problems(dataset, progress)
