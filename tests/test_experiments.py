@@ -17,6 +17,7 @@ CONFIGS = sorted(p for p in EXPERIMENTS.rglob("*.yaml") if STUDIES not in p.pare
 # Presets of published datasets: exercised on fakes of their layouts (below), not on the
 # synthetic data that tiny_cli_args puts under every other config.
 PUBLISHED = {EXPERIMENTS / "data" / f"{n}.yaml" for n in ("smoke_plumes", "hanna2021", "ben-ge-8k")}
+PUBLISHED |= set((EXPERIMENTS / "benge").glob("*.yaml"))  # ben-ge tasks need ben-ge data
 
 
 def test_there_are_presets_for_cpu_gpu_ddp_models_and_data():
@@ -123,3 +124,21 @@ def test_the_benge_preset_serves_batches_of_every_modality(tmp_path):
     assert batch["image"].shape == (4, 12, 120, 120) and batch["image_s1"].shape == (4, 2, 120, 120)
     assert batch["dem"].shape == (4, 1, 120, 120) and batch["aux"].shape == (4, 4)
     assert batch["lulc_multilabel"].shape == (4, 11) and len(data.datasets["val"]) == 1
+
+
+def test_the_benge_tasks_train_on_the_real_patches_through_the_reader(tmp_path):
+    root = write_benge_fake(tmp_path / "benge")
+    args = [
+        *("--config", str(EXPERIMENTS / "quickstart.yaml")),
+        *("--config", str(EXPERIMENTS / "data" / "ben-ge-8k.yaml")),
+        *("--config", str(EXPERIMENTS / "benge" / "multitask.yaml")),
+        f"--data.init_args.root={root}",
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}",
+        f"--trainer.default_root_dir={tmp_path / 'runs'}",
+        *CPU_RUN,
+    ]
+    metrics, _ = fit_and_test(args)
+    assert {"land_cover_miou", "land_cover_labels_macro_f1", "climate_zone_accuracy"} <= set(
+        metrics
+    )
+    assert 0.0 <= metrics["land_cover_pixel_accuracy"] <= 1.0

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from plantwatch import physics
+from plantwatch.bands import WORLDCOVER_CLASSES
 
 TaskKind = Literal[
     "binary_segmentation", "multiclass_segmentation", "multiclass", "multilabel", "regression"
@@ -134,3 +135,26 @@ register_task(
     TaskSpec("co2", "regression", target="co2", flag="has_co2", unit="t/h", unit_tag="t_per_h",
              scale=1000.0, nonnegative=True, title="CO₂", hook="physics_co2")
 )  # fmt: skip
+
+
+# ben-ge (Mommert et al. 2023): ESA WorldCover land cover as a map, as the classes present
+# in a patch, and the Köppen–Geiger climate zone (Beck et al. 2018, codes 1–30 → 0–29).
+WORLDCOVER_NAMES: tuple[str, ...] = tuple(WORLDCOVER_CLASSES.values())
+KOPPEN_GEIGER: tuple[str, ...] = (
+    "Af", "Am", "Aw", "BWh", "BWk", "BSh", "BSk", "Csa", "Csb", "Csc", "Cwa", "Cwb", "Cwc",
+    "Cfa", "Cfb", "Cfc", "Dsa", "Dsb", "Dsc", "Dsd", "Dwa", "Dwb", "Dwc", "Dwd", "Dfa", "Dfb",
+    "Dfc", "Dfd", "ET", "EF",
+)  # fmt: skip
+register_task(
+    TaskSpec("land_cover", "multiclass_segmentation", target="lulc", flag="has_lulc",
+             classes=WORLDCOVER_NAMES, title="land cover")
+)  # fmt: skip
+register_task(
+    TaskSpec("land_cover_labels", "multilabel", target="lulc_multilabel",
+             flag="has_lulc_multilabel", classes=WORLDCOVER_NAMES, title="land-cover labels")
+)  # fmt: skip
+register_task(
+    TaskSpec("climate_zone", "multiclass", target="climate_zone", flag="has_climate_zone",
+             classes=KOPPEN_GEIGER, title="climate zone")
+)  # fmt: skip
+BENGE_TASKS: tuple[str, ...] = ("land_cover", "land_cover_labels", "climate_zone")
