@@ -126,19 +126,21 @@ def test_the_benge_preset_serves_batches_of_every_modality(tmp_path):
     assert batch["lulc_multilabel"].shape == (4, 11) and len(data.datasets["val"]) == 1
 
 
-def test_the_benge_tasks_train_on_the_real_patches_through_the_reader(tmp_path):
+@pytest.mark.parametrize("fusion", [None, "early", "late"])
+def test_the_benge_tasks_train_on_the_real_patches_through_the_reader(fusion, tmp_path):
     root = write_benge_fake(tmp_path / "benge")
+    presets = ["quickstart.yaml", "data/ben-ge-8k.yaml", "benge/multitask.yaml"]
+    presets += [f"benge/fusion_{fusion}.yaml"] if fusion else []
     args = [
-        *("--config", str(EXPERIMENTS / "quickstart.yaml")),
-        *("--config", str(EXPERIMENTS / "data" / "ben-ge-8k.yaml")),
-        *("--config", str(EXPERIMENTS / "benge" / "multitask.yaml")),
+        *(arg for preset in presets for arg in ("--config", str(EXPERIMENTS / preset))),
         f"--data.init_args.root={root}",
         f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}",
         f"--trainer.default_root_dir={tmp_path / 'runs'}",
         *CPU_RUN,
     ]
-    metrics, _ = fit_and_test(args)
+    metrics, cli = fit_and_test(args)
     assert {"land_cover_miou", "land_cover_labels_macro_f1", "climate_zone_accuracy"} <= set(
         metrics
     )
     assert 0.0 <= metrics["land_cover_pixel_accuracy"] <= 1.0
+    assert cli.model.model.fusion == fusion

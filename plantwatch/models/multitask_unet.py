@@ -22,20 +22,26 @@ probability is detached there: the plume is learned from its own labels. With
 CO₂ losses train their heads and the shared encoder but not the decoder that the plume head
 reads. A plant that is off shows no plume, so its heads can learn a load factor near 0.
 
+Further spatial modalities (``extra_inputs``: ``image_s1``, ``dem`` …) enter by early
+fusion (stacked with the image as channels before the encoder) or late fusion (one encoder
+per modality, features fused at every skip level; ``models/fusion.py``).
+
 Only the selected tasks' heads are built; a single-task baseline is the same class with one
 task. The network sees normalised inputs; normalisation lives in the task module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import segmentation_models_pytorch as smp
 import torch
 import torch.nn.functional as F
+from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
 from torch import nn
 
+from plantwatch.models.fusion import EarlyFusion, FusionOperator, LateFusionEncoder
 from plantwatch.models.heads import dense_head, global_head
 from plantwatch.models.plant_physics import physics_co2, power_from_load_factor
 from plantwatch.tasks.registry import PLANT_TASKS, get_tasks
@@ -62,6 +68,11 @@ class MultiTaskUNet(nn.Module):
             task, the plume).
         detach_plume_features: stop the global heads' gradients at the plume-weighted decoder
             features (only with ``plume_pooling``).
+        extra_inputs: channels of further spatial modalities by sample key (none: the image
+            only).
+        fusion: ``early`` or ``late`` fusion of the image with ``extra_inputs``.
+        fusion_operator: late fusion per level: ``concat`` (+ 1×1 convolution) or ``sum``.
+        shared_weights: late fusion with one encoder for every modality.
         hidden: width of the global heads' hidden layer.
         dropout: dropout in the global heads.
     """
@@ -76,6 +87,10 @@ class MultiTaskUNet(nn.Module):
         decoder_features: bool = False,
         plume_pooling: bool = False,
         detach_plume_features: bool = False,
+        extra_inputs: Mapping[str, int] | None = None,
+        fusion: Literal["early", "late"] = "early",
+        fusion_operator: FusionOperator = "concat",
+        shared_weights: bool = False,
         hidden: int = 128,
         dropout: float = 0.1,
     ) -> None:
@@ -98,16 +113,28 @@ class MultiTaskUNet(nn.Module):
         self.plume_task = plumes[0] if plume_pooling else None
         self.detach_plume_features = detach_plume_features
         self.co2_mode = co2_mode
+        self.inputs = {"image": in_channels, **(extra_inputs or {})}
         self.decoder_features = decoder_features
         self.aux_features = aux_features
 
-        if dense:
-            unet = smp.Unet(encoder, encoder_weights=None, in_channels=in_channels, classes=1,
-                            decoder_channels=DECODER_CHANNELS)  # fmt: skip
+        self.fusion = fusion if len(self.inputs) > 1 else None
+        self.early = EarlyFusion(self.inputs) if self.fusion == "early" else None
+        encoder_channels = self.early.out_channels if self.early else in_channels
+        if self.fusion == "late":
+            self.encoder = LateFusionEncoder(self.inputs, encoder=encoder, fusion=fusion_operator,
+                                             shared_weights=shared_weights)  # fmt: skip
+            self.decoder = (
+                UnetDecoder(self.encoder.out_channels, DECODER_CHANNELS) if dense else None
+            )
+            self._divisible = True
+        elif dense:
+            unet = smp.Unet(encoder, encoder_weights=None, in_channels=encoder_channels,
+                            classes=1, decoder_channels=DECODER_CHANNELS)  # fmt: skip
             self.encoder, self.decoder = unet.encoder, unet.decoder
             self._divisible = unet.requires_divisible_input_shape
         else:
-            self.encoder = smp.encoders.get_encoder(encoder, in_channels=in_channels, weights=None)
+            self.encoder = smp.encoders.get_encoder(encoder, in_channels=encoder_channels,
+                                                    weights=None)  # fmt: skip
             self._divisible = False
         self.dense_heads = nn.ModuleDict(
             {s.name: dense_head(s, DECODER_CHANNELS[-1]) for s in dense}
@@ -159,6 +186,7 @@ class MultiTaskUNet(nn.Module):
         image: torch.Tensor,
         aux: torch.Tensor | None = None,
         capacity_mw: torch.Tensor | None = None,
+        extras: Mapping[str, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Predict the selected tasks.
 
@@ -166,6 +194,7 @@ class MultiTaskUNet(nn.Module):
             image: float [B, C, H, W], normalised.
             aux: float [B, A] with A = ``aux_features``; ignored when ``aux_features`` is 0.
             capacity_mw: float [B], installed capacity in MW; NaN or ≤ 0 where unknown.
+            extras: the ``extra_inputs`` by key, float [B, C_k, H, W], normalised.
 
         Returns:
             by task name: binary segmentation logits [B, H, W]; multiclass segmentation
@@ -173,7 +202,14 @@ class MultiTaskUNet(nn.Module):
             task's unit [B] (``power`` MW, ``co2`` t/h).
         """
         height, width = image.shape[-2:]
-        features = self.encoder(self._pad(image))
+        if self.fusion is None:
+            features = self.encoder(self._pad(image))
+        else:
+            missing = [k for k in self.inputs if k != "image" and k not in (extras or {})]
+            if missing:
+                raise ValueError(f"the model fuses {missing}, which the batch does not hold")
+            padded = {k: self._pad(v) for k, v in {"image": image, **(extras or {})}.items()}
+            features = self.encoder(self.early(padded) if self.early else padded)
         out: dict[str, torch.Tensor] = {}
         pooled = [features[-1].mean(dim=(2, 3))]
         if self.dense_heads:

@@ -10,8 +10,10 @@ freezes the modules named in ``freeze``. The base provides:
 - freezing by module name: no gradients, and kept in eval mode so BatchNorm statistics do
   not drift (``["model.encoder", "model.decoder"]`` with a head = a linear probe);
 - input normalisation with the training statistics of the data, held in buffers so it
-  travels in every checkpoint: a model normalises any later dataset as it was trained;
-- checks that the data serves the bands and aux columns the model was built for;
+  travels in every checkpoint: a model normalises any later dataset as it was trained —
+  the optical bands, further spatial modalities (``image_s1``, ``dem`` …, by channel name)
+  and ``aux``;
+- checks that the data serves the bands, modalities and aux columns the model was built for;
 - TensorBoard figures and HPARAMS through public APIs.
 """
 
@@ -40,6 +42,8 @@ class BaseTask(L.LightningModule):
     Args:
         bands: input band names, in order.
         aux_features: length of the ``aux`` vector (0: none).
+        extra_modalities: further spatial inputs by sample key with their channel names, in
+            order (``{"image_s1": ["VV", "VH"], "dem": ["DEM"]}``); None: the image only.
         optimizer: ``adamw`` or ``sgd`` (with momentum).
         lr: base learning rate.
         weight_decay: weight decay of weights (not of biases, norms and loss weights).
@@ -56,6 +60,7 @@ class BaseTask(L.LightningModule):
         self,
         bands: Sequence[str],
         aux_features: int = 0,
+        extra_modalities: Mapping[str, Sequence[str]] | None = None,
         optimizer: Literal["adamw", "sgd"] = "adamw",
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
@@ -67,8 +72,12 @@ class BaseTask(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.bands = tuple(bands)
+        self.extra_modalities = {k: tuple(v) for k, v in (extra_modalities or {}).items()}
+        extra_channels = sum(len(v) for v in self.extra_modalities.values())
         self.register_buffer("input_mean", torch.zeros(len(self.bands)))
         self.register_buffer("input_std", torch.ones(len(self.bands)))
+        self.register_buffer("extra_mean", torch.zeros(extra_channels))
+        self.register_buffer("extra_std", torch.ones(extra_channels))
         self.register_buffer("aux_mean", torch.zeros(aux_features))
         self.register_buffer("aux_std", torch.ones(aux_features))
         self.register_buffer("normalization_set", torch.tensor(False))
@@ -94,19 +103,32 @@ class BaseTask(L.LightningModule):
         """Take further statistics from the training data (e.g. target scales)."""
 
     # ------------------------------------------------------------------ data
-    def normalize(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(image [B, C, H, W], aux [B, A] or None) standardised with the training statistics."""
+    def normalize(
+        self, batch: Mapping[str, Any]
+    ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
+        """(image [B, C, H, W], aux [B, A] or None, further modalities by key [B, C_k, H, W])
+        standardised with the training statistics."""
         image = (batch["image"] - self.input_mean[:, None, None]) / self.input_std[:, None, None]
         aux = batch.get("aux")
         if aux is not None and self.aux_mean.numel():
             aux = (aux - self.aux_mean) / self.aux_std
-        return image, aux
+        extras, start = {}, 0
+        for key, channels in self.extra_modalities.items():
+            span = slice(start, start + len(channels))
+            mean, std = self.extra_mean[span, None, None], self.extra_std[span, None, None]
+            extras[key] = (batch[key].float() - mean) / std
+            start = span.stop
+        return image, aux, extras
 
     def set_statistics(self, statistics: Statistics, aux_columns: Sequence[str]) -> None:
         """Copy the training statistics of the model's bands and aux columns into buffers."""
         mean, std = statistics.of(self.bands)
         self.input_mean.copy_(torch.from_numpy(mean))
         self.input_std.copy_(torch.from_numpy(std))
+        if self.extra_mean.numel():
+            mean, std = statistics.of([c for v in self.extra_modalities.values() for c in v])
+            self.extra_mean.copy_(torch.from_numpy(mean))
+            self.extra_std.copy_(torch.from_numpy(std))
         if self.aux_mean.numel():
             mean, std = statistics.of(aux_columns)
             self.aux_mean.copy_(torch.from_numpy(mean))
@@ -125,6 +147,13 @@ class BaseTask(L.LightningModule):
                     f"the {name} data serves bands {list(dataset.bands)} but the model was built "
                     f"for {list(self.bands)}; set model.bands and data.bands alike"
                 )
+            served = {k: tuple(v) for k, v in getattr(dataset, "modalities", {}).items()}
+            for key, channels in self.extra_modalities.items():
+                if served.get(key) != channels:
+                    raise ValueError(
+                        f"the {name} data serves {key} as {served.get(key)}, the model was "
+                        f"built for {list(channels)}; choose the dataset's modalities alike"
+                    )
             if self.aux_mean.numel() and len(dataset.aux_columns) != self.aux_mean.numel():
                 raise ValueError(
                     f"the {name} data has {len(dataset.aux_columns)} aux columns "

@@ -53,6 +53,11 @@ class MultiTaskTask(BaseTask):
             features, its brightness contrast and area (see MultiTaskUNet).
         detach_plume_features: the power and CO₂ losses do not train the decoder through
             the plume-weighted features (see MultiTaskUNet).
+        extra_modalities: further spatial inputs by sample key with their channel names
+            (``{"image_s1": ["VV", "VH"], "dem": ["DEM"]}``), fused with the image.
+        fusion: ``early`` (stacked channels) or ``late`` (an encoder per modality).
+        fusion_operator: late fusion per level: ``concat`` or ``sum``.
+        shared_weights: late fusion with one encoder for every modality.
         hidden: width of the heads.
         dropout: dropout in the heads.
         loss_weighting: ``fixed`` or ``uncertainty`` (Kendall et al. 2018).
@@ -86,6 +91,10 @@ class MultiTaskTask(BaseTask):
         decoder_features: bool = False,
         plume_pooling: bool = False,
         detach_plume_features: bool = False,
+        extra_modalities: dict[str, list[str]] | None = None,
+        fusion: Literal["early", "late"] = "early",
+        fusion_operator: Literal["concat", "sum"] = "concat",
+        shared_weights: bool = False,
         hidden: int = 128,
         dropout: float = 0.1,
         loss_weighting: Literal["fixed", "uncertainty"] = "fixed",
@@ -109,6 +118,7 @@ class MultiTaskTask(BaseTask):
         super().__init__(
             bands=tuple(bands) if bands is not None else L2A_BAND_NAMES,
             aux_features=aux_features if use_aux else 0,
+            extra_modalities=extra_modalities,
             optimizer=optimizer, lr=lr, weight_decay=weight_decay, momentum=momentum,
             scheduler=scheduler, lr_multipliers=lr_multipliers, freeze=freeze,
         )  # fmt: skip
@@ -121,8 +131,12 @@ class MultiTaskTask(BaseTask):
             aux_features=h.aux_features if h.use_aux else 0, co2_mode=h.co2_mode,
             decoder_features=h.decoder_features,
             plume_pooling=h.plume_pooling, detach_plume_features=h.detach_plume_features,
+            extra_inputs={k: len(v) for k, v in self.extra_modalities.items()},
+            fusion=h.fusion, fusion_operator=h.fusion_operator, shared_weights=h.shared_weights,
             hidden=h.hidden, dropout=h.dropout,
         )  # fmt: skip
+        if h.encoder_checkpoint and self.model.fusion == "late":
+            raise ValueError("encoder_checkpoint with late fusion: load each branch instead")
         if h.encoder_checkpoint:
             load_encoder_weights(self.model.encoder, h.encoder_checkpoint, self.bands)
         if h.channels_last:
@@ -164,13 +178,13 @@ class MultiTaskTask(BaseTask):
     # ------------------------------------------------------------------ forward and loss
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Model outputs for a batch (raw units in, see MultiTaskUNet.forward for the outputs)."""
-        image, aux = self.normalize(batch)
+        image, aux, extras = self.normalize(batch)
         if self.hparams.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
         capacity = None
         if self.hparams.bound_power_by_capacity and "capacity" in batch:
             capacity = torch.where(batch["has_capacity"], batch["capacity"], torch.nan)
-        return self.model(image, aux if self.hparams.use_aux else None, capacity)
+        return self.model(image, aux if self.hparams.use_aux else None, capacity, extras)
 
     def task_losses(
         self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]

@@ -117,3 +117,15 @@ def test_detached_plume_features_keep_the_power_loss_out_of_the_decoder():
     assert any(p.grad is not None and p.grad.any() for p in net.encoder.parameters())
     with pytest.raises(ValueError, match="detach_plume_features needs plume_pooling"):
         MultiTaskUNet(in_channels=3, tasks=["plume", "power"], detach_plume_features=True)
+
+
+@pytest.mark.parametrize("fusion", ["early", "late"])
+def test_extra_modalities_are_fused_early_or_late(fusion):
+    net = MultiTaskUNet(in_channels=12, tasks=["land_cover", "climate_zone"],
+                        extra_inputs={"image_s1": 2, "dem": 1}, fusion=fusion)  # fmt: skip
+    extras = {"image_s1": torch.randn(2, 2, 40, 40), "dem": torch.randn(2, 1, 40, 40)}
+    out = net(torch.randn(2, 12, 40, 40), extras=extras)  # 40 px: padded to the stride
+    assert out["land_cover"].shape == (2, 11, 40, 40) and out["climate_zone"].shape == (2, 30)
+    assert (net.early is not None) == (fusion == "early")
+    with pytest.raises(ValueError, match=r"fuses \['dem'\]"):
+        net(torch.randn(2, 12, 40, 40), extras={"image_s1": extras["image_s1"]})
