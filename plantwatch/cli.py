@@ -33,6 +33,14 @@ def _synth_plants(args: argparse.Namespace) -> None:
     print(f"wrote {args.plants * args.per_plant} observations of {args.plants} plants to {root}")
 
 
+def _synth_benge(args: argparse.Namespace) -> None:
+    from plantwatch.data.synthetic.benge import synthesize_benge
+
+    root = synthesize_benge(args.out, patches=args.patches, size=args.size, seed=args.seed,
+                            subset=args.subset, progress=not args.quiet)  # fmt: skip
+    print(f"wrote {args.patches} synthetic ben-ge patches to {root} (subset {args.subset})")
+
+
 def _preview(args: argparse.Namespace) -> None:
     from plantwatch.data.preview import render_preview
 
@@ -150,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     plants.add_argument("--seed", type=int, default=0)
     plants.add_argument("--quiet", action="store_true", help="no progress bar")
     plants.set_defaults(run=_synth_plants)
+    benge = kinds.add_parser("benge", help="ben-ge patches in ben-ge's native layout")
+    benge.add_argument("out", help="folder to write")
+    benge.add_argument("--patches", type=int, default=64)
+    benge.add_argument("--size", type=int, default=120, help="patch side, 10 m px (multiple of 6)")
+    benge.add_argument("--seed", type=int, default=0)
+    benge.add_argument("--subset", default="ben-ge-synthetic", help="name in the table files")
+    benge.add_argument("--quiet", action="store_true", help="no progress bar")
+    benge.set_defaults(run=_synth_benge)
 
     preview = commands.add_parser("preview", help="PNG grid of a dataset's observations")
     preview.add_argument("root", help="dataset folder")
