@@ -42,10 +42,14 @@ def _synth_benge(args: argparse.Namespace) -> None:
 
 
 def _preview(args: argparse.Namespace) -> None:
-    from plantwatch.data.preview import render_preview
+    from plantwatch.data.check import detect_layout
 
     out = args.out or Path(args.root) / "preview.png"
-    print(f"preview of {args.root}: {render_preview(args.root, out, count=args.count)}")
+    if detect_layout(args.root) == "ben-ge":
+        from plantwatch.data.benge.preview import render_benge_preview as render
+    else:
+        from plantwatch.data.preview import render_preview as render
+    print(f"preview of {args.root}: {render(args.root, out, count=args.count)}")
 
 
 def _data_check(args: argparse.Namespace) -> None:
@@ -167,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     benge.add_argument("--quiet", action="store_true", help="no progress bar")
     benge.set_defaults(run=_synth_benge)
 
-    preview = commands.add_parser("preview", help="PNG grid of a dataset's observations")
+    preview = commands.add_parser(
+        "preview", help="PNG grid of a dataset's observations (canonical or ben-ge)"
+    )
     preview.add_argument("root", help="dataset folder")
     preview.add_argument("--out", help="PNG path (default ROOT/preview.png)")
     preview.add_argument("--count", type=int, default=8, help="observations to show")

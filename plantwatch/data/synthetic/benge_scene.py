@@ -160,6 +160,7 @@ def make_patch(rng: np.random.Generator, size: int, lat: float, day_of_year: int
     """A patch at latitude ``lat`` (degrees) observed on ``day_of_year``."""
     base = rng.uniform(0.0, 1800.0) * rng.random() ** 2  # most patches low, a few alpine
     dem = base + fractal_terrain(rng, size, rng.uniform(5.0, 20.0 + base * 0.15))
+    dem -= min(0.0, float(dem.min()))  # land above sea level
     codes = classify(dem, lat, rng)
     mean_elevation = float(dem.mean())
     s2 = weather(lat, mean_elevation, day_of_year, rng)

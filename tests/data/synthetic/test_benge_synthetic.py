@@ -69,3 +69,9 @@ def test_modalities_follow_the_land_cover_the_generator_promises(synthetic):
     assert abs(mean["wetland"]["nir"] - mean["grass"]["nir"]) < 0.1 * mean["grass"]["nir"]
     assert mean["wetland"]["vv"] > mean["grass"]["vv"] + 3.0
     assert mean["built"]["vv"] > mean["bare"]["vv"] + 5.0
+
+
+def test_the_preview_shows_every_modality(synthetic, tmp_path, capsys):
+    main(["preview", str(synthetic), "--out", str(tmp_path / "benge.png"), "--count", "2"])
+    assert (tmp_path / "benge.png").stat().st_size > 10_000
+    assert "benge.png" in capsys.readouterr().out
