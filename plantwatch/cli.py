@@ -252,4 +252,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         PlantwatchCLI(args=argv)
         return
     args = build_parser().parse_args(argv)
-    args.run(args)
+    from plantwatch.data.errors import DatasetError
+
+    try:
+        args.run(args)
+    except DatasetError as error:  # bad input: the message names the file and the fix
+        raise SystemExit(f"plantwatch {args.command}: {error}") from None

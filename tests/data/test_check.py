@@ -62,3 +62,8 @@ def test_the_cli_converts_and_checks(tmp_path, capsys):
     assert (
         exit_info.value.code == 1 and "smoke-plumes layout, 1 problems" in capsys.readouterr().out
     )
+
+
+def test_bad_input_ends_the_command_with_its_message_not_a_traceback(tmp_path):
+    with pytest.raises(SystemExit, match=r"plantwatch data: .*no known dataset layout"):
+        main(["data", "check", str(tmp_path), "--quiet"])
