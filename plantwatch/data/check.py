@@ -17,7 +17,7 @@ from plantwatch import physics
 from plantwatch.data import layout
 from plantwatch.data.contract import SampleDataset
 from plantwatch.data.errors import DatasetError
-from plantwatch.data.labelstudio import PolygonLabel, read_labels
+from plantwatch.data.labelstudio import read_label_folder
 from plantwatch.data.native import read_native_image, scan_images
 
 LAYOUTS: tuple[str, ...] = ("canonical", "hanna2021", "smoke-plumes", "ben-ge")
@@ -47,22 +47,6 @@ def detect_layout(root: str | Path) -> str:
     )
 
 
-def _label_problems(root: Path) -> tuple[dict[str, PolygonLabel], list[str]]:
-    labels: dict[str, PolygonLabel] = {}
-    problems = []
-    for path in sorted((root / "segmentation_labels").rglob("*.json")):
-        try:
-            for label in read_labels(path):
-                labels.setdefault(label.image, label)
-                if label.skipped:
-                    problems.append(
-                        f"{path}: {label.skipped} polygons with fewer than 3 vertices (ignored)"
-                    )
-        except DatasetError as error:
-            problems.append(str(error))
-    return labels, problems
-
-
 def check_scenes(root: str | Path, sizes: tuple[int, ...], progress: bool = True) -> list[str]:
     """Problems of a smoke-plume or Hanna et al. scene folder: unreadable images, band counts,
     NaN, sizes outside ``sizes`` (larger than the largest, or below half the smallest), label
@@ -71,7 +55,8 @@ def check_scenes(root: str | Path, sizes: tuple[int, ...], progress: bool = True
     observations = scan_images(root / "images")
     if not observations:
         return [f"{root / 'images'}: no images in positive/ or negative/ folders"]
-    labels, problems = _label_problems(root)
+    problems: list[str] = []
+    labels = read_label_folder(root / "segmentation_labels", problems)
     names = {o.path.name for o in observations}
     for observation in tqdm(observations, desc="checking", unit="image", disable=not progress):
         try:

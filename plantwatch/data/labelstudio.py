@@ -88,12 +88,30 @@ def read_labels(path: str | Path) -> list[PolygonLabel]:
     return labels
 
 
-def read_label_folder(folder: str | Path) -> dict[str, PolygonLabel]:
+def read_label_folder(
+    folder: str | Path, problems: list[str] | None = None
+) -> dict[str, PolygonLabel]:
     """All labels under ``folder`` (``**/*.json``) by GeoTIFF name; the polygons of an image
-    labelled in several files are merged."""
+    labelled in several files are merged.
+
+    Args:
+        problems: when given, an unreadable file or a degenerate polygon is appended to it
+            as a message and the other files are still read; else the first error raises.
+    """
     merged: dict[str, PolygonLabel] = {}
     for path in sorted(Path(folder).rglob("*.json")):
-        for label in read_labels(path):
+        try:
+            labels = read_labels(path)
+        except DatasetError as error:
+            if problems is None:
+                raise
+            problems.append(str(error))
+            continue
+        for label in labels:
+            if label.skipped and problems is not None:
+                problems.append(
+                    f"{path}: {label.skipped} polygons with fewer than 3 vertices (ignored)"
+                )
             if label.image in merged:
                 merged[label.image].polygons += label.polygons
                 merged[label.image].skipped += label.skipped

@@ -134,6 +134,7 @@ class BenGe(Dataset):
         missing = sorted(set(self.meta.index) - set(self.weather.index))
         if missing:
             raise DatasetError(f"{era5_path}: no weather for patches {missing[:3]}")
+        self.scalar_labels = self.labels()  # climate zone and season per sample, once
         first = self.meta.iloc[0] if len(self.meta) else None
         self.dirs = {
             "image": self._folder(s2_dir, first, "{p}_B02.tif", 2),
@@ -213,7 +214,8 @@ class BenGe(Dataset):
                 "climatezone" in self.meta) else np.zeros(len(self.meta), np.int64)  # fmt: skip
             table["climate_zone"], table["has_climate_zone"] = zone - 1, zone > 0
         if "season" in self.targets:
-            season = self.meta["season_s2"].to_numpy(np.float64)
+            season = self.meta.get("season_s2", pd.Series(np.nan, self.meta.index))
+            season = season.to_numpy(np.float64)
             table["season"], table["has_season"] = season, np.isfinite(season)
         for key in ("lulc", "lulc_fractions", "lulc_multilabel"):
             if key in self.targets:
@@ -271,7 +273,7 @@ class BenGe(Dataset):
         }
         if "lulc" in self.targets:
             sample["has_lulc"] = torch.tensor(True)
-        self._add_scalar_targets(sample, row, lulc)
+        self._add_scalar_targets(sample, index, row, lulc)
         sample["aux"] = torch.tensor(self.weather.loc[patch].to_numpy(np.float32))
         stamp = str(row.get("timestamp_s2", ""))
         sample.update(
@@ -283,7 +285,7 @@ class BenGe(Dataset):
         )  # fmt: skip
         return sample
 
-    def _add_scalar_targets(self, sample: dict[str, Any], row: pd.Series,
+    def _add_scalar_targets(self, sample: dict[str, Any], index: int, row: pd.Series,
                             lulc: np.ndarray | None) -> None:  # fmt: skip
         if {"lulc_fractions", "lulc_multilabel"} & set(self.targets):
             if self.fractions is not None:
@@ -298,15 +300,14 @@ class BenGe(Dataset):
             ):
                 if key in self.targets:
                     sample[key], sample[flag_key(key)] = torch.from_numpy(value), torch.tensor(True)
+        scalars = self.scalar_labels.iloc[index]
         if "climate_zone" in self.targets:
-            zone = row.get("climatezone", 0)
-            zone = int(zone) if pd.notna(zone) else 0
-            sample["climate_zone"] = torch.tensor(max(zone - 1, -1), dtype=torch.int64)
-            sample["has_climate_zone"] = torch.tensor(zone > 0)
+            sample["climate_zone"] = torch.tensor(int(scalars["climate_zone"]), dtype=torch.int64)
+            sample["has_climate_zone"] = torch.tensor(bool(scalars["has_climate_zone"]))
         if "season" in self.targets:
-            season = float(row.get("season_s2", np.nan))
-            sample["season"] = torch.tensor(season if np.isfinite(season) else 0.0)
-            sample["has_season"] = torch.tensor(bool(np.isfinite(season)))
+            known = bool(scalars["has_season"])
+            sample["season"] = torch.tensor(float(scalars["season"]) if known else 0.0)
+            sample["has_season"] = torch.tensor(known)
 
 
 def check_benge(root: str | Path, subset: str = "ben-ge-8k", progress: bool = True) -> list[str]:
