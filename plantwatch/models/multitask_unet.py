@@ -24,7 +24,9 @@ reads. A plant that is off shows no plume, so its heads can learn a load factor 
 
 Further spatial modalities (``extra_inputs``: ``image_s1``, ``dem`` …) enter by early
 fusion (stacked with the image as channels before the encoder) or late fusion (one encoder
-per modality, features fused at every skip level; ``models/fusion.py``).
+per modality, features fused at every skip level; ``models/fusion.py``); scalar and vector
+modalities (``scalar_inputs``: weather, season, climate zone) enter the encoder as constant
+channels. With ``in_channels=0`` the optical image is no input (e.g. Sentinel-1 alone).
 
 Only the selected tasks' heads are built; a single-task baseline is the same class with one
 task. The network sees normalised inputs; normalisation lives in the task module.
@@ -55,7 +57,8 @@ class MultiTaskUNet(nn.Module):
     """U-Net with a shared encoder and one head per selected task.
 
     Args:
-        in_channels: input channels.
+        in_channels: channels of the optical image (0: the image is no input; then
+            ``extra_inputs`` must hold a spatial modality).
         tasks: names of registered tasks (``tasks/registry.py``).
         encoder: smp encoder name (``resnet18``, ``resnet50``, ``efficientnet-b0``, ``tu-…``).
         aux_features: length of the ``aux`` vector fed to the global heads (0: none).
@@ -70,6 +73,8 @@ class MultiTaskUNet(nn.Module):
             features (only with ``plume_pooling``).
         extra_inputs: channels of further spatial modalities by sample key (none: the image
             only).
+        scalar_inputs: length of scalar or vector modalities by key (``{"aux": 4,
+            "season": 1}``), broadcast to constant channels of the encoder input.
         fusion: ``early`` or ``late`` fusion of the image with ``extra_inputs``.
         fusion_operator: late fusion per level: ``concat`` (+ 1×1 convolution) or ``sum``.
         shared_weights: late fusion with one encoder for every modality.
@@ -88,6 +93,7 @@ class MultiTaskUNet(nn.Module):
         plume_pooling: bool = False,
         detach_plume_features: bool = False,
         extra_inputs: Mapping[str, int] | None = None,
+        scalar_inputs: Mapping[str, int] | None = None,
         fusion: Literal["early", "late"] = "early",
         fusion_operator: FusionOperator = "concat",
         shared_weights: bool = False,
@@ -110,18 +116,26 @@ class MultiTaskUNet(nn.Module):
             raise ValueError("plume_pooling needs a binary segmentation task such as plume")
         if detach_plume_features and not plume_pooling:
             raise ValueError("detach_plume_features needs plume_pooling")
+        if plume_pooling and not in_channels:
+            raise ValueError("plume_pooling reads the image: it needs in_channels > 0")
         self.plume_task = plumes[0] if plume_pooling else None
         self.detach_plume_features = detach_plume_features
         self.co2_mode = co2_mode
         self.inputs = {"image": in_channels, **(extra_inputs or {})}
+        self.inputs = {k: c for k, c in self.inputs.items() if c > 0}
+        if not self.inputs:
+            raise ValueError("no spatial input: in_channels is 0 and extra_inputs is empty")
+        self.scalars = dict(scalar_inputs or {})
         self.decoder_features = decoder_features
         self.aux_features = aux_features
 
-        self.fusion = fusion if len(self.inputs) > 1 else None
-        self.early = EarlyFusion(self.inputs) if self.fusion == "early" else None
+        fused = len(self.inputs) > 1 or self.scalars or "image" not in self.inputs
+        self.fusion = fusion if fused else None
+        self.early = EarlyFusion(self.inputs, self.scalars) if self.fusion == "early" else None
         encoder_channels = self.early.out_channels if self.early else in_channels
         if self.fusion == "late":
-            self.encoder = LateFusionEncoder(self.inputs, encoder=encoder, fusion=fusion_operator,
+            self.encoder = LateFusionEncoder(self.inputs, self.scalars, encoder=encoder,
+                                             fusion=fusion_operator,
                                              shared_weights=shared_weights)  # fmt: skip
             self.decoder = (
                 UnetDecoder(self.encoder.out_channels, DECODER_CHANNELS) if dense else None
@@ -191,25 +205,29 @@ class MultiTaskUNet(nn.Module):
         """Predict the selected tasks.
 
         Args:
-            image: float [B, C, H, W], normalised.
+            image: float [B, C, H, W], normalised (ignored when ``in_channels`` is 0).
             aux: float [B, A] with A = ``aux_features``; ignored when ``aux_features`` is 0.
             capacity_mw: float [B], installed capacity in MW; NaN or ≤ 0 where unknown.
-            extras: the ``extra_inputs`` by key, float [B, C_k, H, W], normalised.
+            extras: the ``extra_inputs`` by key, float [B, C_k, H, W], and the
+                ``scalar_inputs``, float [B, A_k], normalised.
 
         Returns:
             by task name: binary segmentation logits [B, H, W]; multiclass segmentation
             logits [B, C, H, W]; classification logits [B, C]; regression values in the
             task's unit [B] (``power`` MW, ``co2`` t/h).
         """
-        height, width = image.shape[-2:]
         if self.fusion is None:
+            height, width = image.shape[-2:]
             features = self.encoder(self._pad(image))
         else:
-            missing = [k for k in self.inputs if k != "image" and k not in (extras or {})]
+            given = {"image": image, **(extras or {})}
+            missing = [k for k in (*self.inputs, *self.scalars) if k not in given]
             if missing:
                 raise ValueError(f"the model fuses {missing}, which the batch does not hold")
-            padded = {k: self._pad(v) for k, v in {"image": image, **(extras or {})}.items()}
-            features = self.encoder(self.early(padded) if self.early else padded)
+            height, width = given[next(iter(self.inputs))].shape[-2:]
+            inputs = {k: self._pad(given[k]) for k in self.inputs}
+            inputs.update({k: given[k] for k in self.scalars})
+            features = self.encoder(self.early(inputs) if self.early else inputs)
         out: dict[str, torch.Tensor] = {}
         pooled = [features[-1].mean(dim=(2, 3))]
         if self.dense_heads:

@@ -12,7 +12,7 @@ freezes the modules named in ``freeze``. The base provides:
 - input normalisation with the training statistics of the data, held in buffers so it
   travels in every checkpoint: a model normalises any later dataset as it was trained —
   the optical bands, further spatial modalities (``image_s1``, ``dem`` …, by channel name)
-  and ``aux``;
+  and ``aux``; scalar modalities for fusion as vectors (``scalar_vector``);
 - checks that the data serves the bands, modalities and aux columns the model was built for;
 - TensorBoard figures and HPARAMS through public APIs.
 """
@@ -32,8 +32,29 @@ from torch import nn
 from torch.utils.tensorboard.summary import hparams
 
 from plantwatch.data.statistics import Statistics
+from plantwatch.tasks.registry import KOPPEN_GEIGER
 
 NO_DECAY_NAMES = ("log_vars",)  # learned loss weights
+# Scalar modalities that can be fused as constant channels, with their vector length (aux:
+# the weather vector, its length set by the task).
+SCALAR_MODALITIES: dict[str, int] = {"aux": 0, "season": 1, "climate_zone": len(KOPPEN_GEIGER)}
+
+
+def scalar_vector(batch: Mapping[str, Any], key: str, aux: torch.Tensor | None) -> torch.Tensor:
+    """A scalar modality of a batch as a float vector [B, A]: ``aux`` normalised; ``season``
+    (0 winter – 1 summer solstice) mapped to [-1, 1]; ``climate_zone`` one-hot over the 30
+    Köppen–Geiger classes. Unknown values (flag false) are zeros."""
+    if key == "aux":
+        if aux is None:
+            raise ValueError("the model fuses aux (weather), which the batch does not hold")
+        return aux.float()
+    known = batch[f"has_{key}"].bool()[:, None]
+    if key == "season":
+        value = batch["season"].float()[:, None] * 2 - 1
+    else:
+        classes = SCALAR_MODALITIES[key]
+        value = torch.nn.functional.one_hot(batch[key].long().clamp(0, classes - 1), classes)
+    return torch.where(known, value.float(), 0.0)
 
 
 class BaseTask(L.LightningModule):
@@ -44,6 +65,7 @@ class BaseTask(L.LightningModule):
         aux_features: length of the ``aux`` vector (0: none).
         extra_modalities: further spatial inputs by sample key with their channel names, in
             order (``{"image_s1": ["VV", "VH"], "dem": ["DEM"]}``); None: the image only.
+        scalar_modalities: scalar modalities to fuse, by key (``SCALAR_MODALITIES``).
         optimizer: ``adamw`` or ``sgd`` (with momentum).
         lr: base learning rate.
         weight_decay: weight decay of weights (not of biases, norms and loss weights).
@@ -61,6 +83,7 @@ class BaseTask(L.LightningModule):
         bands: Sequence[str],
         aux_features: int = 0,
         extra_modalities: Mapping[str, Sequence[str]] | None = None,
+        scalar_modalities: Sequence[str] | None = None,
         optimizer: Literal["adamw", "sgd"] = "adamw",
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
@@ -73,6 +96,13 @@ class BaseTask(L.LightningModule):
         self.save_hyperparameters()
         self.bands = tuple(bands)
         self.extra_modalities = {k: tuple(v) for k, v in (extra_modalities or {}).items()}
+        self.scalar_modalities = tuple(scalar_modalities or ())
+        unknown = sorted(set(self.scalar_modalities) - set(SCALAR_MODALITIES))
+        if unknown or ("aux" in self.scalar_modalities and not aux_features):
+            raise ValueError(
+                f"scalar_modalities {list(self.scalar_modalities)}: choose from "
+                f"{list(SCALAR_MODALITIES)} (aux needs aux_features > 0)"
+            )
         extra_channels = sum(len(v) for v in self.extra_modalities.values())
         self.register_buffer("input_mean", torch.zeros(len(self.bands)))
         self.register_buffer("input_std", torch.ones(len(self.bands)))
@@ -106,8 +136,8 @@ class BaseTask(L.LightningModule):
     def normalize(
         self, batch: Mapping[str, Any]
     ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
-        """(image [B, C, H, W], aux [B, A] or None, further modalities by key [B, C_k, H, W])
-        standardised with the training statistics."""
+        """(image [B, C, H, W], aux [B, A] or None, further modalities by key: spatial
+        [B, C_k, H, W] and scalar [B, A_k]) standardised with the training statistics."""
         image = (batch["image"] - self.input_mean[:, None, None]) / self.input_std[:, None, None]
         aux = batch.get("aux")
         if aux is not None and self.aux_mean.numel():
@@ -118,6 +148,8 @@ class BaseTask(L.LightningModule):
             mean, std = self.extra_mean[span, None, None], self.extra_std[span, None, None]
             extras[key] = (batch[key].float() - mean) / std
             start = span.stop
+        for key in self.scalar_modalities:
+            extras[key] = scalar_vector(batch, key, aux)
         return image, aux, extras
 
     def set_statistics(self, statistics: Statistics, aux_columns: Sequence[str]) -> None:

@@ -1,7 +1,8 @@
 """Trivial baselines that every model must beat, scored with the same metrics.
 
 Both predict no segment anywhere and, for every classification task, the training split's
-most frequent class (per class for multilabel tasks). For regression tasks,
+most frequent class (per class for multilabel tasks), and the training split's mean class
+fractions for composition tasks. For regression tasks,
 ``predict-the-mean`` uses the training split's mean; ``capacity × mean load factor`` is the
 fair reference once the model sees capacity, as ours does: power = the plant's capacity ×
 the training split's mean load factor, CO₂ = that power × the training split's t CO₂ per
@@ -44,6 +45,10 @@ def _constant_outputs(
                 CONFIDENT
             )
             outputs[spec.name] = logits
+        elif spec.kind == "composition":
+            mean = np.stack(known).mean(0) if known is not None and len(known) else 1.0
+            share = torch.as_tensor(np.full(len(spec.classes), mean), dtype=torch.float32)
+            outputs[spec.name] = torch.log(share.clamp_min(1e-6)).expand(size, -1)
         elif spec.kind == "multilabel":
             rate = np.stack(known).mean(0) if known is not None and len(known) else 0.0
             outputs[spec.name] = torch.where(

@@ -80,6 +80,17 @@ def multilabel_loss(
     return F.binary_cross_entropy_with_logits(logits[present].float(), labels[present].float())
 
 
+def composition_loss(
+    logits: torch.Tensor, fractions: torch.Tensor, present: torch.Tensor
+) -> torch.Tensor:
+    """KL divergence KL(true ‖ softmax(logits)) over samples with fractions, in nats (0 for a
+    perfect prediction). logits [B, C]; fractions [B, C], each row summing to 1."""
+    if not present.any():
+        return _none(logits)
+    log_predicted = F.log_softmax(logits[present].float(), dim=1)
+    return F.kl_div(log_predicted, fractions[present].float(), reduction="batchmean")
+
+
 def regression_loss(
     prediction: torch.Tensor,
     target: torch.Tensor,
@@ -117,6 +128,8 @@ def task_loss(
         return classification_loss(prediction, target, present)
     if spec.kind == "multilabel":
         return multilabel_loss(prediction, target, present)
+    if spec.kind == "composition":
+        return composition_loss(prediction, target, present)
     return regression_loss(prediction, target, present, scale, regression, huber_delta)
 
 

@@ -6,9 +6,13 @@ detection precision and recall, where truth and prediction follow one rule (an i
 plume when at least ``detection_min_pixels`` of its labelled pixels are plume: fewer is
 below what a 10 m sensor resolves as a plume, for the label as for the model); and, under
 its own name, the optimistic IoU of the earlier papers, averaged only over images where
-prediction and truth are both non-empty. Multiclass segmentation: mIoU and pixel accuracy.
+prediction and truth are both non-empty. Multiclass segmentation: IoU per class and mIoU
+over the classes that occur (in the truth or the prediction: a class absent from both has no
+IoU, and is not averaged in as 0 or 1), and pixel accuracy, all from one confusion matrix.
 Classification: accuracy, macro-F1 and the confusion matrix. Multilabel: macro- and
-micro-F1. Regression: MAE, RMSE and R² in the task's unit.
+micro-F1, and mean average precision over the classes with a positive sample. Composition:
+MAE and RMSE of the fractions in percentage points, R² (variance-weighted over classes).
+Regression: MAE, RMSE and R² in the task's unit.
 
 Only samples that carry a label update that task's metrics; a metric without any labelled
 sample in the epoch is not reported (rather than reported as 0).
@@ -16,6 +20,7 @@ sample in the epoch is not reported (rather than reported as 0).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -29,7 +34,7 @@ from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
     MulticlassF1Score,
-    MulticlassJaccardIndex,
+    MultilabelAveragePrecision,
     MultilabelF1Score,
 )
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
@@ -43,11 +48,12 @@ _SUFFIXES: dict[str, tuple[str, bool]] = {
     "detection_precision": ("detection precision (images)", True),
     "detection_recall": ("detection recall (images)", True),
     "iou_both_nonempty": ("IoU per image, both non-empty (earlier papers)", True),
-    "miou": ("mIoU", True),
+    "miou": ("mIoU (classes that occur)", True),
     "pixel_accuracy": ("pixel accuracy", True),
     "accuracy": ("accuracy", True),
     "macro_f1": ("macro-F1", True),
     "micro_f1": ("micro-F1", True),
+    "map": ("mean average precision (classes that occur)", True),
     "r2": ("R²", True),
 }
 
@@ -65,6 +71,8 @@ def describe_metric(name: str) -> tuple[str, bool]:
         if suffix in _SUFFIXES:
             label, higher = _SUFFIXES[suffix]
             return f"{spec.display} {label}", higher
+        if suffix.startswith("iou_") and suffix[4:] in spec.classes:
+            return f"{spec.display} IoU of {suffix[4:]}", True
     raise KeyError(f"no registered task reports a metric named {name!r}")
 
 
@@ -99,6 +107,42 @@ class BothNonEmptyIoU(Metric):
         return (self.iou_sum / self.images).float()
 
 
+class PresentClassMeanAP(MultilabelAveragePrecision):
+    """Multi-label mean average precision over the classes with at least one positive
+    sample: torchmetrics scores a class without positives as 0, which is no measurement."""
+
+    def __init__(self, num_labels: int) -> None:
+        super().__init__(num_labels, average="none", thresholds=None)
+        self.add_state("positives", torch.zeros(num_labels), dist_reduce_fx="sum")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        """preds: logits [B, C]; target: 0/1 [B, C]."""
+        super().update(preds, target)
+        self.positives += target.sum(dim=0)
+
+    def compute(self) -> torch.Tensor:
+        present = self.positives > 0
+        if not present.any():
+            return torch.tensor(float("nan"))
+        with warnings.catch_warnings():  # about the classes without positives, dropped here
+            warnings.filterwarnings("ignore", "No positive samples", UserWarning)
+            return super().compute()[present].mean()
+
+
+def segmentation_scores(confusion: torch.Tensor, classes: Sequence[str]) -> dict[str, torch.Tensor]:
+    """IoU per class (classes that occur in truth or prediction), their mean and the pixel
+    accuracy from a confusion matrix [C, C] (rows: truth), keyed by metric suffix."""
+    confusion = confusion.double()
+    hits = confusion.diagonal()
+    union = confusion.sum(dim=0) + confusion.sum(dim=1) - hits
+    occurs = union > 0
+    iou = hits / union.clamp_min(1)
+    scores = {f"iou_{c}": iou[i].float() for i, c in enumerate(classes) if occurs[i]}
+    scores["miou"] = iou[occurs].mean().float() if occurs.any() else torch.tensor(float("nan"))
+    scores["pixel_accuracy"] = (hits.sum() / confusion.sum().clamp_min(1)).float()
+    return scores
+
+
 def _collection(spec: TaskSpec) -> MetricCollection:
     """The torchmetrics of one task, keyed by metric suffix."""
     ignore = SEGMENTATION_IGNORE
@@ -112,10 +156,7 @@ def _collection(spec: TaskSpec) -> MetricCollection:
             "detection_recall": BinaryRecall(),
         }
     elif spec.kind == "multiclass_segmentation":
-        metrics = {
-            "miou": MulticlassJaccardIndex(n, average="macro", ignore_index=ignore),
-            "pixel_accuracy": MulticlassAccuracy(n, average="micro", ignore_index=ignore),
-        }
+        metrics = {"confusion": MulticlassConfusionMatrix(n, ignore_index=ignore)}
     elif spec.kind == "multiclass":
         metrics = {
             "accuracy": MulticlassAccuracy(n, average="micro"),
@@ -125,6 +166,13 @@ def _collection(spec: TaskSpec) -> MetricCollection:
         metrics = {
             "macro_f1": MultilabelF1Score(n, average="macro"),
             "micro_f1": MultilabelF1Score(n, average="micro"),
+            "map": PresentClassMeanAP(n),
+        }
+    elif spec.kind == "composition":
+        metrics = {
+            f"mae_{spec.unit_tag}": MeanAbsoluteError(),
+            f"rmse_{spec.unit_tag}": MeanSquaredError(squared=False),
+            "r2": R2Score(multioutput="variance_weighted"),
         }
     else:
         metrics = {
@@ -160,7 +208,14 @@ class TaskMetrics(nn.Module):
 
     def names(self) -> list[str]:
         """Names of all metrics this object can report (``plume_iou``, ``power_r2`` …)."""
-        return [f"{s.name}_{m}" for s in self.specs for m in self.collections[s.name]]
+        names = []
+        for spec in self.specs:
+            if spec.kind == "multiclass_segmentation":
+                suffixes = ["miou", "pixel_accuracy", *(f"iou_{c}" for c in spec.classes)]
+            else:
+                suffixes = list(self.collections[spec.name])
+            names += [f"{spec.name}_{m}" for m in suffixes]
+        return names
 
     def update(
         self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
@@ -187,6 +242,13 @@ class TaskMetrics(nn.Module):
                 metrics["detection_recall"].update(detected.long(), plume.long())
             elif spec.kind == "multilabel":
                 metrics.update(prediction, target.long())
+            elif spec.kind == "composition":
+                percent, truth = prediction.softmax(dim=1) * 100, target.float() * 100
+                for name, metric in metrics.items():
+                    if name == "r2":
+                        metric.update(percent, truth)
+                    else:
+                        metric.update(percent.flatten(), truth.flatten())
             elif spec.kind == "regression":
                 metrics.update(prediction, target.float())
             else:
@@ -214,7 +276,11 @@ class TaskMetrics(nn.Module):
             for name, metric in self.collections[spec.name].items():
                 if name == "r2" and counts[spec.name] < 2:
                     continue
-                values[f"{spec.name}_{name}"] = metric.compute()
+                if name == "confusion":
+                    scores = segmentation_scores(metric.compute(), spec.classes)
+                    values.update({f"{spec.name}_{k}": v for k, v in scores.items()})
+                else:
+                    values[f"{spec.name}_{name}"] = metric.compute()
         return values
 
     def confusion_matrices(self) -> dict[str, torch.Tensor]:

@@ -26,7 +26,7 @@ from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.statistics import Statistics
 from plantwatch.models.encoders import load_encoder_weights
 from plantwatch.models.multitask_unet import CO2Mode, MultiTaskUNet
-from plantwatch.tasks.base import BaseTask
+from plantwatch.tasks.base import SCALAR_MODALITIES, BaseTask
 from plantwatch.tasks.losses import LossWeighting, RegressionLoss, task_loss
 from plantwatch.tasks.metrics import TaskMetrics
 from plantwatch.tasks.plots import ExampleCollector, confusion_figure, scatter_figure
@@ -53,8 +53,12 @@ class MultiTaskTask(BaseTask):
             features, its brightness contrast and area (see MultiTaskUNet).
         detach_plume_features: the power and CO₂ losses do not train the decoder through
             the plume-weighted features (see MultiTaskUNet).
+        use_image: feed the optical image (false: only ``extra_modalities``, e.g. Sentinel-1
+            alone; the data still serves ``bands``).
         extra_modalities: further spatial inputs by sample key with their channel names
             (``{"image_s1": ["VV", "VH"], "dem": ["DEM"]}``), fused with the image.
+        scalar_modalities: scalar modalities fused as constant input channels: ``aux``
+            (weather), ``season``, ``climate_zone`` (none may be a target of ``tasks``).
         fusion: ``early`` (stacked channels) or ``late`` (an encoder per modality).
         fusion_operator: late fusion per level: ``concat`` or ``sum``.
         shared_weights: late fusion with one encoder for every modality.
@@ -91,7 +95,9 @@ class MultiTaskTask(BaseTask):
         decoder_features: bool = False,
         plume_pooling: bool = False,
         detach_plume_features: bool = False,
+        use_image: bool = True,
         extra_modalities: dict[str, list[str]] | None = None,
+        scalar_modalities: list[str] | None = None,
         fusion: Literal["early", "late"] = "early",
         fusion_operator: Literal["concat", "sum"] = "concat",
         shared_weights: bool = False,
@@ -115,10 +121,14 @@ class MultiTaskTask(BaseTask):
     ) -> None:
         self.specs = get_tasks(tasks)
         self.tasks = tuple(s.name for s in self.specs)
+        leaked = sorted({s.target for s in self.specs} & set(scalar_modalities or ()))
+        if leaked:
+            raise ValueError(f"scalar_modalities {leaked} are targets of the selected tasks")
+        fuses_aux = "aux" in (scalar_modalities or ())
         super().__init__(
             bands=tuple(bands) if bands is not None else L2A_BAND_NAMES,
-            aux_features=aux_features if use_aux else 0,
-            extra_modalities=extra_modalities,
+            aux_features=aux_features if use_aux or fuses_aux else 0,
+            extra_modalities=extra_modalities, scalar_modalities=scalar_modalities,
             optimizer=optimizer, lr=lr, weight_decay=weight_decay, momentum=momentum,
             scheduler=scheduler, lr_multipliers=lr_multipliers, freeze=freeze,
         )  # fmt: skip
@@ -126,17 +136,21 @@ class MultiTaskTask(BaseTask):
     # ------------------------------------------------------------------ configuration
     def configure_models(self) -> None:
         h = self.hparams
+        scalars = {k: SCALAR_MODALITIES[k] or h.aux_features for k in self.scalar_modalities}
         self.model = MultiTaskUNet(
-            in_channels=len(self.bands), tasks=self.tasks, encoder=h.encoder,
+            in_channels=len(self.bands) if h.use_image else 0, tasks=self.tasks,
+            encoder=h.encoder,
             aux_features=h.aux_features if h.use_aux else 0, co2_mode=h.co2_mode,
             decoder_features=h.decoder_features,
             plume_pooling=h.plume_pooling, detach_plume_features=h.detach_plume_features,
             extra_inputs={k: len(v) for k, v in self.extra_modalities.items()},
-            fusion=h.fusion, fusion_operator=h.fusion_operator, shared_weights=h.shared_weights,
+            scalar_inputs=scalars, fusion=h.fusion, fusion_operator=h.fusion_operator,
+            shared_weights=h.shared_weights,
             hidden=h.hidden, dropout=h.dropout,
         )  # fmt: skip
-        if h.encoder_checkpoint and self.model.fusion == "late":
-            raise ValueError("encoder_checkpoint with late fusion: load each branch instead")
+        if h.encoder_checkpoint and (self.model.fusion == "late" or not h.use_image):
+            raise ValueError("encoder_checkpoint with late fusion or without the image: load "
+                             "each branch instead")  # fmt: skip
         if h.encoder_checkpoint:
             load_encoder_weights(self.model.encoder, h.encoder_checkpoint, self.bands)
         if h.channels_last:
@@ -241,7 +255,7 @@ class MultiTaskTask(BaseTask):
             value = outputs[spec.name].float()
             if spec.kind in ("binary_segmentation", "multilabel"):
                 value = torch.sigmoid(value)
-            elif spec.kind in ("multiclass", "multiclass_segmentation"):
+            elif spec.kind in ("multiclass", "multiclass_segmentation", "composition"):
                 value = value.softmax(dim=1)
             result[spec.name] = value
         return result

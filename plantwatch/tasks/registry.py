@@ -10,7 +10,10 @@ the output. The kind decides everything else, in one place each:
   accuracy (land-cover map).
 - ``multiclass``: an MLP on the pooled features; cross-entropy; accuracy, macro-F1,
   confusion matrix (fuel, climate zone).
-- ``multilabel``: an MLP; BCE per class; macro- and micro-F1 (land-cover labels).
+- ``multilabel``: an MLP; BCE per class; macro- and micro-F1 and mean average precision
+  over the classes that occur (land-cover labels).
+- ``composition``: an MLP whose softmax gives class fractions that sum to 1; KL divergence
+  from the true fractions; MAE and RMSE in percentage points, R² (land-cover fractions).
 - ``regression``: an MLP; Huber or L1 in units of the training standard deviation; MAE,
   RMSE, R² in the task's unit (power, CO₂).
 
@@ -30,7 +33,12 @@ from plantwatch import physics
 from plantwatch.bands import WORLDCOVER_CLASSES
 
 TaskKind = Literal[
-    "binary_segmentation", "multiclass_segmentation", "multiclass", "multilabel", "regression"
+    "binary_segmentation",
+    "multiclass_segmentation",
+    "multiclass",
+    "multilabel",
+    "composition",
+    "regression",
 ]
 OutputHook = Literal["capacity_load_factor", "physics_co2"]
 SEGMENTATION_IGNORE = 255  # a segmentation target pixel that is not labelled
@@ -44,10 +52,11 @@ class TaskSpec:
         name: task name used in configs, metric names (``<name>_<metric>``) and logs.
         kind: see the module table.
         target: sample key of the target (``mask`` [H, W]; ``fuel`` long []; ``power`` float
-            []; a multilabel target is float [C] of 0/1).
+            []; a multilabel target is float [C] of 0/1; a composition float [C] summing to 1).
         flag: sample key of the presence flag (bool []); unlabelled samples never count.
         classes: class names (classification and segmentation kinds; binary: empty).
-        unit: unit of a regression target, e.g. ``MW``.
+        unit: unit of a regression target, e.g. ``MW`` (of a composition's errors:
+            ``percentage points``).
         unit_tag: the unit in metric names: ``power_mae_mw``.
         scale: typical magnitude of a regression target in ``unit``: the head's output scale,
             and the loss scale when the training data carries no statistics of the target.
@@ -74,7 +83,7 @@ class TaskSpec:
         if self.kind not in get_args(TaskKind):
             raise ValueError(f"task {self.name!r}: kind {self.kind!r} not in {get_args(TaskKind)}")
         if (
-            self.kind in ("multiclass_segmentation", "multiclass", "multilabel")
+            self.kind in ("multiclass_segmentation", "multiclass", "multilabel", "composition")
             and not self.classes
         ):
             raise ValueError(f"task {self.name!r}: a {self.kind} task needs its class names")
@@ -138,7 +147,8 @@ register_task(
 
 
 # ben-ge (Mommert et al. 2023): ESA WorldCover land cover as a map, as the classes present
-# in a patch, and the Köppen–Geiger climate zone (Beck et al. 2018, codes 1–30 → 0–29).
+# in a patch, as the share of each class in the patch, and the Köppen–Geiger climate zone
+# (Beck et al. 2018, codes 1–30 → 0–29).
 WORLDCOVER_NAMES: tuple[str, ...] = tuple(WORLDCOVER_CLASSES.values())
 KOPPEN_GEIGER: tuple[str, ...] = (
     "Af", "Am", "Aw", "BWh", "BWk", "BSh", "BSk", "Csa", "Csb", "Csc", "Cwa", "Cwb", "Cwc",
@@ -154,7 +164,14 @@ register_task(
              flag="has_lulc_multilabel", classes=WORLDCOVER_NAMES, title="land-cover labels")
 )  # fmt: skip
 register_task(
+    TaskSpec("land_cover_fractions", "composition", target="lulc_fractions",
+             flag="has_lulc_fractions", classes=WORLDCOVER_NAMES, unit="percentage points",
+             unit_tag="pp", title="land-cover fractions")
+)  # fmt: skip
+register_task(
     TaskSpec("climate_zone", "multiclass", target="climate_zone", flag="has_climate_zone",
              classes=KOPPEN_GEIGER, title="climate zone")
 )  # fmt: skip
-BENGE_TASKS: tuple[str, ...] = ("land_cover", "land_cover_labels", "climate_zone")
+BENGE_TASKS: tuple[str, ...] = (
+    "land_cover", "land_cover_labels", "land_cover_fractions", "climate_zone",
+)  # fmt: skip

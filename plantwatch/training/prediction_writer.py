@@ -22,9 +22,10 @@ class PredictionWriter(L.pytorch.callbacks.BasePredictionWriter):
     The CSV (one per process when predicting on several devices) holds per observation, for
     each task the model predicts: regression values as ``<task>_<unit>`` (``power_mw``,
     ``co2_t_per_h``); class probabilities ``<task>_prob_<class>`` and ``<task>_pred``;
-    multilabel probabilities; for a binary segmentation ``<task>_pixels`` (pixels with
-    probability > 0.5). Segmentations are written as uint8 GeoTIFFs (0/1, or class index)
-    with the CRS and transform the sample carries.
+    multilabel probabilities; class fractions ``<task>_frac_<class>``; for a binary
+    segmentation ``<task>_pixels`` (pixels with probability > 0.5). Segmentations are
+    written as uint8 GeoTIFFs (0/1, or class index) with the CRS and transform the sample
+    carries.
 
     Args:
         output_dir: folder for the outputs; None writes to ``<log_dir>/predictions``.
@@ -63,8 +64,9 @@ class PredictionWriter(L.pytorch.callbacks.BasePredictionWriter):
                 value = prediction[spec.name][i].cpu().numpy()
                 if spec.kind == "regression":
                     row[f"{spec.name}_{spec.unit_tag}".rstrip("_")] = round(float(value), 2)
-                elif spec.kind in ("multiclass", "multilabel"):
-                    row.update({f"{spec.name}_prob_{c}": round(float(p), 4)
+                elif spec.kind in ("multiclass", "multilabel", "composition"):
+                    share = "frac" if spec.kind == "composition" else "prob"
+                    row.update({f"{spec.name}_{share}_{c}": round(float(p), 4)
                                 for c, p in zip(spec.classes, value, strict=True)})  # fmt: skip
                     if spec.kind == "multiclass":
                         row[f"{spec.name}_pred"] = spec.classes[int(np.argmax(value))]

@@ -129,3 +129,30 @@ def test_extra_modalities_are_fused_early_or_late(fusion):
     assert (net.early is not None) == (fusion == "early")
     with pytest.raises(ValueError, match=r"fuses \['dem'\]"):
         net(torch.randn(2, 12, 40, 40), extras={"image_s1": extras["image_s1"]})
+
+
+@pytest.mark.parametrize("fusion", ["early", "late"])
+def test_scalar_modalities_enter_the_encoder_as_constant_channels(fusion):
+    net = MultiTaskUNet(in_channels=12, tasks=["land_cover"], extra_inputs={"image_s1": 2},
+                        scalar_inputs={"aux": 4, "season": 1}, fusion=fusion)  # fmt: skip
+    extras = {"image_s1": torch.randn(2, 2, 32, 32), "aux": torch.randn(2, 4),
+              "season": torch.zeros(2, 1)}  # fmt: skip
+    image = torch.randn(2, 12, 32, 32)
+    net.eval()
+    first = net(image, extras=extras)["land_cover"]
+    assert first.shape == (2, 11, 32, 32)
+    changed = net(image, extras={**extras, "season": torch.ones(2, 1)})["land_cover"]
+    assert not torch.allclose(first, changed)  # the season reaches the output
+    with pytest.raises(ValueError, match=r"fuses \['season'\]"):
+        net(image, extras={"image_s1": extras["image_s1"], "aux": extras["aux"]})
+
+
+def test_without_the_image_a_model_reads_sentinel_1_alone():
+    net = MultiTaskUNet(in_channels=0, tasks=["land_cover"], extra_inputs={"image_s1": 2})
+    net.eval()
+    s1 = torch.randn(2, 2, 32, 32)
+    out = net(torch.randn(2, 12, 32, 32), extras={"image_s1": s1})["land_cover"]
+    again = net(torch.randn(2, 12, 32, 32), extras={"image_s1": s1})["land_cover"]
+    assert out.shape == (2, 11, 32, 32) and torch.equal(out, again)  # the image is unused
+    with pytest.raises(ValueError, match="no spatial input"):
+        MultiTaskUNet(in_channels=0, tasks=["land_cover"])

@@ -6,6 +6,7 @@ from plantwatch.tasks.losses import (
     LossWeighting,
     binary_segmentation_loss,
     classification_loss,
+    composition_loss,
     regression_loss,
 )
 
@@ -42,6 +43,9 @@ def test_dice_term_is_added_with_its_weight():
             p.view(2, 1).repeat(1, 4), torch.tensor([0, 1]), torch.tensor([False, False])
         ),
         lambda p: regression_loss(p, torch.tensor([5.0, 6.0]), torch.tensor([False, False]), 100.0),
+        lambda p: composition_loss(
+            p.view(2, 1).repeat(1, 3), torch.full((2, 3), 1 / 3), torch.tensor([False, False])
+        ),
     ],
 )
 def test_a_batch_without_labels_gives_exactly_zero_and_zero_gradient(loss):
@@ -50,6 +54,19 @@ def test_a_batch_without_labels_gives_exactly_zero_and_zero_gradient(loss):
     value.backward()
     assert value.item() == 0.0 and prediction.grad is not None
     assert (prediction.grad == 0).all()
+
+
+def test_composition_loss_is_the_kl_divergence_and_zero_when_exact():
+    truth = torch.tensor([[0.7, 0.2, 0.1], [0.0, 0.5, 0.5]])
+    present = torch.tensor([True, True])
+    assert composition_loss(truth.clamp_min(1e-12).log(), truth, present).item() == pytest.approx(
+        0.0, abs=1e-6
+    )
+    logits = torch.randn(2, 3)
+    predicted = logits.softmax(dim=1)
+    terms = torch.where(truth > 0, truth * (truth.clamp_min(1e-12) / predicted).log(), 0.0)
+    expected = terms.sum() / 2
+    torch.testing.assert_close(composition_loss(logits, truth, present), expected)
 
 
 def test_regression_losses_are_in_normalised_units_with_a_huber_delta():

@@ -118,3 +118,61 @@ def test_metric_labels_carry_units_and_directions():
     assert describe_metric("plume_iou")[1] is True
     with pytest.raises(KeyError):
         describe_metric("smoke_iou")
+
+
+def test_land_cover_iou_per_class_matches_scikit_learn_and_skips_absent_classes():
+    from sklearn.metrics import jaccard_score
+
+    rng = np.random.default_rng(1)
+    truth = torch.tensor(rng.integers(0, 3, (4, 8, 8)))  # classes 0-2 of 11 occur
+    truth[0, 0, :4] = 255  # unlabelled pixels
+    predicted = torch.where(torch.tensor(rng.random((4, 8, 8)) < 0.7), truth, 1)
+    predicted[truth == 255] = 5  # predictions on unlabelled pixels do not count
+    logits = torch.nn.functional.one_hot(predicted, 11).permute(0, 3, 1, 2).float()
+    metrics = TaskMetrics(get_tasks(["land_cover"]))
+    metrics.update({"land_cover": logits}, {"lulc": truth, "has_lulc": torch.ones(4, dtype=bool)})
+    values = metrics.compute()
+    valid = truth != 255
+    expected = jaccard_score(truth[valid], predicted[valid], labels=[0, 1, 2], average=None)
+    names = ("tree_cover", "shrubland", "grassland")
+    for name, iou in zip(names, expected, strict=True):
+        assert values[f"land_cover_iou_{name}"].item() == pytest.approx(iou, abs=1e-6)
+    assert "land_cover_iou_cropland" not in values  # in neither truth nor prediction
+    assert values["land_cover_miou"].item() == pytest.approx(expected.mean(), abs=1e-6)
+    assert values["land_cover_pixel_accuracy"].item() == pytest.approx(
+        (truth[valid] == predicted[valid]).float().mean().item()
+    )
+    assert set(values) <= set(metrics.names())
+
+
+def test_multilabel_map_averages_only_classes_with_positives():
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, (30, 11))
+    labels[:, 9] = 0  # no patch holds mangroves: no average precision to speak of
+    scores = labels + rng.normal(0, 0.8, labels.shape)
+    metrics = TaskMetrics(get_tasks(["land_cover_labels"]))
+    metrics.update(
+        {"land_cover_labels": torch.tensor(scores, dtype=torch.float32)},
+        {"lulc_multilabel": torch.tensor(labels, dtype=torch.float32),
+         "has_lulc_multilabel": torch.ones(30, dtype=bool)},
+    )  # fmt: skip
+    present = [c for c in range(11) if labels[:, c].any()]
+    expected = np.mean([average_precision_score(labels[:, c], scores[:, c]) for c in present])
+    assert metrics.compute()["land_cover_labels_map"].item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_fraction_errors_are_in_percentage_points():
+    truth = torch.tensor([[0.5, 0.5] + [0.0] * 9, [1.0] + [0.0] * 10])
+    predicted = torch.tensor([[0.7, 0.3] + [0.0] * 9, [0.9, 0.1] + [0.0] * 9])
+    metrics = TaskMetrics(get_tasks(["land_cover_fractions"]))
+    metrics.update(
+        {"land_cover_fractions": torch.log(predicted.clamp_min(1e-9))},
+        {"lulc_fractions": truth, "has_lulc_fractions": torch.ones(2, dtype=bool)},
+    )
+    values = metrics.compute()
+    assert values["land_cover_fractions_mae_pp"].item() == pytest.approx(60 / 22, rel=1e-4)
+    assert describe_metric("land_cover_fractions_mae_pp") == (
+        "land-cover fractions MAE (percentage points)", False)  # fmt: skip
+    assert describe_metric("land_cover_iou_cropland") == ("land cover IoU of cropland", True)

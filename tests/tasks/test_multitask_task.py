@@ -280,3 +280,22 @@ def test_further_modalities_are_normalised_by_channel_name():
     _, _, extras = task.normalize(batch)
     assert torch.allclose(extras["image_s1"], torch.ones(2, 2, 32, 32))
     assert task(batch)["land_cover"].shape == (2, 11, 32, 32)
+
+
+def test_scalar_modalities_are_encoded_and_cannot_leak_a_target():
+    from plantwatch.tasks.base import scalar_vector
+
+    batch = {"season": torch.tensor([0.0, 1.0, 0.5]),
+             "has_season": torch.tensor([True, True, False]),
+             "climate_zone": torch.tensor([2, 14, 0]),
+             "has_climate_zone": torch.tensor([True, True, False])}  # fmt: skip
+    assert scalar_vector(batch, "season", None)[:, 0].tolist() == [-1.0, 1.0, 0.0]
+    zone = scalar_vector(batch, "climate_zone", None)
+    assert zone.shape == (3, 30) and zone[0, 2] == 1 and zone[1, 14] == 1 and zone[2].sum() == 0
+    with pytest.raises(ValueError, match=r"\['climate_zone'\] are targets"):
+        MultiTaskTask(tasks=["land_cover", "climate_zone"], scalar_modalities=["climate_zone"])
+    task = MultiTaskTask(tasks=["land_cover"], use_aux=False, scalar_modalities=["aux", "season"])
+    assert task.aux_mean.numel() == 4 and task.model.aux_features == 0  # weather as channels only
+    inputs = {"image": torch.zeros(2, 12, 32, 32), "aux": torch.zeros(2, 4), **{
+        k: v[:2] for k, v in batch.items()}}  # fmt: skip
+    assert task(inputs)["land_cover"].shape == (2, 11, 32, 32)
