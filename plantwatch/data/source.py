@@ -19,6 +19,11 @@ class DatasetSource(ABC):
     def write(self, root: Path) -> None:
         """Produce the dataset in ``root`` (resuming a killed attempt where possible)."""
 
+    def complete(self, root: Path) -> bool:
+        """Whether ``root`` holds a complete dataset (default: its ``dataset.json``, which
+        the writer adds last)."""
+        return (root / layout.DATASET_JSON).is_file()
+
     def check(self, root: Path) -> None:  # noqa: B027 - an optional hook
         """Called when ``root`` already holds a dataset: warn if it differs from this source
         (by default, nothing to compare)."""
@@ -27,7 +32,7 @@ class DatasetSource(ABC):
         """Make sure ``root`` holds the complete dataset; returns ``root``."""
         root = Path(root)
         with dataset_lock(root):
-            if (root / layout.DATASET_JSON).is_file():
+            if self.complete(root):
                 self.check(root)
             else:
                 self.write(root)

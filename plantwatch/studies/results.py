@@ -13,13 +13,12 @@ from plantwatch.studies.runner import run_dir
 from plantwatch.studies.spec import Study
 from plantwatch.studies.worker import BASELINES, METRICS
 from plantwatch.tasks.metrics import describe_metric
+from plantwatch.tasks.registry import TASKS
 
-HEADLINE: tuple[str, ...] = (
-    "power_mae_mw", "power_r2", "co2_mae_t_per_h", "co2_r2",
-    "fuel_accuracy", "fuel_macro_f1", "plume_iou", "plume_f1",
-)  # fmt: skip
-# Validation figures of the chosen checkpoint, on which variants are compared and chosen.
-VALIDATION: tuple[str, ...] = ("val_selection_loss", "val_power_mae_mw")
+
+def task_of(metric: str) -> str:
+    """The registered task a metric belongs to: ``land_cover_iou_cropland`` → ``land_cover``."""
+    return max((t for t in TASKS if metric.startswith(f"{t}_")), key=len, default="")
 
 
 def metric_label(metric: str) -> str:
@@ -52,17 +51,19 @@ def collect(study: Study, root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean, sample std (ddof=1) and count of each headline and validation metric per variant
-    and fraction."""
-    metrics = [m for m in HEADLINE + VALIDATION if m in frame]
+def summarise(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Mean, sample std (ddof=1) and count of each of ``columns`` (headline and validation
+    metrics) per variant and fraction."""
+    metrics = [m for m in columns if m in frame]
     grouped = frame.groupby(["variant", "label_fraction"], sort=False)[metrics]
     return pd.concat(
         {"mean": grouped.mean(), "std": grouped.std(ddof=1), "n": grouped.count()}, axis=1
     )
 
 
-def relative_changes(summary: pd.DataFrame, baselines: dict[str, str]) -> pd.DataFrame:
+def relative_changes(
+    summary: pd.DataFrame, baselines: dict[str, str], headline: tuple[str, ...]
+) -> pd.DataFrame:
     """Change of each variant's mean against the single-task baseline of the metric's task, %.
 
     Rows: (variant, label_fraction); columns: metrics. Positive is better for every metric
@@ -70,9 +71,9 @@ def relative_changes(summary: pd.DataFrame, baselines: dict[str, str]) -> pd.Dat
     """
     means = summary["mean"]
     changes = pd.DataFrame(index=means.index, columns=means.columns, dtype=float)
-    for metric in HEADLINE:
+    for metric in headline:
         higher = describe_metric(metric)[1]
-        task = metric.split("_")[0]
+        task = task_of(metric)
         if metric not in means or task not in baselines:
             continue
         for (variant, fraction), value in means[metric].items():
@@ -88,9 +89,9 @@ def relative_changes(summary: pd.DataFrame, baselines: dict[str, str]) -> pd.Dat
     return changes.dropna(how="all")
 
 
-def markdown(summary: pd.DataFrame, changes: pd.DataFrame) -> str:
-    """The mean ± std table and the relative-change table as Markdown."""
-    metrics = [(m, metric_label(m)) for m in HEADLINE + VALIDATION if m in summary["mean"]]
+def markdown(summary: pd.DataFrame, changes: pd.DataFrame, columns: tuple[str, ...]) -> str:
+    """The mean ± std table of ``columns`` and the relative-change table as Markdown."""
+    metrics = [(m, metric_label(m)) for m in columns if m in summary["mean"]]
     lines = [
         "| variant | label fraction | runs | " + " | ".join(label for _, label in metrics) + " |"
     ]
@@ -129,15 +130,29 @@ def chosen_on_validation(summary: pd.DataFrame, variants: list[str]) -> dict[flo
     return {fraction: rows.idxmin()[0] for fraction, rows in losses.groupby(level=1)}
 
 
-def plot_metrics(summary: pd.DataFrame, out: Path, name: str) -> list[Path]:
-    """One PNG per headline metric: mean ± std against label fraction, a line per variant."""
+def plot_metrics(
+    summary: pd.DataFrame, out: Path, name: str, headline: tuple[str, ...]
+) -> list[Path]:
+    """One PNG per headline metric: mean ± std against label fraction, a line per variant;
+    with a single label fraction, one bar per variant."""
     paths = []
-    for metric in HEADLINE:
+    single = summary.index.get_level_values(1).nunique() == 1
+    for metric in headline:
         if metric not in summary["mean"]:
             continue
         label = describe_metric(metric)[0]
         figure = Figure(figsize=(5, 3.6), layout="constrained")
         ax = figure.subplots()
+        if single:
+            means = summary["mean"][metric].droplevel(1)
+            ax.barh(means.index, means.values, xerr=summary["std"][metric].fillna(0).values,
+                    capsize=3)  # fmt: skip
+            ax.invert_yaxis()
+            ax.set_xlabel(label)
+            path = out / f"{name}_{metric}.png"
+            figure.savefig(path, dpi=110)
+            paths.append(path)
+            continue
         for variant, rows in summary["mean"][metric].groupby(level=0, sort=False):
             if rows.notna().any():
                 fractions = rows.index.get_level_values(1)
@@ -167,9 +182,10 @@ def write_results(study: Study, root: Path, out: Path, header: str = "") -> Path
     if frame.empty:
         raise ValueError(f"study {study.name}: no finished runs under {root}")
     frame.to_csv(out / f"{study.name}.csv", index=False)
-    summary = summarise(frame)
-    plots = plot_metrics(summary, out, study.name)
-    body = markdown(summary, relative_changes(summary, study.baselines))
+    columns = (*study.metrics, *study.validation_metrics)
+    summary = summarise(frame, columns)
+    plots = plot_metrics(summary, out, study.name, study.metrics)
+    body = markdown(summary, relative_changes(summary, study.baselines, study.metrics), columns)
     chosen = chosen_on_validation(summary, list(study.variants))
     if chosen:
         body += "\n\nChosen on validation (lowest mean validation selection loss): " + ", ".join(

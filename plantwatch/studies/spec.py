@@ -9,6 +9,7 @@ split_seeds: [0, 1]                          # data split seeds (default: the da
 label_fractions: [0.1, 1.0]                  # fractions with split files (train_10pct …)
 cut_val_labels: true                         # validation labels cut to the label fraction
 baselines: {plume: single_plume, power: single_power}   # single-task baseline per task
+metrics: [power_mae_mw, plume_iou]           # the record's columns (default: the plant tasks')
 variants:                                    # a config delta (YAML mapping) or config paths
   single_plume: {model: {tasks: [plume]}}
   multitask: [experiments/model/multitask.yaml]
@@ -24,7 +25,14 @@ from typing import Any
 
 import yaml
 
+from plantwatch.tasks.metrics import describe_metric
 from plantwatch.tasks.registry import TASKS
+
+# The record's columns of a plant study (headline test metrics, best first).
+PLANT_METRICS: tuple[str, ...] = (
+    "power_mae_mw", "power_r2", "co2_mae_t_per_h", "co2_r2",
+    "fuel_accuracy", "fuel_macro_f1", "plume_iou", "plume_f1",
+)  # fmt: skip
 
 
 def variant_config(root: Path, name: str) -> Path:
@@ -67,6 +75,12 @@ class Study:
     path: Path
     split_seeds: tuple[int | None, ...] = (None,)
     cut_val_labels: bool = False
+    metrics: tuple[str, ...] = PLANT_METRICS
+
+    @property
+    def validation_metrics(self) -> tuple[str, ...]:
+        """Validation columns of the record: the selection loss and the first metric."""
+        return ("val_selection_loss", f"val_{self.metrics[0]}")
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Study:
@@ -87,7 +101,13 @@ class Study:
             path=path,
             split_seeds=tuple(int(s) for s in spec.get("split_seeds", [])) or (None,),
             cut_val_labels=bool(spec.get("cut_val_labels", False)),
+            metrics=tuple(spec.get("metrics", PLANT_METRICS)),
         )
+        try:
+            for metric in study.metrics:
+                describe_metric(metric)
+        except KeyError as error:
+            raise ValueError(f"{path}: metrics: {error.args[0]}") from None
         for config in study.base + tuple(
             c for v in study.variants.values() if isinstance(v, list) for c in v
         ):

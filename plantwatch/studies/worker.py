@@ -25,7 +25,6 @@ ATTEMPTS = "attempts.log"
 def run(run_dir: Path) -> dict[str, float]:
     """Execute the run in ``run_dir``; returns its test metrics."""
     from plantwatch.tasks.baselines import datamodule_baselines
-    from plantwatch.tasks.registry import PLANT_TASKS, get_tasks
     from plantwatch.training.cli import fit_and_test
 
     args = json.loads((run_dir / ARGS).read_text())
@@ -38,7 +37,7 @@ def run(run_dir: Path) -> dict[str, float]:
     start = time.perf_counter()
     metrics, cli = fit_and_test(args, ckpt_path=resume)
     record = {**metrics, "wall_s": round(time.perf_counter() - start, 1)}
-    baselines = datamodule_baselines(cli.datamodule, get_tasks(PLANT_TASKS))
+    baselines = datamodule_baselines(cli.datamodule, cli.model.specs)
     for name, values in ((BASELINES, baselines), (METRICS, record)):
         partial = run_dir / f"{name}.partial"
         partial.write_text(json.dumps(values, indent=2))

@@ -13,8 +13,14 @@ import pytest
 import yaml
 
 from plantwatch.cli import main
-from plantwatch.studies.results import chosen_on_validation, markdown, relative_changes, summarise
-from plantwatch.studies.spec import Run, Study
+from plantwatch.studies.results import (
+    chosen_on_validation,
+    markdown,
+    relative_changes,
+    summarise,
+    task_of,
+)
+from plantwatch.studies.spec import PLANT_METRICS, Run, Study
 from plantwatch.tasks.baselines import CAPACITY, MEAN
 from plantwatch.tasks.plume_reference import TRUE_PLUME
 from tests.data.fakes import tiny_cli_args
@@ -124,7 +130,8 @@ def test_relative_change_is_positive_when_better():
         for v, mae, r2 in rows
         for s in (0, 1)
     )
-    changes = relative_changes(summarise(frame), {"power": "single_power"})
+    columns = ("power_mae_mw", "power_r2")
+    changes = relative_changes(summarise(frame, columns), {"power": "single_power"}, columns)
     assert changes.loc[("multitask", 1.0), "power_mae_mw"] == pytest.approx(10.0)
     assert changes.loc[("multitask", 1.0), "power_r2"] == pytest.approx(20.0)
     assert ("single_power", 1.0) not in changes.index
@@ -143,11 +150,19 @@ def test_the_variant_with_the_lowest_validation_loss_is_chosen_not_the_best_on_t
         for v, loss, mae in rows
         for s in (0, 1)
     )
-    summary = summarise(frame)
+    columns = (*PLANT_METRICS, "val_selection_loss")
+    summary = summarise(frame, columns)
     assert chosen_on_validation(summary, ["pooled", "plume_aware"]) == {1.0: "plume_aware"}
-    table = markdown(summary, relative_changes(summary, {}))
+    table = markdown(summary, relative_changes(summary, {}, PLANT_METRICS), columns)
     assert "validation selection loss" in table and "0.500 ± 0.000" in table
-    assert chosen_on_validation(summarise(frame.drop(columns="val_selection_loss")), ["a"]) == {}
+    without = summarise(frame.drop(columns="val_selection_loss"), columns)
+    assert chosen_on_validation(without, ["a"]) == {}
+
+
+def test_metrics_are_attributed_to_the_task_with_the_longest_matching_name():
+    assert task_of("land_cover_iou_cropland") == "land_cover"
+    assert task_of("land_cover_labels_map") == "land_cover_labels"
+    assert task_of("power_mae_mw") == "power" and task_of("nothing_here") == ""
 
 
 def test_study_files_are_checked(tmp_path, monkeypatch):
@@ -183,3 +198,38 @@ def test_committed_studies_build_valid_runs(name, tmp_path, monkeypatch):
     cli = PlantwatchCLI(args=args, run=False)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     assert cli.trainer.state.finished
+
+
+@pytest.fixture(scope="module")
+def tiny_benge(tmp_path_factory):
+    from plantwatch.data.synthetic.benge import synthesize_benge
+
+    return synthesize_benge(tmp_path_factory.mktemp("benge"), patches=12, size=36, progress=False)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["s2", "s1", "s2_s1_early", "s2_s1_late", "s2_s1_dem_early", "s2_s1_dem_late", "all_early",
+     "all_late"],
+)  # fmt: skip
+def test_every_benge_fusion_variant_trains_on_synthetic_benge(variant, tiny_benge, tmp_path,
+                                                               monkeypatch):  # fmt: skip
+    from plantwatch.training.cli import PlantwatchCLI
+
+    monkeypatch.chdir(REPO)
+    study = Study.from_yaml(REPO / "experiments" / "studies" / "benge_fusion.yaml")
+    assert len(study.seeds) >= 3 and variant in study.variants
+    study.write_variant_configs(tmp_path)
+    run = next(r for r in study.runs() if r.variant == variant)
+    args = [*study.run_args(run, tmp_path), f"--data.init_args.root={tiny_benge}",
+            "--data.init_args.source.init_args.patches=12",
+            "--data.init_args.source.init_args.size=36", "--data.init_args.batch_size=4",
+            "--trainer.fast_dev_run=true", "--trainer.precision=32-true",
+            f"--trainer.default_root_dir={tmp_path}"]  # fmt: skip
+    cli = PlantwatchCLI(args=args, run=False)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert cli.trainer.state.finished
+    inputs = set(cli.model.model.inputs) | set(cli.model.model.scalars)
+    expected = {"s2": {"image"}, "s1": {"image_s1"}}.get(variant, {"image", "image_s1"})
+    assert expected <= inputs and ("dem" in inputs) == ("dem" in variant or "all" in variant)
+    assert ("climate_zone" in inputs) == variant.startswith("all")

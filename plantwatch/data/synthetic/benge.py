@@ -11,6 +11,7 @@ one scene (``benge_scene.py``) written as::
     esaworldcover/<patch_id>_esaworldcover.tif              uint8 WorldCover codes
     <subset>_meta.csv, <subset>_era-5.csv, <subset>_esaworldcover.csv (fractions 0–1)
     splits/<subset>_{train,val,test}.csv                    80/10/10, grouped by acquisition
+    synthetic_benge.json                                    the settings; written last
 
 Deterministic by seed; files are written atomically and a rerun skips the patches that are
 complete, so a killed run resumes.
@@ -19,6 +20,7 @@ complete, so a killed run resumes.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,7 @@ from plantwatch.data.splits import split_by_plant
 from plantwatch.data.synthetic.benge_scene import PatchScene, make_patch
 
 PATCHES_PER_ACQUISITION = 4
+SETTINGS_JSON = "synthetic_benge.json"  # written last: a folder with it is complete
 FIRST_DAY = dt.datetime(2017, 6, 1, tzinfo=dt.timezone.utc)
 
 
@@ -123,6 +126,10 @@ def synthesize_benge(
                           **{str(c): round(counts[c] / scene.land_cover.size, 5)
                              for c in WORLDCOVER_CLASSES}})  # fmt: skip
     _write_tables(out, subset, meta, era5, fractions, seed)
+    settings = {"patches": patches, "size": size, "seed": seed, "subset": subset}
+    partial = out / f"{SETTINGS_JSON}.partial"
+    partial.write_text(json.dumps(settings, indent=2) + "\n")
+    partial.replace(out / SETTINGS_JSON)
     return out
 
 

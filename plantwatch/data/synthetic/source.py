@@ -1,4 +1,5 @@
-"""`SyntheticPlants`: the built-in synthetic power-plant benchmark as a dataset source."""
+"""The built-in synthetic datasets as dataset sources: `SyntheticPlants` (the power-plant
+benchmark, canonical layout) and `SyntheticBenGe` (ben-ge's native layout)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,18 @@ from typing import Literal
 
 from plantwatch.data import layout
 from plantwatch.data.source import DatasetSource
+from plantwatch.data.synthetic.benge import SETTINGS_JSON, synthesize_benge
 from plantwatch.data.synthetic.power_plants import synthesize_power_plants
+
+
+def _warn_if_different(root: Path, on_disk: dict, configured: dict) -> None:
+    differ = {k: (on_disk.get(k), v) for k, v in configured.items() if on_disk.get(k) != v}
+    if differ:
+        warnings.warn(
+            f"{root} was generated with other settings (on disk, configured): {differ}; "
+            "using the data on disk — delete the folder to regenerate",
+            stacklevel=3,
+        )
 
 
 class SyntheticPlants(DatasetSource):
@@ -46,13 +58,31 @@ class SyntheticPlants(DatasetSource):
 
     def check(self, root: Path) -> None:
         info = json.loads((root / layout.DATASET_JSON).read_text())
-        generator = info.get("generator", {})
-        differ = {
-            k: (generator.get(k), v) for k, v in self.settings.items() if generator.get(k) != v
-        }
-        if differ:
-            warnings.warn(
-                f"{root} was generated with other settings (on disk, configured): {differ}; "
-                "using the data on disk — delete the folder to regenerate",
-                stacklevel=2,
-            )
+        _warn_if_different(root, info.get("generator", {}), self.settings)
+
+
+class SyntheticBenGe(DatasetSource):
+    """Generate a synthetic ben-ge (``data/synthetic/benge.py``) into the root on first use;
+    read it with `plantwatch.data.benge.dataset.BenGe` and ``subset`` alike.
+
+    Args:
+        patches: number of patches (four per acquisition).
+        size: patch side in 10 m pixels (a multiple of 6).
+        seed: generator seed (and the seed of the split files).
+        subset: the name in the table and split files.
+        progress: show a progress bar.
+    """
+
+    def __init__(self, patches: int = 256, size: int = 120, seed: int = 0,
+                 subset: str = "ben-ge-synthetic", progress: bool = True) -> None:  # fmt: skip
+        self.settings = {"patches": patches, "size": size, "seed": seed, "subset": subset}
+        self.progress = progress
+
+    def write(self, root: Path) -> None:
+        synthesize_benge(root, progress=self.progress, **self.settings)
+
+    def complete(self, root: Path) -> bool:
+        return (root / SETTINGS_JSON).is_file()
+
+    def check(self, root: Path) -> None:
+        _warn_if_different(root, json.loads((root / SETTINGS_JSON).read_text()), self.settings)
