@@ -112,6 +112,8 @@ def _compare(args: argparse.Namespace) -> None:
     failed = run_study(study, args.root, jobs=args.jobs)
     elapsed = (time.perf_counter() - start) / 60
     runs = collect(study, root)
+    if runs.empty:
+        raise SystemExit(f"study {study.name}: no run finished; see the stdout.log of each run")
     runs = runs[runs["variant"].isin(list(study.variants))]  # the baselines are no runs
     command = "plantwatch " + shlex.join(
         sys.argv[1:] if sys.argv[1:2] == ["compare"] else ["compare", args.study]

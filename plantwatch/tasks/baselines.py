@@ -94,7 +94,8 @@ def baseline_metrics(
                 capacity["co2"] = torch.where(has, power * co2_per_mwh, mean["co2"])
         metrics[MEAN].update(mean, batch)
         metrics[CAPACITY].update(capacity, batch)
-    return {name: {k: float(v) for k, v in m.compute().items()} for name, m in metrics.items()}
+    names = (MEAN, CAPACITY) if by_capacity else (MEAN,)  # no capacity: the same as the mean
+    return {name: {k: float(v) for k, v in metrics[name].compute().items()} for name in names}
 
 
 def datamodule_baselines(datamodule: Any, specs: Sequence[TaskSpec]) -> dict[str, dict[str, float]]:

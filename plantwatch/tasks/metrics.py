@@ -72,7 +72,7 @@ def describe_metric(name: str) -> tuple[str, bool]:
             label, higher = _SUFFIXES[suffix]
             return f"{spec.display} {label}", higher
         if suffix.startswith("iou_") and suffix[4:] in spec.classes:
-            return f"{spec.display} IoU of {suffix[4:]}", True
+            return f"{spec.display} IoU of {suffix[4:].replace('_', ' ')}", True
     raise KeyError(f"no registered task reports a metric named {name!r}")
 
 
