@@ -60,6 +60,11 @@ WORLDCOVER_CLASSES: dict[int, str] = {
     60: "bare_sparse_vegetation", 70: "snow_ice", 80: "permanent_water_bodies",
     90: "herbaceous_wetland", 95: "mangroves", 100: "moss_lichen",
 }  # fmt: skip
+# The WorldCover legend colours, in class order (10 … 100).
+WORLDCOVER_COLOURS: tuple[str, ...] = (
+    "#006400", "#ffbb22", "#ffff4c", "#f096ff", "#fa0000", "#b4b4b4",
+    "#f0f0f0", "#0064c8", "#0096a0", "#00cf75", "#fae6a0",
+)  # fmt: skip
 
 RGB: tuple[str, str, str] = ("B04", "B03", "B02")
 

@@ -18,6 +18,7 @@ CONFIGS = sorted(p for p in EXPERIMENTS.rglob("*.yaml") if STUDIES not in p.pare
 # synthetic data that tiny_cli_args puts under every other config.
 PUBLISHED = {EXPERIMENTS / "data" / f"{n}.yaml" for n in ("smoke_plumes", "hanna2021", "ben-ge-8k")}
 PUBLISHED |= set((EXPERIMENTS / "benge").glob("*.yaml"))  # ben-ge tasks need ben-ge data
+PUBLISHED.add(EXPERIMENTS / "data" / "ben-ge-synthetic.yaml")  # ben-ge layout: tested below
 
 
 def test_there_are_presets_for_cpu_gpu_ddp_models_and_data():
@@ -144,3 +145,28 @@ def test_the_benge_tasks_train_on_the_real_patches_through_the_reader(fusion, tm
     )
     assert 0.0 <= metrics["land_cover_pixel_accuracy"] <= 1.0
     assert cli.model.model.fusion == fusion
+
+
+def test_synthetic_benge_is_generated_on_first_use_and_land_cover_examples_reach_tensorboard(
+    tmp_path,
+):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    presets = ["quickstart.yaml", "data/ben-ge-synthetic.yaml", "benge/land_cover.yaml"]
+    args = [
+        *(arg for preset in presets for arg in ("--config", str(EXPERIMENTS / preset))),
+        f"--data.init_args.root={tmp_path / 'benge'}",
+        "--data.init_args.source.init_args.patches=16",
+        "--data.init_args.source.init_args.size=36",
+        "--data.init_args.source.init_args.progress=false",
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}",
+        f"--trainer.default_root_dir={tmp_path / 'runs'}",
+        *CPU_RUN,
+    ]
+    metrics, cli = fit_and_test(args)
+    assert (tmp_path / "benge" / "synthetic_benge.json").is_file()
+    assert 0.0 <= metrics["land_cover_miou"] <= 1.0 and "land_cover_iou_tree_cover" in metrics
+    events = EventAccumulator(cli.trainer.log_dir, size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    assert {"val/examples", "test/examples"} <= set(events.Tags()["images"])
+    assert "val/land_cover_iou_tree_cover" in events.Tags()["scalars"]

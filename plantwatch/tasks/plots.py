@@ -1,4 +1,5 @@
-"""Figures for TensorBoard: examples of several plants, confusion matrices, predicted vs true.
+"""Figures for TensorBoard: examples of several plants (or patches, with their class maps),
+confusion matrices, predicted vs true.
 
 `ExampleCollector` keeps, over a validation or test epoch, the first observation of each of
 up to ``count`` different plants (so the figure shows several plants, not eight views of
@@ -12,10 +13,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from matplotlib import colormaps
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
+from plantwatch.bands import WORLDCOVER_COLOURS
 from plantwatch.data.preview import rgb_composite
-from plantwatch.tasks.registry import SEGMENTATION_IGNORE, TaskSpec
+from plantwatch.tasks.registry import SEGMENTATION_IGNORE, WORLDCOVER_NAMES, TaskSpec
 
 
 class ExampleCollector:
@@ -58,8 +63,18 @@ class ExampleCollector:
 
     def figure(self, specs: Sequence[TaskSpec], bands: Sequence[str]) -> Figure:
         """True-colour images with true (green) and predicted (red) binary segmentations and
-        every global task's truth → prediction in the title."""
+        every global task's truth → prediction in the title; with a class map task, each
+        image beside its true and predicted map (`class_map_figure`)."""
         rgb, truth, predicted, titles = [], [], [], []
+        maps = next((s for s in specs if s.kind == "multiclass_segmentation"), None)
+        if maps is not None:
+            for sample in self.samples:
+                rgb.append(rgb_composite(sample["image"].float().cpu().numpy(), bands))
+                known = bool(sample[maps.flag])
+                truth.append(sample[maps.target].cpu().numpy() if known else None)
+                predicted.append(sample["outputs"][maps.name].argmax(dim=0).numpy())
+                titles.append(str(sample.get("obs_id", sample["plant_id"])))
+            return class_map_figure(rgb, truth, predicted, titles, maps.classes)
         dense = next((s for s in specs if s.kind == "binary_segmentation"), None)
         for sample in self.samples:
             outputs = sample["outputs"]
@@ -104,6 +119,37 @@ def examples_figure(
                 ax.contour(np.where(mask == SEGMENTATION_IGNORE, 0, mask), levels=[0.5],
                            colors=colour)  # fmt: skip
         ax.set_title(title, fontsize=8)
+    return figure
+
+
+def class_map_figure(
+    rgb: Sequence[np.ndarray],
+    truth: Sequence[np.ndarray | None],
+    predicted: Sequence[np.ndarray],
+    titles: Sequence[str],
+    classes: Sequence[str],
+) -> Figure:
+    """One row per image: true colour [H, W, 3], the true class map [H, W] (255: unlabelled,
+    blank) and the predicted one, in the WorldCover legend colours for WorldCover classes."""
+    colours = WORLDCOVER_COLOURS if tuple(classes) == WORLDCOVER_NAMES else None
+    colormap = ListedColormap(colours) if colours else colormaps["tab20"].resampled(len(classes))
+    style = {"cmap": colormap, "vmin": -0.5, "vmax": len(classes) - 0.5,
+             "interpolation": "nearest"}  # fmt: skip
+    figure = Figure(figsize=(7.5, 2.6 * max(1, len(rgb))), layout="constrained")
+    axes = figure.subplots(max(1, len(rgb)), 3, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for row, (image, true, pred, title) in enumerate(zip(rgb, truth, predicted, titles,
+                                                         strict=True)):  # fmt: skip
+        axes[row, 0].imshow(image)
+        axes[row, 0].set_title(title, fontsize=7)
+        if true is not None:
+            axes[row, 1].imshow(np.where(true == SEGMENTATION_IGNORE, np.nan, true), **style)
+            axes[row, 1].set_title("true", fontsize=8)
+        axes[row, 2].imshow(pred, **style)
+        axes[row, 2].set_title("predicted", fontsize=8)
+    figure.legend([Patch(color=colormap(i)) for i in range(len(classes))], classes,
+                  loc="outside lower center", ncols=4, fontsize=6)  # fmt: skip
     return figure
 
 

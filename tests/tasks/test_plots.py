@@ -37,3 +37,24 @@ def test_the_scatter_draws_plants_that_are_off_apart():
     ax = figure.axes[0]
     sizes = [len(c.get_offsets()) for c in ax.collections]
     assert sizes == [1, 2] and ax.get_legend() is not None
+
+
+def test_land_cover_examples_show_the_true_and_predicted_map_in_legend_colours():
+    from matplotlib.colors import to_rgba
+
+    from plantwatch.bands import WORLDCOVER_COLOURS
+
+    specs = get_tasks(["land_cover"])
+    collector = ExampleCollector(count=2)
+    lulc = torch.zeros(2, 16, 16, dtype=torch.long)
+    lulc[:, :, 8:] = 7  # left tree cover, right water
+    logits = torch.nn.functional.one_hot(lulc, 11).permute(0, 3, 1, 2).float()
+    batch = {"image": torch.rand(2, 12, 16, 16) * 0.3, "plant_id": ["a", "b"],
+             "obs_id": ["p1", "p2"], "lulc": lulc, "has_lulc": torch.ones(2).bool()}  # fmt: skip
+    collector.add(specs, {"land_cover": logits}, batch)
+    figure = collector.figure(specs, L2A_BAND_NAMES)
+    assert [ax.get_title() for ax in figure.axes[:3]] == ["p1", "true", "predicted"]
+    shown = figure.axes[2].images[0]
+    water = shown.cmap(shown.norm(7))
+    assert np.allclose(water, to_rgba(WORLDCOVER_COLOURS[7]))
+    assert (shown.get_array()[:, 8:] == 7).all()

@@ -10,16 +10,10 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from plantwatch.bands import WORLDCOVER_CLASSES
+from plantwatch.bands import WORLDCOVER_CLASSES, WORLDCOVER_COLOURS
 from plantwatch.data.benge.dataset import MODALITY_KEYS, BenGe
 from plantwatch.data.preview import rgb_composite
 from plantwatch.data.sample import MASK_UNLABELLED
-
-# ESA WorldCover legend colours, in class order (10 … 100).
-WORLDCOVER_COLOURS: tuple[str, ...] = (
-    "#006400", "#ffbb22", "#ffff4c", "#f096ff", "#fa0000", "#b4b4b4",
-    "#f0f0f0", "#0064c8", "#0096a0", "#00cf75", "#fae6a0",
-)  # fmt: skip
 
 
 def render_benge_preview(root: str | Path, out: str | Path, count: int = 4) -> Path:
