@@ -41,6 +41,12 @@ def _synth_benge(args: argparse.Namespace) -> None:
     print(f"wrote {args.patches} synthetic ben-ge patches to {root} (subset {args.subset})")
 
 
+def _synth_realism(args: argparse.Namespace) -> None:
+    from plantwatch.data.synthetic.realism import compare_bands, markdown
+
+    print(markdown(compare_bands(args.synthetic, args.real)))
+
+
 def _preview(args: argparse.Namespace) -> None:
     from plantwatch.data.check import detect_layout
 
@@ -172,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     benge.add_argument("--subset", default="ben-ge-synthetic", help="name in the table files")
     benge.add_argument("--quiet", action="store_true", help="no progress bar")
     benge.set_defaults(run=_synth_benge)
+    realism = kinds.add_parser(
+        "realism", help="per-band mean/std of synthetic patches beside real ones (Markdown)"
+    )
+    realism.add_argument("synthetic", nargs="+", help="folders of synthetic patches (ben-ge)")
+    realism.add_argument("--real", nargs="+", help="folders of real patches (default: the six "
+                         "BigEarthNet examples of the package bigearthnet-common)")  # fmt: skip
+    realism.set_defaults(run=_synth_realism)
 
     preview = commands.add_parser(
         "preview", help="PNG grid of a dataset's observations (canonical or ben-ge)"

@@ -75,3 +75,31 @@ def test_the_preview_shows_every_modality(synthetic, tmp_path, capsys):
     main(["preview", str(synthetic), "--out", str(tmp_path / "benge.png"), "--count", "2"])
     assert (tmp_path / "benge.png").stat().st_size > 10_000
     assert "benge.png" in capsys.readouterr().out
+
+
+def test_realism_table_sets_the_synthetic_bands_beside_the_real_patches(synthetic, bigearthnet,
+                                                                         capsys):  # fmt: skip
+    from plantwatch.data.synthetic.realism import compare_bands
+
+    table = compare_bands([synthetic], [bigearthnet["S1"], bigearthnet["S2"]])
+    assert table.attrs["patches"] == {"real": 6, "synthetic": 24}
+    assert list(table.index[-2:]) == ["VV", "VH"] and table.notna().all().all()
+    s2 = table.drop(index=["VV", "VH"])
+    assert s2["real mean"].between(0.0, 1.0).all() and s2["synthetic mean"].between(0, 1).all()
+    # no band is off by more than a factor of 2.5 (S2) or 3 dB (S1): the table guards that
+    assert s2["synthetic vs real"].between(0.4, 2.5).all()
+    assert table.loc[["VV", "VH"], "synthetic vs real"].abs().max() < 3.0
+    main(["synth", "realism", str(synthetic), "--real", str(bigearthnet["S1"]),
+          str(bigearthnet["S2"])])  # fmt: skip
+    assert "| B08 |" in capsys.readouterr().out
+
+
+def test_the_source_generates_once_and_warns_when_settings_differ(tmp_path):
+    from plantwatch.data.synthetic.source import SyntheticBenGe
+
+    SyntheticBenGe(patches=8, size=24, progress=False).prepare(tmp_path)
+    written = _digests(tmp_path)
+    assert len(BenGe(tmp_path, subset=SUBSET)) == 8
+    with pytest.warns(UserWarning, match="other settings"):
+        SyntheticBenGe(patches=12, size=24, progress=False).prepare(tmp_path)
+    assert _digests(tmp_path) == written  # the data on disk is kept, not regenerated
