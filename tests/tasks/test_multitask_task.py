@@ -299,3 +299,15 @@ def test_scalar_modalities_are_encoded_and_cannot_leak_a_target():
     inputs = {"image": torch.zeros(2, 12, 32, 32), "aux": torch.zeros(2, 4), **{
         k: v[:2] for k, v in batch.items()}}  # fmt: skip
     assert task(inputs)["land_cover"].shape == (2, 11, 32, 32)
+
+
+def test_the_plant_model_fuses_its_weather_as_input_channels(plume_batch, tiny_dataset):
+    torch.manual_seed(0)
+    task = normalised_task(tiny_dataset, scalar_modalities=["aux"], fusion="early")
+    assert task.model.early is not None and task.model.early.out_channels == 12 + 4
+    outputs = task(plume_batch)
+    assert outputs["plume"].shape == plume_batch["mask"].shape and outputs["power"].isfinite().all()
+    task.eval()
+    warmer = {**plume_batch, "aux": plume_batch["aux"] + torch.tensor([10.0, 0, 0, 0])}
+    with torch.no_grad():
+        assert not torch.allclose(task(plume_batch)["plume"], task(warmer)["plume"])
