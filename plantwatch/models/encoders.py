@@ -2,8 +2,9 @@
 
 ``build_encoder`` never asks a hub for weights (``weights=None``). ``load_encoder_weights``
 takes a plain state dict (``.pt``/``.pth``), a Lightning checkpoint (``.ckpt``; the
-``model.encoder.`` prefixes are stripped) or a zoo folder holding ``encoder.pt`` and a
-``card.yaml`` that names its bands. When the checkpoint was trained on other bands than the
+``model.encoder.`` prefixes are stripped; of a late-fusion model, the optical image's branch
+is taken, so the S2 branch of a fused model goes into an S2-only one) or a zoo folder
+holding ``encoder.pt`` and a ``card.yaml`` that names its bands. When the checkpoint was trained on other bands than the
 model's, the first convolution is adapted *by band name*: kernels of shared bands are
 copied, new bands get the mean kernel of the old ones, and a warning lists what changed.
 """
@@ -30,11 +31,22 @@ def build_encoder(name: str, in_channels: int, depth: int = 5) -> nn.Module:
     return smp.encoders.get_encoder(name, in_channels=in_channels, depth=depth, weights=None)
 
 
-def _encoder_state(raw: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The encoder's entries of a model or checkpoint state dict, prefixes removed."""
+def _encoder_state(
+    raw: Mapping[str, torch.Tensor], branch: str = "image"
+) -> dict[str, torch.Tensor]:
+    """The encoder's entries of a model or checkpoint state dict, prefixes removed; of a
+    late-fusion encoder (``models/fusion.py``), those of modality ``branch``."""
     marker = "encoder."
     nested = {k[k.index(marker) + len(marker) :]: v for k, v in raw.items() if marker in k}
-    return nested or dict(raw)
+    state = nested or dict(raw)
+    if not any(k.startswith("branches.") for k in state):
+        return state
+    prefix = f"branches.{branch}."
+    picked = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+    if not picked:
+        found = sorted({k.split(".")[1] for k in state if k.startswith("branches.")})
+        raise ValueError(f"a late-fusion checkpoint without a {branch!r} branch (it has {found})")
+    return picked
 
 
 def read_encoder_checkpoint(source: str | Path) -> tuple[dict[str, torch.Tensor], list[str] | None]:

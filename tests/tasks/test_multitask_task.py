@@ -311,3 +311,17 @@ def test_the_plant_model_fuses_its_weather_as_input_channels(plume_batch, tiny_d
     warmer = {**plume_batch, "aux": plume_batch["aux"] + torch.tensor([10.0, 0, 0, 0])}
     with torch.no_grad():
         assert not torch.allclose(task(plume_batch)["plume"], task(warmer)["plume"])
+
+
+def test_the_s2_branch_of_a_late_fusion_checkpoint_loads_into_an_s2_only_plant_model(tmp_path):
+    torch.manual_seed(0)
+    fused = MultiTaskTask(tasks=["land_cover"], extra_modalities={"image_s1": ["VV", "VH"]},
+                          fusion="late")  # fmt: skip
+    path = tmp_path / "fused.ckpt"
+    torch.save({"state_dict": fused.state_dict(), "hyper_parameters": dict(fused.hparams)}, path)
+    plant = MultiTaskTask(tasks=["plume", "fuel", "power", "co2"], encoder_checkpoint=str(path))
+    image = torch.randn(2, 12, 64, 64)
+    branch, plain = fused.model.encoder.branches["image"].eval(), plant.model.encoder.eval()
+    with torch.no_grad():
+        for theirs, mine in zip(branch(image), plain(image), strict=True):
+            assert torch.equal(theirs, mine)
