@@ -4,9 +4,10 @@
 takes a plain state dict (``.pt``/``.pth``), a Lightning checkpoint (``.ckpt``; the
 ``model.encoder.`` prefixes are stripped; of a late-fusion model, the optical image's branch
 is taken, so the S2 branch of a fused model goes into an S2-only one) or a zoo folder
-holding ``encoder.pt`` and a ``card.yaml`` that names its bands. When the checkpoint was trained on other bands than the
-model's, the first convolution is adapted *by band name*: kernels of shared bands are
-copied, new bands get the mean kernel of the old ones, and a warning lists what changed.
+holding ``encoder.pt`` and a ``card.yaml`` that names its bands. When the checkpoint was
+trained on other bands than the model's, the first convolution is adapted *by band name*:
+kernels of shared bands are copied, new bands get the mean kernel of the old ones, and a
+warning lists what changed.
 """
 
 from __future__ import annotations
