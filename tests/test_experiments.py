@@ -18,7 +18,10 @@ CONFIGS = sorted(p for p in EXPERIMENTS.rglob("*.yaml") if STUDIES not in p.pare
 # synthetic data that tiny_cli_args puts under every other config.
 PUBLISHED = {EXPERIMENTS / "data" / f"{n}.yaml" for n in ("smoke_plumes", "hanna2021", "ben-ge-8k")}
 PUBLISHED |= set((EXPERIMENTS / "benge").glob("*.yaml"))  # ben-ge tasks need ben-ge data
-PUBLISHED.add(EXPERIMENTS / "data" / "ben-ge-synthetic.yaml")  # ben-ge layout: tested below
+PUBLISHED |= {
+    EXPERIMENTS / "data" / "ben-ge-synthetic.yaml",
+    EXPERIMENTS / "ssl" / "crossmodal_benge.yaml",
+}  # ben-ge layout: tested below
 
 
 def test_there_are_presets_for_cpu_gpu_ddp_models_and_data():
@@ -50,6 +53,8 @@ def test_config_runs_fast_dev_run_on_cpu(config, tmp_path):
     ]
     if "precision" in config.read_text():
         args.remove("--trainer.precision=32-true")  # keep the preset's precision (bf16-mixed)
+    if "plantwatch.tasks.ssl" in config.read_text():
+        args.remove("--model.init_args.figure_examples=2")  # pretraining draws no figures
     if "sync_batchnorm" in config.read_text():
         args.append("--trainer.sync_batchnorm=false")  # SyncBatchNorm needs GPUs
     cli = PlantwatchCLI(args=args, run=False)
@@ -170,3 +175,27 @@ def test_synthetic_benge_is_generated_on_first_use_and_land_cover_examples_reach
     events.Reload()
     assert {"val/examples", "test/examples"} <= set(events.Tags()["images"])
     assert "val/land_cover_iou_tree_cover" in events.Tags()["scalars"]
+
+
+def test_cross_modal_pretraining_runs_on_synthetic_benge_and_logs_its_diagnostics(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    args = [
+        "--config", str(EXPERIMENTS / "ssl" / "crossmodal_benge.yaml"),
+        f"--data.init_args.root={tmp_path / 'benge'}",
+        "--data.init_args.source.init_args.patches=16",
+        "--data.init_args.source.init_args.size=36",
+        "--data.init_args.source.init_args.progress=false",
+        "--model.init_args.view_size=32", "--model.init_args.knn_k=1",
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}",
+        f"--trainer.default_root_dir={tmp_path / 'runs'}",
+        *CPU_RUN,
+    ]  # fmt: skip
+    args.remove("--model.init_args.figure_examples=2")  # no figures in pretraining
+    cli = PlantwatchCLI(args=args, run=False)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    events = EventAccumulator(cli.trainer.log_dir, size_guidance={"scalars": 0})
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss_epoch", "val/pair_accuracy", "val/embedding_std"} <= tags
+    assert "val/knn_accuracy" in tags  # the climate zone of other acquisitions
