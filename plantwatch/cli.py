@@ -47,6 +47,23 @@ def _synth_realism(args: argparse.Namespace) -> None:
     print(markdown(compare_bands(args.synthetic, args.real)))
 
 
+def _zoo_export(args: argparse.Namespace) -> None:
+    from plantwatch.models.zoo import export_encoder
+
+    try:
+        folder = export_encoder(args.source, args.name, args.branch, args.zoo, args.overwrite)
+    except (FileExistsError, FileNotFoundError, ValueError) as error:
+        raise SystemExit(str(error)) from None
+    print(f"zoo entry {args.name}: {folder} (use it as encoder_checkpoint: {args.name})")
+
+
+def _zoo_list(args: argparse.Namespace) -> None:
+    from plantwatch.models.zoo import list_zoo
+
+    table = list_zoo(args.zoo)
+    print(table.to_string(index=False) if len(table) else "the zoo is empty")
+
+
 def _preview(args: argparse.Namespace) -> None:
     from plantwatch.data.check import detect_layout
 
@@ -236,6 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--jobs", type=int, default=1, help="runs at a time")
     compare.set_defaults(run=_compare)
+
+    zoo = commands.add_parser("zoo", help="the model zoo: export encoders, list entries")
+    actions = zoo.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export", help="write a run's encoder and card into the zoo")
+    export.add_argument("source", help="run folder (its best checkpoint) or a .ckpt")
+    export.add_argument("name", help="entry name (configs use it as encoder_checkpoint)")
+    export.add_argument("--branch", default="image", help="late fusion: the modality branch")
+    export.add_argument("--zoo", help="zoo folder (default $PLANTWATCH_ZOO or ./models)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing entry")
+    export.set_defaults(run=_zoo_export)
+    listing = actions.add_parser("list", help="print the zoo's entries")
+    listing.add_argument("--zoo", help="zoo folder (default $PLANTWATCH_ZOO or ./models)")
+    listing.set_defaults(run=_zoo_list)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     targets = bench.add_subparsers(dest="target", required=True)

@@ -12,15 +12,19 @@ warning lists what changed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import segmentation_models_pytorch as smp
 import torch
 import yaml
 from torch import nn
+
+from plantwatch.bands import L2A_BAND_NAMES
 
 ZOO_WEIGHTS = "encoder.pt"
 ZOO_CARD = "card.yaml"
@@ -32,7 +36,7 @@ def build_encoder(name: str, in_channels: int, depth: int = 5) -> nn.Module:
     return smp.encoders.get_encoder(name, in_channels=in_channels, depth=depth, weights=None)
 
 
-def _encoder_state(
+def encoder_state(
     raw: Mapping[str, torch.Tensor], branch: str = "image"
 ) -> dict[str, torch.Tensor]:
     """The encoder's entries of a model or checkpoint state dict, prefixes removed; of a
@@ -50,6 +54,99 @@ def _encoder_state(
     return picked
 
 
+def zoo_dir() -> Path:
+    """The zoo folder: ``$PLANTWATCH_ZOO`` or ``./models``."""
+    return Path(os.environ.get(ZOO_DIR_ENV, "models"))
+
+
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def task_bands(hparams: Mapping[str, Any]) -> list[str]:
+    """A task's optical bands from its hyperparameters (None there: the 12 L2A bands)."""
+    return list(hparams.get("bands") or L2A_BAND_NAMES)
+
+
+def input_channels(hparams: Mapping[str, Any], branch: str = "image") -> list[str]:
+    """Names of a task's encoder input channels from its hyperparameters: the bands (of
+    ``branch`` for late fusion), the further spatial channels of early fusion, and the
+    scalar channels (``aux_0`` …, ``season``, ``climate_zone_0`` …) where they are fused."""
+    from plantwatch.tasks.base import SCALAR_MODALITIES
+
+    extras = dict(hparams.get("extra_modalities") or {})
+    late = bool(extras) and hparams.get("fusion", "early") == "late"
+    uses_image = hparams.get("use_image", True)
+    channels = task_bands(hparams) if uses_image else []
+    if late and branch != "image":
+        channels = list(extras[branch])
+    elif not late:
+        channels += [c for names in extras.values() for c in names]
+    first = "image" if uses_image else next(iter(extras), "image")
+    if not late or branch == first:
+        for key in hparams.get("scalar_modalities") or []:
+            size = SCALAR_MODALITIES[key] or int(hparams.get("aux_features", 0))
+            channels += [key] if size == 1 else [f"{key}_{i}" for i in range(size)]
+    return channels
+
+
+def recorded_statistics(
+    weights: Mapping[str, torch.Tensor], hparams: Mapping[str, Any]
+) -> dict[str, tuple[float, float]]:
+    """(mean, std) by channel name from a task's normalisation buffers (``tasks/base.py``):
+    the bands and further spatial channels; empty when the task never took statistics."""
+    if not bool(weights.get("normalization_set", torch.tensor(False))):
+        return {}
+    names = task_bands(hparams)
+    names += [c for v in (hparams.get("extra_modalities") or {}).values() for c in v]
+    means = [*weights["input_mean"].tolist(), *weights.get("extra_mean", torch.zeros(0)).tolist()]
+    stds = [*weights["input_std"].tolist(), *weights.get("extra_std", torch.zeros(0)).tolist()]
+    return {n: (m, s) for n, m, s in zip(names, means, stds, strict=False)}
+
+
+def encoder_statistics(source: str | Path) -> dict[str, tuple[float, float]]:
+    """The normalisation an encoder was trained with, by channel: a zoo card's, or a Lightning
+    checkpoint's buffers; empty for a plain state dict."""
+    path = _resolve(source)
+    if path.is_dir():
+        recorded = read_card(path).get("normalisation") or {}
+        pairs = zip(recorded.get("mean", []), recorded.get("std", []), strict=True)
+        return dict(zip(recorded.get("channels", []), pairs, strict=True))
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    if "state_dict" not in raw:
+        return {}
+    return recorded_statistics(raw["state_dict"], raw.get("hyper_parameters", {}))
+
+
+def _resolve(source: str | Path) -> Path:
+    """A path, or the zoo entry of that name when no such path exists."""
+    path = Path(source)
+    zoo_entry = zoo_dir() / str(source)
+    return zoo_entry if not path.exists() and zoo_entry.is_dir() else path
+
+
+def read_card(folder: Path) -> dict[str, Any]:
+    """A zoo entry's card, after checking its weights against the card's sha256.
+
+    Raises:
+        ValueError: when the card records no checksum or another one than the weights have.
+    """
+    card = yaml.safe_load((folder / ZOO_CARD).read_text()) or {}
+    recorded, actual = card.get("sha256"), sha256(folder / ZOO_WEIGHTS)
+    if recorded != actual:
+        raise ValueError(
+            f"{folder}: {ZOO_WEIGHTS} has sha256 {actual[:12]}…, the card records "
+            f"{str(recorded)[:12]}…; the weights were changed or the card is stale — refused "
+            "(export the entry again with plantwatch zoo export)"
+        )
+    return card
+
+
 def read_encoder_checkpoint(source: str | Path) -> tuple[dict[str, torch.Tensor], list[str] | None]:
     """Read encoder weights and, where recorded, their band names.
 
@@ -63,16 +160,13 @@ def read_encoder_checkpoint(source: str | Path) -> tuple[dict[str, torch.Tensor]
     Raises:
         FileNotFoundError: naming the path and what was expected there.
     """
-    path = Path(source)
-    zoo_entry = Path(os.environ.get(ZOO_DIR_ENV, "models")) / str(source)
-    if not path.exists() and zoo_entry.is_dir():
-        path = zoo_entry
+    path = _resolve(source)
     bands: list[str] | None = None
     if path.is_dir():
         card = path / ZOO_CARD
         if not card.is_file() or not (path / ZOO_WEIGHTS).is_file():
             raise FileNotFoundError(f"{path}: a zoo folder holds {ZOO_CARD} and {ZOO_WEIGHTS}")
-        bands = yaml.safe_load(card.read_text()).get("bands")
+        bands = read_card(path).get("bands")
         path = path / ZOO_WEIGHTS
     if not path.is_file():
         raise FileNotFoundError(
@@ -81,9 +175,9 @@ def read_encoder_checkpoint(source: str | Path) -> tuple[dict[str, torch.Tensor]
         )
     raw = torch.load(path, map_location="cpu", weights_only=True)
     if "state_dict" in raw:  # Lightning checkpoint
-        bands = bands or raw.get("hyper_parameters", {}).get("bands")
+        bands = bands or input_channels(raw.get("hyper_parameters", {})) or None
         raw = raw["state_dict"]
-    return _encoder_state(raw), bands
+    return encoder_state(raw), bands
 
 
 def _adapt_first_conv(

@@ -111,6 +111,9 @@ class BaseTask(L.LightningModule):
         self.register_buffer("aux_mean", torch.zeros(aux_features))
         self.register_buffer("aux_std", torch.ones(aux_features))
         self.register_buffer("normalization_set", torch.tensor(False))
+        # (mean, std) by channel that a pretrained encoder was trained with: they replace the
+        # data's statistics for those channels (set by configure_models where it loads one).
+        self.encoder_statistics: dict[str, tuple[float, float]] = {}
         self.configure_models()
         self.configure_losses()
         self.configure_metrics()
@@ -153,14 +156,19 @@ class BaseTask(L.LightningModule):
         return image, aux, extras
 
     def set_statistics(self, statistics: Statistics, aux_columns: Sequence[str]) -> None:
-        """Copy the training statistics of the model's bands and aux columns into buffers."""
-        mean, std = statistics.of(self.bands)
-        self.input_mean.copy_(torch.from_numpy(mean))
-        self.input_std.copy_(torch.from_numpy(std))
-        if self.extra_mean.numel():
-            mean, std = statistics.of([c for v in self.extra_modalities.values() for c in v])
-            self.extra_mean.copy_(torch.from_numpy(mean))
-            self.extra_std.copy_(torch.from_numpy(std))
+        """Copy the training statistics of the model's bands and aux columns into buffers
+        (for channels a pretrained encoder records, its statistics)."""
+        extra = [c for v in self.extra_modalities.values() for c in v]
+        buffers = ((self.bands, self.input_mean, self.input_std),
+                   (extra, self.extra_mean, self.extra_std))  # fmt: skip
+        for names, mean_buffer, std_buffer in buffers:
+            if not names:
+                continue
+            mean, std = statistics.of(names)
+            for i, name in enumerate(names):
+                mean[i], std[i] = self.encoder_statistics.get(name, (mean[i], std[i]))
+            mean_buffer.copy_(torch.from_numpy(mean))
+            std_buffer.copy_(torch.from_numpy(std))
         if self.aux_mean.numel():
             mean, std = statistics.of(aux_columns)
             self.aux_mean.copy_(torch.from_numpy(mean))

@@ -24,7 +24,7 @@ from torchmetrics import MeanMetric
 
 from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.statistics import Statistics
-from plantwatch.models.encoders import load_encoder_weights
+from plantwatch.models.encoders import encoder_statistics, input_channels, load_encoder_weights
 from plantwatch.models.multitask_unet import CO2Mode, MultiTaskUNet
 from plantwatch.tasks.base import SCALAR_MODALITIES, BaseTask
 from plantwatch.tasks.losses import LossWeighting, RegressionLoss, task_loss
@@ -43,7 +43,10 @@ class MultiTaskTask(BaseTask):
         bands: input band names in order (must match the data); None for the 12 L2A bands.
         encoder: smp encoder name.
         encoder_checkpoint: local encoder weights (state dict, Lightning ``.ckpt`` or zoo
-            folder); adapted by band name when its bands differ. None: random init.
+            folder, by path or zoo name); adapted by channel name when its channels differ.
+            None: random init.
+        use_encoder_statistics: normalise the channels that the encoder checkpoint records
+            (a zoo card, a Lightning checkpoint) with its statistics, not the data's.
         use_aux: feed the ``aux`` vector (weather) to the global heads.
         aux_features: length of ``aux``.
         co2_mode: ``head``, ``physics`` or ``physics_corrected`` (see MultiTaskUNet).
@@ -88,6 +91,7 @@ class MultiTaskTask(BaseTask):
         bands: Sequence[str] | None = None,
         encoder: str = "resnet18",
         encoder_checkpoint: str | None = None,
+        use_encoder_statistics: bool = True,
         use_aux: bool = True,
         aux_features: int = 4,
         co2_mode: CO2Mode = "physics_corrected",
@@ -152,7 +156,10 @@ class MultiTaskTask(BaseTask):
             raise ValueError("encoder_checkpoint with late fusion or without the image: load "
                              "each branch instead")  # fmt: skip
         if h.encoder_checkpoint:
-            load_encoder_weights(self.model.encoder, h.encoder_checkpoint, self.bands)
+            channels = input_channels(h)  # early fusion: the bands, S1, DEM … by name
+            load_encoder_weights(self.model.encoder, h.encoder_checkpoint, channels)
+            if h.use_encoder_statistics:
+                self.encoder_statistics = encoder_statistics(h.encoder_checkpoint)
         if h.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
 

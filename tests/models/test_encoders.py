@@ -2,7 +2,12 @@ import pytest
 import torch
 import yaml
 
-from plantwatch.models.encoders import build_encoder, load_encoder_weights, read_encoder_checkpoint
+from plantwatch.models.encoders import (
+    build_encoder,
+    load_encoder_weights,
+    read_encoder_checkpoint,
+    sha256,
+)
 
 BANDS = ["B02", "B03", "B04", "B08"]
 
@@ -43,25 +48,33 @@ def test_lightning_checkpoint_prefixes_are_stripped_and_bands_read(trained, tmp_
     assert_same_weights(fresh, trained)
 
 
+def write_entry(folder, encoder, card) -> None:
+    folder.mkdir(parents=True)
+    torch.save(encoder.state_dict(), folder / "encoder.pt")
+    card = {**card, "sha256": sha256(folder / "encoder.pt")}
+    (folder / "card.yaml").write_text(yaml.safe_dump(card))
+
+
 def test_zoo_folder_with_card(trained, tmp_path):
     zoo = tmp_path / "models" / "demo-encoder"
-    zoo.mkdir(parents=True)
-    torch.save(trained.state_dict(), zoo / "encoder.pt")
-    (zoo / "card.yaml").write_text(yaml.safe_dump({"encoder": "resnet18", "bands": BANDS}))
+    write_entry(zoo, trained, {"encoder": "resnet18", "bands": BANDS})
     fresh = build_encoder("resnet18", in_channels=4)
     load_encoder_weights(fresh, zoo, BANDS)
     assert_same_weights(fresh, trained)
 
 
-def test_zoo_entries_load_by_name(trained, tmp_path, monkeypatch):
+def test_zoo_entries_load_by_name_and_a_tampered_one_is_refused(trained, tmp_path, monkeypatch):
     entry = tmp_path / "zoo" / "ssl-s2"
-    entry.mkdir(parents=True)
-    torch.save(trained.state_dict(), entry / "encoder.pt")
-    (entry / "card.yaml").write_text(yaml.safe_dump({"bands": BANDS}))
+    write_entry(entry, trained, {"bands": BANDS})
     monkeypatch.setenv("PLANTWATCH_ZOO", str(tmp_path / "zoo"))
     fresh = build_encoder("resnet18", in_channels=4)
     load_encoder_weights(fresh, "ssl-s2", BANDS)
     assert_same_weights(fresh, trained)
+    state = trained.state_dict()
+    state["conv1.weight"] = state["conv1.weight"] + 1e-3
+    torch.save(state, entry / "encoder.pt")
+    with pytest.raises(ValueError, match="refused"):
+        load_encoder_weights(fresh, "ssl-s2", BANDS)
 
 
 def test_band_mismatch_adapts_the_first_convolution_by_name(trained, tmp_path):

@@ -133,16 +133,26 @@ def test_the_model_refuses_data_with_other_bands(tiny_dataset):
         quiet_trainer(fast_dev_run=True).fit(task, datamodule=data_module(tiny_dataset))
 
 
-def test_freezing_encoder_and_decoder_trains_only_the_heads(tiny_dataset):
-    task = MultiTaskTask(freeze=["model.encoder", "model.decoder"], figure_examples=0)
+@pytest.mark.parametrize(
+    ("frozen", "trainable"),
+    [
+        (["model.encoder"], ("model.heads.", "model.dense_heads.", "model.decoder.")),
+        (["model.encoder", "model.decoder"], ("model.heads.", "model.dense_heads.")),  # probe
+    ],
+    ids=["frozen_encoder", "linear_probe"],
+)
+def test_frozen_modules_keep_their_weights_while_the_rest_trains(tiny_dataset, frozen, trainable):
+    task = MultiTaskTask(freeze=frozen, figure_examples=0)
     before = {k: v.clone() for k, v in task.state_dict().items()}
     quiet_trainer(max_steps=2, limit_val_batches=0).fit(task, datamodule=data_module(tiny_dataset))
     changed = {k for k, v in task.state_dict().items() if not torch.equal(v, before[k])}
     trained = {k for k in changed if not k.startswith(("input_", "aux_", "normalization_",
                                                        "target_scales"))}  # fmt: skip
-    assert trained and all(k.startswith(("model.heads.", "model.dense_heads.")) for k in trained)
+    assert trained and all(k.startswith(trainable) for k in trained)
+    assert {"model.heads.", "model.dense_heads."} <= {p for p in trainable if any(
+        k.startswith(p) for k in trained)}  # fmt: skip
     # batch-norm running statistics of the frozen modules did not drift either
-    assert not any(k.startswith(("model.encoder.", "model.decoder.")) for k in changed)
+    assert not any(k.startswith(tuple(f"{m}." for m in frozen)) for k in changed)
     assert not task.model.encoder.training and task.model.heads.training
 
 

@@ -1,0 +1,142 @@
+"""The model zoo: encoders with a card, carried from one training to the next.
+
+An entry is a folder ``<zoo>/<name>/`` (zoo: ``$PLANTWATCH_ZOO``, default ``./models``)::
+
+    encoder.pt    the encoder's state dict (a plain smp encoder)
+    card.yaml     name, method (the task class), encoder architecture, input channels in
+                  order, normalisation (mean and std per channel), data, epochs, metrics,
+                  the config that made it, and the sha256 of encoder.pt
+
+``plantwatch zoo export RUN_OR_CKPT NAME`` writes one from a run folder (its best
+checkpoint) or a Lightning checkpoint; ``plantwatch zoo list`` prints the table. Configs name
+an entry as ``encoder_checkpoint: NAME``; a card whose checksum does not match its weights is
+refused (``models/encoders.py``), and fine-tuning normalises the channels the card records
+with the card's statistics unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import yaml
+
+from plantwatch.models.encoders import (
+    ZOO_CARD,
+    ZOO_WEIGHTS,
+    encoder_state,
+    input_channels,
+    recorded_statistics,
+    sha256,
+    zoo_dir,
+)
+
+STUDY_METRICS = "metrics.json"  # written by the study worker next to the run's checkpoints
+
+
+def best_checkpoint(source: Path) -> Path:
+    """A run folder's best checkpoint (as its last.ckpt records it), or ``source`` itself."""
+    if source.is_file():
+        return source
+    last = source / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        raise FileNotFoundError(f"{source}: no checkpoints/last.ckpt; give a run folder or a .ckpt")
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    for key, value in state.get("callbacks", {}).items():
+        recorded = value.get("best_model_path") if key.startswith("ModelCheckpoint") else None
+        if not recorded:
+            continue
+        for candidate in (Path(recorded), source / "checkpoints" / Path(recorded).name):
+            if candidate.is_file():
+                return candidate
+    return last
+
+
+def export_encoder(source: str | Path, name: str, branch: str = "image",
+                   zoo: str | Path | None = None, overwrite: bool = False) -> Path:  # fmt: skip
+    """Write the encoder of a run or checkpoint (of a late-fusion model: ``branch``) as zoo
+    entry ``name``; returns its folder. Refuses to replace an entry unless ``overwrite``."""
+    checkpoint = best_checkpoint(Path(source))
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    hparams = dict(state.get("hyper_parameters", {}))
+    weights = state["state_dict"]
+    channels = input_channels(hparams, branch)
+    statistics = recorded_statistics(weights, hparams)
+    shown = [c for c in channels if c in statistics]
+    normalisation = {"channels": shown, "mean": [statistics[c][0] for c in shown],
+                     "std": [statistics[c][1] for c in shown]} if shown else None  # fmt: skip
+    folder = Path(zoo or zoo_dir()) / name
+    if folder.exists() and not overwrite:
+        raise FileExistsError(f"{folder}: the zoo has an entry {name!r}; choose another name")
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"{ZOO_WEIGHTS}.partial"
+    torch.save(encoder_state(weights, branch), partial)
+    partial.replace(folder / ZOO_WEIGHTS)
+    run = checkpoint.parent.parent
+    config = run / "config.yaml"
+    metrics = run / STUDY_METRICS
+    card = {
+        "name": name,
+        "method": _method(config),
+        "encoder": hparams.get("encoder", "resnet18"),
+        "branch": branch,
+        "bands": channels,
+        "normalisation": normalisation,
+        "data": _data(config),
+        "epochs": int(state.get("epoch", -1)) + 1,
+        "steps": int(state.get("global_step", 0)),
+        "metrics": json.loads(metrics.read_text()) if metrics.is_file() else _scores(state),
+        "checkpoint": str(checkpoint),
+        "config": config.read_text() if config.is_file() else None,
+        "sha256": sha256(folder / ZOO_WEIGHTS),
+    }
+    partial = folder / f"{ZOO_CARD}.partial"
+    partial.write_text(yaml.safe_dump(card, sort_keys=False, allow_unicode=True))
+    partial.replace(folder / ZOO_CARD)
+    return folder
+
+
+def _method(config: Path) -> str:
+    if config.is_file():
+        model = (yaml.safe_load(config.read_text()) or {}).get("model", {})
+        if isinstance(model, dict) and "class_path" in model:
+            return str(model["class_path"]).rsplit(".", 1)[-1]
+    return "unknown (no config.yaml beside the run's checkpoints)"
+
+
+def _data(config: Path) -> dict[str, Any]:
+    if not config.is_file():
+        return {}
+    data = ((yaml.safe_load(config.read_text()) or {}).get("data") or {}).get("init_args", {})
+    dataset = data.get("dataset") or {}
+    return {"root": data.get("root"), "dataset": dataset.get("class_path"),
+            "label_fraction": data.get("label_fraction")}  # fmt: skip
+
+
+def _scores(state: Mapping[str, Any]) -> dict[str, float]:
+    for key, value in state.get("callbacks", {}).items():
+        if key.startswith("ModelCheckpoint") and value.get("best_model_score") is not None:
+            return {str(value.get("monitor")): float(value["best_model_score"])}
+    return {}
+
+
+def list_zoo(zoo: str | Path | None = None) -> pd.DataFrame:
+    """One row per entry: name, method, encoder, channels, data root, epochs, size (MB) and
+    whether the weights match the card's checksum."""
+    rows = []
+    for card_path in sorted(Path(zoo or zoo_dir()).glob(f"*/{ZOO_CARD}")):
+        card = yaml.safe_load(card_path.read_text()) or {}
+        weights = card_path.parent / ZOO_WEIGHTS
+        rows.append({
+            "name": card_path.parent.name, "method": card.get("method"),
+            "encoder": card.get("encoder"), "channels": len(card.get("bands") or []),
+            "data": (card.get("data") or {}).get("root"), "epochs": card.get("epochs"),
+            "MB": round(weights.stat().st_size / 1e6, 1) if weights.is_file() else None,
+            "checksum": "ok" if weights.is_file() and card.get("sha256") == sha256(weights)
+            else "MISMATCH",
+        })  # fmt: skip
+    return pd.DataFrame(rows)

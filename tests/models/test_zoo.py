@@ -1,0 +1,74 @@
+import pytest
+import torch
+import yaml
+
+from plantwatch.cli import main
+from plantwatch.data.observations import PlantObservations
+from plantwatch.models.zoo import export_encoder, list_zoo
+from plantwatch.tasks.multitask_task import MultiTaskTask
+from plantwatch.training.cli import PlantwatchCLI
+from tests.data.fakes import tiny_cli_args
+
+
+@pytest.fixture(scope="module")
+def run(tiny_dataset, tmp_path_factory):
+    """A short real run: its folder holds config.yaml and checkpoints/ (best and last)."""
+    runs = tmp_path_factory.mktemp("runs")
+    same = {"plants": 12, "per_plant": 4, "size": 48, "mask_fraction": 0.5, "seed": 7}
+    args = [*tiny_cli_args(tiny_dataset, runs, **same), "--trainer.max_epochs=2",
+            "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1",
+            "--trainer.logger.init_args.name=zoo"]  # fmt: skip
+    cli = PlantwatchCLI(args=args, run=False)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    return runs / "zoo" / "version_0"
+
+
+def test_an_exported_encoder_reloads_bit_identically_by_zoo_name(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLANTWATCH_ZOO", str(tmp_path / "zoo"))
+    main(["zoo", "export", str(run), "tiny-multitask"])
+    card = yaml.safe_load((tmp_path / "zoo" / "tiny-multitask" / "card.yaml").read_text())
+    assert card["method"] == "MultiTaskTask" and card["encoder"] == "resnet18"
+    assert len(card["bands"]) == 12 and card["normalisation"]["channels"] == card["bands"]
+    assert card["epochs"] >= 1 and "val/selection_loss" in card["metrics"] and card["config"]
+    best = torch.load(card["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
+    task = MultiTaskTask(encoder_checkpoint="tiny-multitask")
+    for name, value in task.model.encoder.state_dict().items():
+        assert torch.equal(value, best[f"model.encoder.{name}"]), name
+    assert list_zoo()[["name", "checksum"]].values.tolist() == [["tiny-multitask", "ok"]]
+    with pytest.raises(SystemExit, match="has an entry"):
+        main(["zoo", "export", str(run), "tiny-multitask"])
+
+
+def test_fine_tuning_normalises_with_the_cards_statistics(run, tiny_dataset, tmp_path):
+    folder = export_encoder(run, "stats", zoo=tmp_path)
+    card = yaml.safe_load((folder / "card.yaml").read_text())
+    card["normalisation"]["mean"][0] = 0.123  # as if pretrained on brighter data
+    data = PlantObservations(tiny_dataset, split="train")
+    (folder / "card.yaml").write_text(yaml.safe_dump(card))  # the checksum covers the weights
+    own = MultiTaskTask(encoder_checkpoint=str(folder), use_encoder_statistics=False)
+    task = MultiTaskTask(encoder_checkpoint=str(folder))
+    for model in (task, own):
+        model.set_statistics(data.statistics, data.aux_columns)
+    assert task.input_mean[0].item() == pytest.approx(0.123)
+    assert own.input_mean[0].item() == pytest.approx(float(data.statistics.of(["B01"])[0][0]))
+
+
+def test_a_tampered_entry_is_refused_and_listed_as_a_mismatch(run, tmp_path):
+    folder = export_encoder(run, "tampered", zoo=tmp_path)
+    state = torch.load(folder / "encoder.pt")
+    state["conv1.weight"] += 1e-4
+    torch.save(state, folder / "encoder.pt")
+    assert list_zoo(tmp_path)["checksum"].tolist() == ["MISMATCH"]
+    with pytest.raises(ValueError, match="refused"):
+        MultiTaskTask(encoder_checkpoint=str(folder))
+
+
+def test_a_14_channel_s1_s2_encoder_adapts_by_name_into_a_12_band_model(tmp_path):
+    fused = MultiTaskTask(tasks=["land_cover"], extra_modalities={"image_s1": ["VV", "VH"]})
+    assert fused.model.encoder.conv1.weight.shape[1] == 14
+    path = tmp_path / "fused.ckpt"
+    torch.save({"state_dict": fused.state_dict(), "hyper_parameters": dict(fused.hparams)}, path)
+    with pytest.warns(UserWarning, match=r"by name \(new: \[\], dropped: \['VV', 'VH'\]\)"):
+        plant = MultiTaskTask(encoder_checkpoint=str(path))
+    kept = fused.model.encoder.conv1.weight[:, :12] * 14 / 12
+    torch.testing.assert_close(plant.model.encoder.conv1.weight, kept)
