@@ -16,7 +16,7 @@ UV_SOURCES = $(foreach u,$(PIP_EXTRA_INDEX),--extra-index-url $(u)) \
 export HF_HUB_OFFLINE := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench zoo clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,26 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/plantwatch bench data
 	$(BIN)/plantwatch bench fit
+
+# The pretrained encoders of experiments/studies/label_efficiency.yaml (about 25 min on 2
+# CPU cores): SimCLR on unlabelled plant scenes of other plants (seed 1), cross-modal S1-S2
+# on synthetic ben-ge, supervised late-fused ben-ge land cover (its S2 branch).
+ZOO_RUN = --trainer.logger.init_args.save_dir=runs --trainer.logger.init_args.name=zoo \
+          --trainer.enable_progress_bar=false --trainer.logger.init_args.version
+zoo: $(STAMP)
+	$(BIN)/plantwatch fit --config experiments/ssl/simclr_plants.yaml $(ZOO_RUN)=simclr-plants \
+	  --data.init_args.root=data/ssl_plants --data.init_args.source.init_args.seed=1 \
+	  --data.init_args.source.init_args.plants=64 --data.init_args.source.init_args.per_plant=8 \
+	  --data.init_args.source.init_args.size=96 --trainer.max_epochs=15
+	$(BIN)/plantwatch zoo export runs/zoo/simclr-plants simclr-plants --overwrite
+	$(BIN)/plantwatch fit --config experiments/ssl/crossmodal_benge.yaml \
+	  $(ZOO_RUN)=crossmodal-benge --trainer.max_epochs=15
+	$(BIN)/plantwatch zoo export runs/zoo/crossmodal-benge crossmodal-benge --overwrite
+	$(BIN)/plantwatch fit --config experiments/quickstart.yaml \
+	  --config experiments/data/ben-ge-synthetic.yaml --config experiments/benge/multitask.yaml \
+	  --config experiments/benge/fusion_late.yaml $(ZOO_RUN)=benge-fused --trainer.max_epochs=12
+	$(BIN)/plantwatch zoo export runs/zoo/benge-fused benge-fused --overwrite
+	$(BIN)/plantwatch zoo list
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

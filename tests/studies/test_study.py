@@ -182,8 +182,10 @@ def test_study_files_are_checked(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "name", ["single_vs_multitask.yaml", "hanna2021_replica.yaml", "power_from_plumes.yaml"]
-)
+    "name",
+    ["single_vs_multitask.yaml", "hanna2021_replica.yaml", "power_from_plumes.yaml",
+     "label_efficiency.yaml"],
+)  # fmt: skip
 def test_committed_studies_build_valid_runs(name, tmp_path, monkeypatch):
     """Every study in experiments/studies parses and its first run trains (fast_dev_run)."""
     from plantwatch.training.cli import PlantwatchCLI
@@ -233,3 +235,34 @@ def test_every_benge_fusion_variant_trains_on_synthetic_benge(variant, tiny_beng
     expected = {"s2": {"image"}, "s1": {"image_s1"}}.get(variant, {"image", "image_s1"})
     assert expected <= inputs and ("dem" in inputs) == ("dem" in variant or "all" in variant)
     assert ("climate_zone" in inputs) == variant.startswith("all")
+
+
+def test_label_efficiency_variants_take_their_encoders_from_the_zoo(tmp_path, monkeypatch):
+    import torch
+
+    from plantwatch.models.zoo import export_encoder
+    from plantwatch.tasks.multitask_task import MultiTaskTask
+    from plantwatch.training.cli import PlantwatchCLI
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("PLANTWATCH_ZOO", str(tmp_path / "zoo"))
+    source = MultiTaskTask(tasks=["land_cover"])
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    torch.save({"state_dict": source.state_dict(), "hyper_parameters": dict(source.hparams)},
+               checkpoint)  # fmt: skip
+    study = Study.from_yaml(REPO / "experiments" / "studies" / "label_efficiency.yaml")
+    names = {v["model"]["init_args"]["encoder_checkpoint"] for v in study.variants.values()
+             if isinstance(v, dict) and "model" in v}  # fmt: skip
+    assert names == {"simclr-plants", "crossmodal-benge", "benge-fused"}
+    for name in names:
+        export_encoder(checkpoint, name)
+    study.write_variant_configs(tmp_path)
+    run = next(r for r in study.runs() if r.variant == "simclr_frozen")
+    args = [*study.run_args(run, tmp_path), *tiny_cli_args(tmp_path / "ds", tmp_path),
+            "--trainer.fast_dev_run=true", "--data.init_args.label_fraction=1.0"]  # fmt: skip
+    cli = PlantwatchCLI(args=args, run=False)
+    encoder = cli.model.model.encoder.state_dict()
+    assert all(torch.equal(v, source.model.encoder.state_dict()[k]) for k, v in encoder.items())
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert cli.trainer.state.finished
