@@ -73,14 +73,22 @@ def task_bands(hparams: Mapping[str, Any]) -> list[str]:
     return list(hparams.get("bands") or L2A_BAND_NAMES)
 
 
-def input_channels(hparams: Mapping[str, Any], branch: str = "image") -> list[str]:
+def has_branches(state: Mapping[str, torch.Tensor]) -> bool:
+    """Whether a state dict holds one encoder per modality (late fusion, cross-modal)."""
+    return any(k.startswith("branches.") or ".branches." in k for k in state)
+
+
+def input_channels(
+    hparams: Mapping[str, Any], branch: str = "image", branched: bool = False
+) -> list[str]:
     """Names of a task's encoder input channels from its hyperparameters: the bands (of
-    ``branch`` for late fusion), the further spatial channels of early fusion, and the
-    scalar channels (``aux_0`` …, ``season``, ``climate_zone_0`` …) where they are fused."""
+    ``branch`` when the task has an encoder per modality: late fusion, or ``branched``), the
+    further spatial channels of early fusion, and the scalar channels (``aux_0`` …,
+    ``season``, ``climate_zone_0`` …) where they are fused."""
     from plantwatch.tasks.base import SCALAR_MODALITIES
 
     extras = dict(hparams.get("extra_modalities") or {})
-    late = bool(extras) and hparams.get("fusion", "early") == "late"
+    late = bool(extras) and (branched or hparams.get("fusion", "early") == "late")
     uses_image = hparams.get("use_image", True)
     channels = task_bands(hparams) if uses_image else []
     if late and branch != "image":
@@ -175,8 +183,8 @@ def read_encoder_checkpoint(source: str | Path) -> tuple[dict[str, torch.Tensor]
         )
     raw = torch.load(path, map_location="cpu", weights_only=True)
     if "state_dict" in raw:  # Lightning checkpoint
-        bands = bands or input_channels(raw.get("hyper_parameters", {})) or None
-        raw = raw["state_dict"]
+        raw, hparams = raw["state_dict"], raw.get("hyper_parameters", {})
+        bands = bands or input_channels(hparams, branched=has_branches(raw)) or None
     return encoder_state(raw), bands
 
 

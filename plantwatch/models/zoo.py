@@ -29,6 +29,7 @@ from plantwatch.models.encoders import (
     ZOO_CARD,
     ZOO_WEIGHTS,
     encoder_state,
+    has_branches,
     input_channels,
     recorded_statistics,
     sha256,
@@ -64,7 +65,7 @@ def export_encoder(source: str | Path, name: str, branch: str = "image",
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     hparams = dict(state.get("hyper_parameters", {}))
     weights = state["state_dict"]
-    channels = input_channels(hparams, branch)
+    channels = input_channels(hparams, branch, branched=has_branches(weights))
     statistics = recorded_statistics(weights, hparams)
     shown = [c for c in channels if c in statistics]
     normalisation = {"channels": shown, "mean": [statistics[c][0] for c in shown],

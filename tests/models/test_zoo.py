@@ -72,3 +72,19 @@ def test_a_14_channel_s1_s2_encoder_adapts_by_name_into_a_12_band_model(tmp_path
         plant = MultiTaskTask(encoder_checkpoint=str(path))
     kept = fused.model.encoder.conv1.weight[:, :12] * 14 / 12
     torch.testing.assert_close(plant.model.encoder.conv1.weight, kept)
+
+
+def test_the_s2_branch_of_a_cross_modal_encoder_records_its_own_channels(tmp_path):
+    from plantwatch.tasks.ssl import CrossModalTask
+
+    pretrained = CrossModalTask(extra_modalities={"image_s1": ["VV", "VH"]})
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    path = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    torch.save({"state_dict": pretrained.state_dict(),
+                "hyper_parameters": dict(pretrained.hparams)}, path)  # fmt: skip
+    for branch, channels in (("image", 12), ("image_s1", 2)):
+        folder = export_encoder(tmp_path / "run", branch, branch=branch, zoo=tmp_path / "zoo")
+        assert len(yaml.safe_load((folder / "card.yaml").read_text())["bands"]) == channels
+    plant = MultiTaskTask(encoder_checkpoint=str(tmp_path / "zoo" / "image"))
+    mine, theirs = plant.model.encoder.state_dict(), pretrained.branches["image"].state_dict()
+    assert all(torch.equal(v, theirs[k]) for k, v in mine.items())
