@@ -46,7 +46,7 @@ def best_checkpoint(source: Path) -> Path:
     last = source / "checkpoints" / "last.ckpt"
     if not last.is_file():
         raise FileNotFoundError(f"{source}: no checkpoints/last.ckpt; give a run folder or a .ckpt")
-    state = torch.load(last, map_location="cpu", weights_only=False)
+    state = torch.load(last, map_location="cpu", weights_only=True)
     for key, value in state.get("callbacks", {}).items():
         recorded = value.get("best_model_path") if key.startswith("ModelCheckpoint") else None
         if not recorded:
@@ -62,7 +62,7 @@ def export_encoder(source: str | Path, name: str, branch: str = "image",
     """Write the encoder of a run or checkpoint (of a late-fusion model: ``branch``) as zoo
     entry ``name``; returns its folder. Refuses to replace an entry unless ``overwrite``."""
     checkpoint = best_checkpoint(Path(source))
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     hparams = dict(state.get("hyper_parameters", {}))
     weights = state["state_dict"]
     channels = input_channels(hparams, branch, branched=has_branches(weights))
