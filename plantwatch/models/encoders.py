@@ -117,20 +117,6 @@ def recorded_statistics(
     return {n: (m, s) for n, m, s in zip(names, means, stds, strict=False)}
 
 
-def encoder_statistics(source: str | Path) -> dict[str, tuple[float, float]]:
-    """The normalisation an encoder was trained with, by channel: a zoo card's, or a Lightning
-    checkpoint's buffers; empty for a plain state dict."""
-    path = _resolve(source)
-    if path.is_dir():
-        recorded = read_card(path).get("normalisation") or {}
-        pairs = zip(recorded.get("mean", []), recorded.get("std", []), strict=True)
-        return dict(zip(recorded.get("channels", []), pairs, strict=True))
-    raw = torch.load(path, map_location="cpu", weights_only=True)
-    if "state_dict" not in raw:
-        return {}
-    return recorded_statistics(raw["state_dict"], raw.get("hyper_parameters", {}))
-
-
 def _resolve(source: str | Path) -> Path:
     """A path, or the zoo entry of that name when no such path exists."""
     path = Path(source)
@@ -156,25 +142,39 @@ def read_card(folder: Path) -> dict[str, Any]:
 
 
 def read_encoder_checkpoint(source: str | Path) -> tuple[dict[str, torch.Tensor], list[str] | None]:
-    """Read encoder weights and, where recorded, their band names.
+    """Read encoder weights and, where recorded, their band names (see `read_encoder`)."""
+    state, bands, _ = read_encoder(source)
+    return state, bands
+
+
+def read_encoder(
+    source: str | Path,
+) -> tuple[dict[str, torch.Tensor], list[str] | None, dict[str, tuple[float, float]]]:
+    """Read encoder weights, their channel names and normalisation, each where recorded.
 
     Args:
         source: a ``.pt``/``.pth`` state dict, a Lightning ``.ckpt``, a zoo folder, or the
             name of a zoo folder under ``$PLANTWATCH_ZOO`` (default ``./models``).
 
     Returns:
-        (encoder state dict, band names or None when the file does not record them).
+        (encoder state dict, channel names or None, (mean, std) by channel — a zoo card's or
+        a Lightning checkpoint's normalisation buffers, empty for a plain state dict).
 
     Raises:
         FileNotFoundError: naming the path and what was expected there.
     """
     path = _resolve(source)
     bands: list[str] | None = None
+    statistics: dict[str, tuple[float, float]] = {}
     if path.is_dir():
         card = path / ZOO_CARD
         if not card.is_file() or not (path / ZOO_WEIGHTS).is_file():
             raise FileNotFoundError(f"{path}: a zoo folder holds {ZOO_CARD} and {ZOO_WEIGHTS}")
-        bands = read_card(path).get("bands")
+        card = read_card(path)
+        bands = card.get("bands")
+        recorded = card.get("normalisation") or {}
+        pairs = zip(recorded.get("mean", []), recorded.get("std", []), strict=True)
+        statistics = dict(zip(recorded.get("channels", []), pairs, strict=True))
         path = path / ZOO_WEIGHTS
     if not path.is_file():
         raise FileNotFoundError(
@@ -185,7 +185,8 @@ def read_encoder_checkpoint(source: str | Path) -> tuple[dict[str, torch.Tensor]
     if "state_dict" in raw:  # Lightning checkpoint
         raw, hparams = raw["state_dict"], raw.get("hyper_parameters", {})
         bands = bands or input_channels(hparams, branched=has_branches(raw)) or None
-    return encoder_state(raw), bands
+        statistics = statistics or recorded_statistics(raw, hparams)
+    return encoder_state(raw), bands, statistics
 
 
 def _adapt_first_conv(
@@ -223,8 +224,9 @@ def load_encoder_weights(
     source: str | Path,
     bands: Sequence[str],
     source_bands: Sequence[str] | None = None,
-) -> None:
-    """Load weights into ``encoder``, adapting the first convolution by band name if needed.
+) -> dict[str, tuple[float, float]]:
+    """Load weights into ``encoder``, adapting the first convolution by band name if needed;
+    returns the normalisation the weights were trained with (`read_encoder`).
 
     Args:
         encoder: the encoder to load into (its input has ``len(bands)`` channels).
@@ -232,7 +234,7 @@ def load_encoder_weights(
         bands: the band names of the model's input, in order.
         source_bands: the checkpoint's band names when it does not record them itself.
     """
-    state, recorded = read_encoder_checkpoint(source)
+    state, recorded, statistics = read_encoder(source)
     source_bands = list(source_bands or recorded or bands)
     if list(source_bands) != list(bands):
         state = _adapt_first_conv(state, encoder, source_bands, bands)
@@ -244,3 +246,4 @@ def load_encoder_weights(
             f"{source}: encoder weights do not fit this encoder (missing {missing[:3]}, "
             f"unexpected {unexpected[:3]}); was it trained with another encoder architecture?"
         )
+    return statistics

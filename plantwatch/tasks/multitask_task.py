@@ -24,7 +24,7 @@ from torchmetrics import MeanMetric
 
 from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.statistics import Statistics
-from plantwatch.models.encoders import encoder_statistics, input_channels, load_encoder_weights
+from plantwatch.models.encoders import input_channels, load_encoder_weights
 from plantwatch.models.multitask_unet import CO2Mode, MultiTaskUNet
 from plantwatch.tasks.base import SCALAR_MODALITIES, BaseTask
 from plantwatch.tasks.losses import LossWeighting, RegressionLoss, task_loss
@@ -157,9 +157,9 @@ class MultiTaskTask(BaseTask):
                              "each branch instead")  # fmt: skip
         if h.encoder_checkpoint:
             channels = input_channels(h)  # early fusion: the bands, S1, DEM … by name
-            load_encoder_weights(self.model.encoder, h.encoder_checkpoint, channels)
+            statistics = load_encoder_weights(self.model.encoder, h.encoder_checkpoint, channels)
             if h.use_encoder_statistics:
-                self.encoder_statistics = encoder_statistics(h.encoder_checkpoint)
+                self.encoder_statistics = statistics
         if h.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
 
