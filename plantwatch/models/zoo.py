@@ -79,15 +79,16 @@ def export_encoder(source: str | Path, name: str, branch: str = "image",
     partial.replace(folder / ZOO_WEIGHTS)
     run = checkpoint.parent.parent
     config = run / "config.yaml"
+    settings = (yaml.safe_load(config.read_text()) or {}) if config.is_file() else {}
     metrics = run / STUDY_METRICS
     card = {
         "name": name,
-        "method": _method(config),
+        "method": _method(settings),
         "encoder": hparams.get("encoder", "resnet18"),
         "branch": branch,
         "bands": channels,
         "normalisation": normalisation,
-        "data": _data(config),
+        "data": _data(settings),
         "epochs": int(state.get("epoch", -1)) + 1,
         "steps": int(state.get("global_step", 0)),
         "metrics": json.loads(metrics.read_text()) if metrics.is_file() else _scores(state),
@@ -101,18 +102,17 @@ def export_encoder(source: str | Path, name: str, branch: str = "image",
     return folder
 
 
-def _method(config: Path) -> str:
-    if config.is_file():
-        model = (yaml.safe_load(config.read_text()) or {}).get("model", {})
-        if isinstance(model, dict) and "class_path" in model:
-            return str(model["class_path"]).rsplit(".", 1)[-1]
+def _method(settings: Mapping[str, Any]) -> str:
+    model = settings.get("model")
+    if isinstance(model, dict) and "class_path" in model:
+        return str(model["class_path"]).rsplit(".", 1)[-1]
     return "unknown (no config.yaml beside the run's checkpoints)"
 
 
-def _data(config: Path) -> dict[str, Any]:
-    if not config.is_file():
+def _data(settings: Mapping[str, Any]) -> dict[str, Any]:
+    data = (settings.get("data") or {}).get("init_args", {})
+    if not data:
         return {}
-    data = ((yaml.safe_load(config.read_text()) or {}).get("data") or {}).get("init_args", {})
     dataset = data.get("dataset") or {}
     return {"root": data.get("root"), "dataset": dataset.get("class_path"),
             "label_fraction": data.get("label_fraction")}  # fmt: skip

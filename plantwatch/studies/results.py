@@ -12,13 +12,7 @@ from matplotlib.figure import Figure
 from plantwatch.studies.runner import run_dir
 from plantwatch.studies.spec import Study
 from plantwatch.studies.worker import BASELINES, METRICS
-from plantwatch.tasks.metrics import describe_metric
-from plantwatch.tasks.registry import TASKS
-
-
-def task_of(metric: str) -> str:
-    """The registered task a metric belongs to: ``land_cover_iou_cropland`` → ``land_cover``."""
-    return max((t for t in TASKS if metric.startswith(f"{t}_")), key=len, default="")
+from plantwatch.tasks.metrics import describe_metric, task_of
 
 
 def metric_label(metric: str) -> str:

@@ -58,12 +58,18 @@ _SUFFIXES: dict[str, tuple[str, bool]] = {
 }
 
 
+def task_of(metric: str) -> str:
+    """The registered task a metric belongs to (the longest matching name):
+    ``land_cover_iou_cropland`` → ``land_cover``; "" for none."""
+    return max((t for t in TASKS if metric.startswith(f"{t}_")), key=len, default="")
+
+
 def describe_metric(name: str) -> tuple[str, bool]:
     """Label with unit and direction of a reported metric: ``power_mae_mw`` → (``power MAE
     (MW)``, False). Raises KeyError for a name of no registered task."""
-    for spec in sorted(TASKS.values(), key=lambda s: -len(s.name)):
-        if not name.startswith(f"{spec.name}_"):
-            continue
+    task = task_of(name)
+    if task:
+        spec = TASKS[task]
         suffix = name[len(spec.name) + 1 :]
         for error in ("mae", "rmse"):
             if suffix == f"{error}_{spec.unit_tag}":

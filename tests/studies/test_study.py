@@ -18,10 +18,10 @@ from plantwatch.studies.results import (
     markdown,
     relative_changes,
     summarise,
-    task_of,
 )
 from plantwatch.studies.spec import PLANT_METRICS, Run, Study
 from plantwatch.tasks.baselines import CAPACITY, MEAN
+from plantwatch.tasks.metrics import task_of
 from plantwatch.tasks.plume_reference import TRUE_PLUME
 from tests.data.fakes import tiny_cli_args
 
