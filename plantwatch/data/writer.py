@@ -61,7 +61,9 @@ def dataset_lock(root: str | Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _write_text(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``<path>.partial``, then rename it: a killed writer leaves no
+    truncated ``path``."""
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text)
     partial.replace(path)
@@ -145,7 +147,7 @@ class DatasetWriter:
         """
         self._journal.close()
         frame = pd.DataFrame(self.rows.values()).sort_values("obs_id", kind="stable")
-        _write_text(self.root / layout.OBSERVATIONS_CSV, frame.to_csv(index=False))
+        write_text_atomic(self.root / layout.OBSERVATIONS_CSV, frame.to_csv(index=False))
         partial = self.root / f"{layout.PLANTS_GEOJSON}.partial"
         gpd.GeoDataFrame(list(plants), crs="EPSG:4326").to_file(partial, driver="GeoJSON")
         partial.replace(self.root / layout.PLANTS_GEOJSON)
@@ -158,7 +160,7 @@ class DatasetWriter:
         info = {**self.info, "splits": settings}
         finalize(self.root, None, split_seed, val_fraction, test_fraction, label_fractions,
                  info=info, progress=progress)  # fmt: skip
-        _write_text(self.root / layout.DATASET_JSON, json.dumps(info, indent=2) + "\n")
+        write_text_atomic(self.root / layout.DATASET_JSON, json.dumps(info, indent=2) + "\n")
         (self.root / JOURNAL).unlink()
         return self.root
 

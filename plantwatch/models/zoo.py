@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 import yaml
 
+from plantwatch.data.writer import write_text_atomic
 from plantwatch.models.encoders import (
     ZOO_CARD,
     ZOO_WEIGHTS,
@@ -96,9 +97,7 @@ def export_encoder(source: str | Path, name: str, branch: str = "image",
         "config": config.read_text() if config.is_file() else None,
         "sha256": sha256(folder / ZOO_WEIGHTS),
     }
-    partial = folder / f"{ZOO_CARD}.partial"
-    partial.write_text(yaml.safe_dump(card, sort_keys=False, allow_unicode=True))
-    partial.replace(folder / ZOO_CARD)
+    write_text_atomic(folder / ZOO_CARD, yaml.safe_dump(card, sort_keys=False, allow_unicode=True))
     return folder
 
 

@@ -33,6 +33,7 @@ from plantwatch.bands import L2A_BAND_NAMES, WORLDCOVER_CLASSES, resolutions_m
 from plantwatch.data.geotiff import write_geotiff
 from plantwatch.data.splits import split_by_plant
 from plantwatch.data.synthetic.benge_scene import PatchScene, make_patch
+from plantwatch.data.writer import write_text_atomic
 
 PATCHES_PER_ACQUISITION = 4
 SETTINGS_JSON = "synthetic_benge.json"  # written last: a folder with it is complete
@@ -127,9 +128,7 @@ def synthesize_benge(
                              for c in WORLDCOVER_CLASSES}})  # fmt: skip
     _write_tables(out, subset, meta, era5, fractions, seed)
     settings = {"patches": patches, "size": size, "seed": seed, "subset": subset}
-    partial = out / f"{SETTINGS_JSON}.partial"
-    partial.write_text(json.dumps(settings, indent=2) + "\n")
-    partial.replace(out / SETTINGS_JSON)
+    write_text_atomic(out / SETTINGS_JSON, json.dumps(settings, indent=2) + "\n")
     return out
 
 
@@ -137,11 +136,9 @@ def _write_tables(out: Path, subset: str, meta: list[dict], era5: list[dict],
                   fractions: list[dict], seed: int) -> None:  # fmt: skip
     tables = {"meta": meta, "era-5": era5, "esaworldcover": fractions}
     for name, rows in tables.items():
-        partial = out / f"{subset}_{name}.csv.partial"
-        pd.DataFrame(rows).to_csv(partial, index=False)
-        partial.replace(out / f"{subset}_{name}.csv")
+        write_text_atomic(out / f"{subset}_{name}.csv", pd.DataFrame(rows).to_csv(index=False))
     frame = pd.DataFrame({"obs_id": [m["patch_id"] for m in meta], "fuel_type": ""})
     frame["plant_id"] = frame["obs_id"].str.rsplit("_", n=2).str[0]
     (out / "splits").mkdir(parents=True, exist_ok=True)
     for split, ids in split_by_plant(frame, 0.1, 0.1, seed).items():
-        (out / "splits" / f"{subset}_{split}.csv").write_text("".join(f"{i}\n" for i in ids))
+        write_text_atomic(out / "splits" / f"{subset}_{split}.csv", "".join(f"{i}\n" for i in ids))
