@@ -14,6 +14,8 @@ from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+from plantwatch.sources.cli import add_source_commands
+
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 
 
@@ -266,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = actions.add_parser("list", help="print the zoo's entries")
     listing.add_argument("--zoo", help="zoo folder (default $PLANTWATCH_ZOO or ./models)")
     listing.set_defaults(run=_zoo_list)
+
+    add_source_commands(commands)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     targets = bench.add_subparsers(dest="target", required=True)

@@ -11,6 +11,9 @@
 <root>/plants.geojson          the plants: id, name, fuel, capacity_mw, point geometry
 <root>/images/<obs_id>.tif     Sentinel-2 reflectance × 10000, uint16, UTM CRS
 <root>/masks/<obs_id>.tif      plume mask, uint8 (0 background, 1 plume, 255 unlabelled)
+<root>/images_s1/<obs_id>.tif  optional Sentinel-1 VV, VH σ⁰ in dB, float32, on the image's
+                               grid (column ``image_s1``; ``dataset.json`` declares
+                               ``modalities: {"image_s1": ["VV", "VH"]}``)
 <root>/splits/<name>.txt       observation ids, one per line
 ```
 Paths in ``observations.csv`` are relative to the root.
@@ -24,6 +27,8 @@ PLANTS_GEOJSON = "plants.geojson"
 IMAGES_DIR = "images"
 MASKS_DIR = "masks"
 SPLITS_DIR = "splits"
+# Further spatial modalities: sample key (also the observations.csv column) → folder.
+MODALITY_DIRS: dict[str, str] = {"image_s1": "images_s1"}
 
 FORMAT_NAME = "plantwatch-observations"
 FORMAT_VERSION = 1

@@ -71,6 +71,8 @@ class PlantObservations(Dataset):
             ``splits/seed<k>/`` (``data.writer.ensure_split_set`` writes it).
         targets: further regression targets, sample key → numeric column (e.g.
             ``{"air_temperature": "temperature_c"}``); each gets its ``has_<key>`` flag.
+        modalities: spatial inputs to return: ``image`` (Sentinel-2) and those the dataset
+            declares in ``dataset.json`` (``image_s1``: VV, VH σ⁰ in dB, [2, H, W]).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class PlantObservations(Dataset):
         aux_columns: Sequence[str] | None = None,
         split_seed: int | None = None,
         targets: Mapping[str, str] | None = None,
+        modalities: Sequence[str] = ("image",),
     ) -> None:
         self.root = Path(root)
         info_path = self.root / layout.DATASET_JSON
@@ -111,6 +114,15 @@ class PlantObservations(Dataset):
         declared = self.info.get("aux_columns", WEATHER_COLUMNS)  # a dataset without weather: []
         self.aux_columns = tuple(aux_columns if aux_columns is not None else declared)
         self.modalities: dict[str, tuple[str, ...]] = {"image": self.bands}
+        declared_modalities = self.info.get("modalities", {})
+        for key in modalities:
+            if key != "image" and key not in declared_modalities:
+                raise DatasetError(
+                    f"{info_path}: modality {key!r} not in this dataset (it has image"
+                    f"{''.join(', ' + k for k in declared_modalities)}); drop it from modalities"
+                )
+            if key != "image":
+                self.modalities[key] = tuple(declared_modalities[key])
         self.transforms = transforms
         self.split_seed = split_seed
         self.target_columns = {**TARGET_COLUMNS, **(targets or {})}
@@ -137,7 +149,9 @@ class PlantObservations(Dataset):
         if not path.is_file():
             raise DatasetError(f"{path}: not found; the dataset is incomplete — regenerate it")
         frame = pd.read_csv(path, dtype={"obs_id": str, "plant_id": str, "mask": str, "image": str})
-        wanted = (*layout.REQUIRED_COLUMNS, *self.aux_columns, *self.target_columns.values())
+        extra = [k for k in self.modalities if k != "image"]
+        wanted = (*layout.REQUIRED_COLUMNS, *extra, *self.aux_columns,
+                  *self.target_columns.values())  # fmt: skip
         missing = [c for c in dict.fromkeys(wanted) if c not in frame]
         if missing:
             raise DatasetError(
@@ -261,13 +275,30 @@ class PlantObservations(Dataset):
             )
         return mask[0].astype(np.uint8)
 
+    def _read_modality(self, row: pd.Series, key: str, shape: tuple[int, int]) -> np.ndarray:
+        """A further spatial modality as stored (``image_s1``: dB), float32 [C, H, W]."""
+        path = self.root / row[key]
+        array, _ = read_geotiff(path)
+        channels = self.modalities[key]
+        if array.shape != (len(channels), *shape):
+            raise DatasetError(
+                f"{path}: shape {array.shape}, expected ({len(channels)}, {shape[0]}, "
+                f"{shape[1]}) for {key} {list(channels)} on its image's grid"
+            )
+        if np.isnan(array).any():
+            raise DatasetError(f"{path}: contains NaN; fill the no-data pixels or drop the row")
+        return array.astype(np.float32)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         row = self.observations.iloc[index]
         image, profile = self._read_image(row)
-        mask = self._read_mask(row, image.shape[1:])
+        spatial = {"image": image, "mask": self._read_mask(row, image.shape[1:])}
+        for key in self.modalities:
+            if key != "image":
+                spatial[key] = self._read_modality(row, key, image.shape[1:])
         if self.transforms is not None:
-            out = self.transforms({"image": image, "mask": mask})
-            image, mask = out["image"], out["mask"]
+            spatial = self.transforms(spatial)
+        image, mask = spatial["image"], spatial["mask"]
         sample: dict[str, Any] = {
             "image": torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)),
             "aux": torch.from_numpy(row[list(self.aux_columns)].to_numpy(np.float32)),
@@ -276,6 +307,9 @@ class PlantObservations(Dataset):
             "fuel": torch.tensor(int(row["fuel"]), dtype=torch.int64),
             "has_fuel": torch.tensor(int(row["fuel"]) != FUEL_UNKNOWN),
         }
+        for key in self.modalities:
+            if key != "image":
+                sample[key] = torch.from_numpy(np.ascontiguousarray(spatial[key], np.float32))
         for key, column in self.target_columns.items():
             value = float(row[column])
             known = bool(np.isfinite(value))

@@ -24,8 +24,9 @@ SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 
 
 def _hold_out(frame: pd.DataFrame, fraction: float, seed: int) -> pd.Index:
-    """Index of a plant-grouped, fuel-stratified hold-out of about ``fraction`` of ``frame``."""
-    groups = frame["plant_id"].to_numpy()
+    """Index of a plant-grouped (site-grouped where ``site_id`` is given), fuel-stratified
+    hold-out of about ``fraction`` of ``frame``."""
+    groups = frame["site_id" if "site_id" in frame else "plant_id"].to_numpy()
     n_groups = len(np.unique(groups))
     if fraction <= 0 or n_groups < 2:
         return frame.index[:0]
@@ -49,7 +50,9 @@ def split_by_plant(
     """Split observation ids into train/val/test with no plant in two splits.
 
     Args:
-        observations: needs columns ``obs_id``, ``plant_id``, ``fuel_type``.
+        observations: needs columns ``obs_id``, ``plant_id``, ``fuel_type``; an optional
+            ``site_id`` groups plants that share a place (their patches overlap), which
+            then share a split too.
         val_fraction: approximate share of observations for validation.
         test_fraction: approximate share of observations for testing.
         seed: random seed.

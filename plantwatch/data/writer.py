@@ -113,12 +113,17 @@ class DatasetWriter:
         crs: CRS | str,
         transform: Affine,
         mask: np.ndarray | None = None,
+        modalities: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         """Write one observation: ``image_dn`` uint16 [C, H, W] (reflectance × scale), an
-        optional plume ``mask`` uint8 [H, W], and its ``observations.csv`` row (without the
-        ``image``/``mask`` paths, which the writer sets)."""
+        optional plume ``mask`` uint8 [H, W], further spatial ``modalities`` by sample key
+        (``image_s1``: σ⁰ in dB, float32 [2, H, W]; see ``layout.MODALITY_DIRS``), and its
+        ``observations.csv`` row (without the file paths, which the writer sets)."""
         obs_id = str(row["obs_id"])
         record = {**row, "image": f"{layout.IMAGES_DIR}/{obs_id}.tif", "mask": ""}
+        for key, array in (modalities or {}).items():
+            record[key] = f"{layout.MODALITY_DIRS[key]}/{obs_id}.tif"
+            write_geotiff(self.root / record[key], array, crs, transform)
         write_geotiff(self.root / record["image"], image_dn, crs, transform)
         if mask is not None:
             record["mask"] = f"{layout.MASKS_DIR}/{obs_id}.tif"
@@ -166,17 +171,22 @@ class DatasetWriter:
 
 
 def _band_statistics(
-    root: Path, paths: Sequence[str], info: Mapping[str, Any], progress: bool
+    root: Path,
+    paths: Sequence[str],
+    bands: Sequence[str],
+    progress: bool,
+    scale: float = 1.0,
+    offset: float = 0.0,
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Mean and std per band in reflectance over all pixels of the images ``paths``."""
-    bands = list(info["bands"])
-    scale = float(info.get("reflectance_scale", layout.REFLECTANCE_SCALE))
-    offset = float(info.get("boa_add_offset_dn", 0))
+    """Mean and std per band of ``(max(DN − offset, 0)) / scale`` over all pixels of the
+    images ``paths`` (reflectance for Sentinel-2, dB as stored for Sentinel-1)."""
     sums = np.zeros((2, len(bands)))
     pixels = 0
     for path in tqdm(paths, desc="band statistics", unit="image", disable=not progress):
         dn, _ = read_geotiff(root / path)
-        reflectance = np.maximum(dn.astype(np.float64) - offset, 0.0) / scale
+        reflectance = dn.astype(np.float64)
+        if scale != 1.0 or offset:
+            reflectance = np.maximum(reflectance - offset, 0.0) / scale
         sums += reflectance.sum((1, 2)), (reflectance**2).sum((1, 2))
         pixels += dn.shape[1] * dn.shape[2]
     mean = sums[0] / max(pixels, 1)
@@ -224,7 +234,13 @@ def finalize(
     ).items():
         splits[fraction_split_name(fraction)] = ids
     write_splits(folder, splits)
-    mean, std = _band_statistics(root, list(train["image"]), info, progress)
+    scale = float(info.get("reflectance_scale", layout.REFLECTANCE_SCALE))
+    offset = float(info.get("boa_add_offset_dn", 0))
+    mean, std = _band_statistics(root, list(train["image"]), info["bands"], progress, scale, offset)
+    for key, channels in info.get("modalities", {}).items():
+        extra_mean, extra_std = _band_statistics(root, list(train[key]), channels, progress)
+        mean.update(extra_mean)
+        std.update(extra_std)
     numeric = train.select_dtypes("number")
     mean.update(numeric.mean().to_dict())
     std.update(numeric.std(ddof=0).to_dict())

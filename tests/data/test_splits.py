@@ -36,6 +36,15 @@ def test_no_plant_is_in_two_splits_and_every_observation_is_in_one():
     assert 0.08 < len(splits["val"]) / len(frame) < 0.25
 
 
+def test_plants_that_share_a_site_share_a_split():
+    frame = observations()
+    frame["site_id"] = frame["plant_id"].str[1:].astype(int) // 2  # plants 2k and 2k+1 together
+    for seed in range(3):
+        splits = split_by_plant(frame, seed=seed)
+        sites = [set(frame.set_index("obs_id").loc[splits[n], "site_id"]) for n in splits]
+        assert not (sites[0] & sites[1] or sites[0] & sites[2] or sites[1] & sites[2])
+
+
 def test_splits_are_balanced_by_fuel_where_possible():
     frame = observations(plants=80)
     splits = split_by_plant(frame, 0.2, 0.2, seed=1)
