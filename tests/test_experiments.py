@@ -8,6 +8,7 @@ import torch
 
 from plantwatch.training.cli import PlantwatchCLI, fit_and_test
 from tests.data.benge_fake import write_benge_fake
+from tests.data.fake_sentinel_hub import download_fake_dataset
 from tests.data.fakes import tiny_cli_args
 from tests.data.scene_fakes import write_hanna_fake, write_smoke_plume_fake
 
@@ -16,7 +17,10 @@ STUDIES = EXPERIMENTS / "studies"  # study files, exercised by tests/studies
 CONFIGS = sorted(p for p in EXPERIMENTS.rglob("*.yaml") if STUDIES not in p.parents)
 # Presets of published datasets: exercised on fakes of their layouts (below), not on the
 # synthetic data that tiny_cli_args puts under every other config.
-PUBLISHED = {EXPERIMENTS / "data" / f"{n}.yaml" for n in ("smoke_plumes", "hanna2021", "ben-ge-8k")}
+PUBLISHED = {
+    EXPERIMENTS / "data" / f"{n}.yaml"
+    for n in ("smoke_plumes", "hanna2021", "ben-ge-8k", "downloaded")
+}
 PUBLISHED |= set((EXPERIMENTS / "benge").glob("*.yaml"))  # ben-ge tasks need ben-ge data
 PUBLISHED |= {
     EXPERIMENTS / "data" / "ben-ge-synthetic.yaml",
@@ -113,6 +117,22 @@ def test_the_multitask_model_trains_on_a_converted_fake_with_the_benchmark_confi
     assert cli.trainer.current_epoch == 2 and 0.0 <= metrics["plume_iou"] <= 1.0
     if preset == "hanna2021":
         assert metrics["power_mae_mw"] >= 0.0 and cli.model.hparams.use_aux
+
+
+def test_the_multitask_model_trains_on_a_downloaded_dataset(tmp_path):
+    """`plantwatch download` (against the fake Sentinel Hub) → quickstart + downloaded.yaml."""
+    root = download_fake_dataset(tmp_path / "downloaded", tmp_path)
+    args = [
+        *("--config", str(EXPERIMENTS / "quickstart.yaml")),
+        *("--config", str(EXPERIMENTS / "data" / "downloaded.yaml")),
+        f"--data.init_args.root={root}",
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}",
+        f"--trainer.default_root_dir={tmp_path / 'runs'}",
+        *CPU_RUN,
+    ]
+    metrics, cli = fit_and_test(args)
+    assert cli.trainer.current_epoch == 2 and not cli.model.hparams.use_aux
+    assert metrics["power_mae_mw"] >= 0.0 and 0.0 <= metrics["fuel_accuracy"] <= 1.0
 
 
 def test_the_benge_preset_serves_batches_of_every_modality(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import threading
 import time
@@ -13,10 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from unittest import mock
 from urllib.parse import parse_qs
 
 import numpy as np
 import tifffile
+
+from tests.data.entsoe_fakes import SFTP, write_generation_file, write_registry
 
 TOKEN_PATH = "/oauth/token"
 PAGE_SIZE = 2  # small pages, so every search pages
@@ -176,3 +181,43 @@ def serve(state: FakeSentinelHub | None = None) -> Iterator[FakeSentinelHub]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def download_fake_dataset(root: Path, work: Path) -> Path:
+    """A dataset written by `plantwatch download` from the fake service: six plants of
+    every fuel, 48 px patches of every acquisition in June 2021, generation for half the
+    acquisitions (ENTSO-E 16.1.A, SFTP layout)."""
+    from plantwatch.sources import sentinel
+    from plantwatch.sources.download import DownloadSettings, download_dataset
+    from plantwatch.sources.labels import ObservationLabels
+    from plantwatch.sources.registry import PlantRegistry
+
+    fuels = ["lignite", "hard_coal", "gas", "peat_oil", "lignite", "gas"]
+    plants = [
+        {"plant_id": f"P{k}", "name": f"Plant {k}", "country": "Germany", "fuel_type": fuel,
+         "capacity_mw": 500.0 + 100 * k, "unit_codes": f"U{k}", "lon": 7.0 + k, "lat": 51.0}
+        for k, fuel in enumerate(fuels)
+    ]  # fmt: skip
+    registry = PlantRegistry.read(write_registry(work / "plants.geojson", plants))
+    rows = [(f"U{k}", f"2021-06-{day:02d} 10:00", 300.0 + 10 * k + day, "10Y-A")
+            for k in range(len(fuels)) for day in range(1, 31, 10)]  # fmt: skip
+    generation = write_generation_file(work / "generation.csv", rows, SFTP)
+    environment = {
+        "OAUTHLIB_INSECURE_TRANSPORT": "1", "SH_CLIENT_ID": "fake",
+        "SH_CLIENT_SECRET": "fake-secret", "XDG_CONFIG_HOME": str(work / "config"),
+    }  # fmt: skip
+    with mock.patch.dict(os.environ, environment), serve() as fake:
+        service = sentinel.resolve_service("sentinel-hub", fake.url, fake.url + TOKEN_PATH)
+        settings = DownloadSettings(start="2021-06-01", end="2021-06-30", size_px=48,
+                                    max_cloud_pct=100.0, base_url=service.base_url,
+                                    token_url=service.token_url)  # fmt: skip
+        summary = download_dataset(
+            registry,
+            root,
+            settings,
+            ObservationLabels.read(registry, [generation]),
+            config=sentinel.make_config(service, retry_sleep_s=0.01),
+            progress=False,
+        )
+    assert summary.complete, summary.lines()
+    return root
