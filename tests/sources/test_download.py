@@ -171,6 +171,26 @@ def test_failures_leave_the_dataset_open_and_a_rerun_finishes(tmp_path: Path) ->
     assert second.written == 2
 
 
+def test_l1c_with_weather_for_every_row_declares_weather_inputs(tmp_path: Path) -> None:
+    registry = plants(tmp_path).filter(countries=["Poland"])
+    weather = tmp_path / "weather.csv"
+    lines = ["plant_id,datetime,temperature_c,relative_humidity_pct,wind_u_ms,wind_v_ms"]
+    lines += [f"{p},2021-06-{d:02d}T10:00:00Z,{15 + d},70,1.5,-0.5" for p in ("P2", "P3")
+              for d in range(1, 21)]  # fmt: skip
+    weather.write_text("\n".join(lines) + "\n")
+    labels = ObservationLabels.read(registry, weather_file=weather)
+    with serve(FakeSentinelHub()) as fake:
+        summary = download_dataset(registry, tmp_path / "ds", settings(fake, product="S2L1C"),
+                                   labels, config=config(fake), progress=False)  # fmt: skip
+    assert summary.complete and summary.written == 4
+    dataset = PlantObservations(tmp_path / "ds")
+    assert dataset.info["product"] == "S2L1C" and dataset[0]["image"].shape == (13, 16, 16)
+    assert dataset.aux_columns == ("temperature_c", "relative_humidity_pct", "wind_u_ms",
+                                   "wind_v_ms")  # fmt: skip
+    assert float(dataset[0]["aux"][0]) == 16.0  # 1 June, the row 20 min before the overpass
+    assert not dataset.labels()["has_power"].any()  # no generation files: MW unknown
+
+
 def test_services_and_credentials() -> None:
     cdse = sentinel.resolve_service("cdse")
     assert cdse.base_url == "https://sh.dataspace.copernicus.eu"
