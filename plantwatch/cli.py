@@ -14,6 +14,7 @@ from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+from plantwatch.estimates.cli import add_estimate_commands
 from plantwatch.sources.cli import add_source_commands
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
@@ -270,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_zoo_list)
 
     add_source_commands(commands)
+    add_estimate_commands(commands)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     targets = bench.add_subparsers(dest="target", required=True)

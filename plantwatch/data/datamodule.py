@@ -111,6 +111,10 @@ class DataModule(L.LightningDataModule):
         num_workers: loader worker processes.
         augmentation: training augmentation; None for none.
         pin_memory: pin batches in page-locked memory (GPU training).
+        predict_split: what ``plantwatch predict`` reads: a split name (``test``, ``val`` …)
+            or None for every observation.
+        predict_root: another dataset (same class) to predict over, e.g. a new download;
+            None: ``root``. The model normalises with its checkpoint's statistics.
     """
 
     def __init__(
@@ -127,6 +131,8 @@ class DataModule(L.LightningDataModule):
         num_workers: int = 0,
         augmentation: Augmentation | None = DEFAULT_AUGMENTATION,
         pin_memory: bool = False,
+        predict_split: str | None = "test",
+        predict_root: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["dataset", "source", "augmentation"])
@@ -163,13 +169,16 @@ class DataModule(L.LightningDataModule):
         if self.hparams.split_seed is not None and (self.root / layout.DATASET_JSON).is_file():
             ensure_split_set(self.root, self.hparams.split_seed)
 
-    def build(self, split: str, augment: bool = False) -> SampleDataset:
-        """A dataset of ``split`` (e.g. ``self.train_split``), with or without augmentation."""
+    def build(
+        self, split: str | None, augment: bool = False, root: str | Path | None = None
+    ) -> SampleDataset:
+        """A dataset of ``split`` (e.g. ``self.train_split``; None: all observations) of
+        ``root`` (default: the datamodule's), with or without augmentation."""
         h = self.hparams
         transforms = self.augmentation if augment else None
         bands = list(h.bands or L2A_BAND_NAMES)
-        dataset = self.dataset_class(str(self.root), split, bands=bands, transforms=transforms,
-                                     split_seed=h.split_seed)  # fmt: skip
+        dataset = self.dataset_class(str(root or self.root), split, bands=bands,
+                                     transforms=transforms, split_seed=h.split_seed)  # fmt: skip
         if not isinstance(dataset, SampleDataset):
             raise TypeError(
                 f"{type(dataset).__name__} does not satisfy the dataset contract "
@@ -190,8 +199,10 @@ class DataModule(L.LightningDataModule):
                     val, cut_labels(val.labels(), h.label_fraction, h.min_val_labels, seed)
                 )
             self.datasets["val"] = val
-        if stage in ("test", "predict", None):
+        if stage in ("test", None):
             self.datasets["test"] = self.build("test")
+        if stage == "predict":
+            self.datasets["predict"] = self.build(h.predict_split, root=h.predict_root)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         h = self.hparams
@@ -218,4 +229,4 @@ class DataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader("predict", shuffle=False)

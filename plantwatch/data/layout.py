@@ -15,6 +15,8 @@
                                grid (column ``image_s1``; ``dataset.json`` declares
                                ``modalities: {"image_s1": ["VV", "VH"]}``)
 <root>/splits/<name>.txt       observation ids, one per line
+<root>/truth_daily.csv         synthetic datasets: plant_id, date, generation_mwh, co2_t of
+                               every day of the simulated period (observed or not)
 ```
 Paths in ``observations.csv`` are relative to the root.
 """
@@ -27,6 +29,7 @@ PLANTS_GEOJSON = "plants.geojson"
 IMAGES_DIR = "images"
 MASKS_DIR = "masks"
 SPLITS_DIR = "splits"
+TRUTH_DAILY_CSV = "truth_daily.csv"  # synthetic data: every plant's daily MWh and t CO₂
 # Further spatial modalities: sample key (also the observations.csv column) → folder.
 MODALITY_DIRS: dict[str, str] = {"image_s1": "images_s1"}
 

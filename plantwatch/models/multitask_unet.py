@@ -80,6 +80,8 @@ class MultiTaskUNet(nn.Module):
         shared_weights: late fusion with one encoder for every modality.
         hidden: width of the global heads' hidden layer.
         dropout: dropout in the global heads.
+        uncertainty: give each regression task a spread head: ``<task>_log_sigma`` [B],
+            log σ in units of the task's scale (clamped to [−7, 7]).
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class MultiTaskUNet(nn.Module):
         shared_weights: bool = False,
         hidden: int = 128,
         dropout: float = 0.1,
+        uncertainty: bool = False,
     ) -> None:
         super().__init__()
         self.specs = get_tasks(tasks)
@@ -165,6 +168,13 @@ class MultiTaskUNet(nn.Module):
                 if not s.dense and not (s.hook == "physics_co2" and co2_mode == "physics")
             }
         )
+        self.spread_heads = nn.ModuleDict(
+            {
+                s.name: global_head(s, pooled, hidden, dropout)
+                for s in self.specs
+                if uncertainty and s.kind == "regression"
+            }
+        )
 
     def _pad(self, image: torch.Tensor) -> torch.Tensor:
         if not self._divisible:
@@ -214,7 +224,8 @@ class MultiTaskUNet(nn.Module):
         Returns:
             by task name: binary segmentation logits [B, H, W]; multiclass segmentation
             logits [B, C, H, W]; classification logits [B, C]; regression values in the
-            task's unit [B] (``power`` MW, ``co2`` t/h).
+            task's unit [B] (``power`` MW, ``co2`` t/h); with ``uncertainty`` also
+            ``<task>_log_sigma`` [B] per regression task.
         """
         if self.fusion is None:
             height, width = image.shape[-2:]
@@ -263,4 +274,6 @@ class MultiTaskUNet(nn.Module):
                 out[spec.name] = F.softplus(value) * spec.scale
             else:
                 out[spec.name] = value * spec.scale
+        for name, head in self.spread_heads.items():
+            out[f"{name}_log_sigma"] = head(shared)[:, 0].float().clamp(-7.0, 7.0)
         return out

@@ -298,3 +298,18 @@ class BaseTask(L.LightningModule):
         for summary in hparams(params, metrics):
             logger.experiment.file_writer.add_summary(summary)
         self._hparams_written = True
+
+    def gather(self, *tensors: torch.Tensor) -> list[torch.Tensor]:
+        """Concatenate each tensor [N_rank, …] over the processes (N may differ by rank);
+        the tensors themselves on a single process."""
+        if self._trainer is None or self.trainer.world_size == 1:
+            return list(tensors)
+        counts = self.all_gather(torch.tensor(len(tensors[0]), device=self.device)).flatten()
+        largest = int(counts.max())
+        gathered = []
+        for tensor in tensors:
+            padded = tensor.new_zeros((largest, *tensor.shape[1:]))
+            padded[: len(tensor)] = tensor
+            parts = self.all_gather(padded)
+            gathered.append(torch.cat([p[: int(n)] for p, n in zip(parts, counts, strict=True)]))
+        return gathered

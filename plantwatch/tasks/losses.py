@@ -22,6 +22,7 @@ from torch import nn
 from plantwatch.tasks.registry import SEGMENTATION_IGNORE, TaskSpec
 
 RegressionLoss = Literal["huber", "l1"]
+Uncertainty = Literal["none", "gaussian", "laplace"]
 
 
 def _none(prediction: torch.Tensor) -> torch.Tensor:
@@ -107,6 +108,28 @@ def regression_loss(
         return _none(prediction)
     p, t = prediction[present].float() / scale, target[present].float() / scale
     return F.l1_loss(p, t) if kind == "l1" else F.smooth_l1_loss(p, t, beta=delta)
+
+
+def spread_loss(
+    log_sigma: torch.Tensor,
+    prediction: torch.Tensor,
+    target: torch.Tensor,
+    present: torch.Tensor,
+    scale: float,
+    kind: Uncertainty = "gaussian",
+) -> torch.Tensor:
+    """Negative log-likelihood of the error under the predicted spread, per labelled sample
+    ([B] each; ``log_sigma`` in units of ``scale``), without constants: Gaussian
+    ½·e²/σ² + log σ, Laplace |e|/σ + log σ, with e = (prediction − target) / scale. The
+    prediction is detached: the spread learns the size of the mean's errors and does not
+    pull the mean (which keeps its own loss)."""
+    if not present.any():
+        return _none(log_sigma)
+    s = log_sigma[present].float()
+    e = (prediction[present].detach().float() - target[present].float()) / scale
+    if kind == "laplace":
+        return (e.abs() * torch.exp(-s) + s).mean()
+    return (0.5 * e.square() * torch.exp(-2 * s) + s).mean()
 
 
 def task_loss(

@@ -74,6 +74,14 @@ def describe_metric(name: str) -> tuple[str, bool]:
         for error in ("mae", "rmse"):
             if suffix == f"{error}_{spec.unit_tag}":
                 return f"{spec.display} {error.upper()} ({spec.unit})", False
+        if suffix == f"interval_width_{spec.unit_tag}":
+            return f"{spec.display} conformal interval width ({spec.unit})", False
+        if suffix.startswith("coverage"):  # closer to the nominal level is better
+            level = suffix.removeprefix("coverage").lstrip("_")
+            return (
+                f"{spec.display} interval coverage ({f'{level} %' if level else 'nominal'} level)",
+                True,
+            )
         if suffix in _SUFFIXES:
             label, higher = _SUFFIXES[suffix]
             return f"{spec.display} {label}", higher

@@ -27,7 +27,14 @@ from plantwatch.data.statistics import Statistics
 from plantwatch.models.encoders import input_channels, load_encoder_weights
 from plantwatch.models.multitask_unet import CO2Mode, MultiTaskUNet
 from plantwatch.tasks.base import SCALAR_MODALITIES, BaseTask
-from plantwatch.tasks.losses import LossWeighting, RegressionLoss, task_loss
+from plantwatch.tasks.intervals import RegressionIntervals, sigma_key
+from plantwatch.tasks.losses import (
+    LossWeighting,
+    RegressionLoss,
+    Uncertainty,
+    spread_loss,
+    task_loss,
+)
 from plantwatch.tasks.metrics import TaskMetrics
 from plantwatch.tasks.plots import ExampleCollector, confusion_figure, scatter_figure
 from plantwatch.tasks.registry import PLANT_TASKS, get_tasks
@@ -74,6 +81,12 @@ class MultiTaskTask(BaseTask):
             errors divided by the training split's standard deviation of the target; either
             way an error of one standard deviation costs about 1, as a nat of cross-entropy.
         huber_delta: Huber δ in those normalised units (0.1 = a tenth of a standard deviation).
+        uncertainty: ``gaussian`` or ``laplace``: each regression task also predicts its
+            spread, trained by that negative log-likelihood of the (detached) mean's error,
+            added to the task's loss; ``none``: no spread (conformal intervals of constant
+            width).
+        interval_level: nominal coverage of the conformal intervals (calibrated on the
+            validation split; ``tasks/intervals.py``) in test metrics and predictions.
         optimizer, lr, weight_decay, momentum, scheduler, lr_multipliers, freeze: see
             `BaseTask` (``freeze: [model.encoder]`` = frozen encoder).
         channels_last: run the network in channels-last memory format (faster on CPU/GPU).
@@ -112,6 +125,8 @@ class MultiTaskTask(BaseTask):
         dice_weight: float = 0.5,
         regression_loss: RegressionLoss = "huber",
         huber_delta: float = 0.1,
+        uncertainty: Uncertainty = "none",
+        interval_level: float = 0.9,
         optimizer: Literal["adamw", "sgd"] = "adamw",
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
@@ -150,7 +165,7 @@ class MultiTaskTask(BaseTask):
             extra_inputs={k: len(v) for k, v in self.extra_modalities.items()},
             scalar_inputs=scalars, fusion=h.fusion, fusion_operator=h.fusion_operator,
             shared_weights=h.shared_weights,
-            hidden=h.hidden, dropout=h.dropout,
+            hidden=h.hidden, dropout=h.dropout, uncertainty=h.uncertainty != "none",
         )  # fmt: skip
         if h.encoder_checkpoint and (self.model.fusion == "late" or not h.use_image):
             raise ValueError("encoder_checkpoint with late fusion or without the image: load "
@@ -183,6 +198,8 @@ class MultiTaskTask(BaseTask):
             }
         )
         self.examples = {s: ExampleCollector(self.hparams.figure_examples) for s in STAGES}
+        regression = [s for s in self.specs if s.kind == "regression"]
+        self.intervals = RegressionIntervals(regression, self.hparams.interval_level)
         self.final_metrics: dict[str, float] = {}
 
     def configure_statistics(self, statistics: Statistics) -> None:
@@ -212,7 +229,7 @@ class MultiTaskTask(BaseTask):
     ) -> dict[str, torch.Tensor]:
         """Each task's loss over the samples that carry its label (zero when none do)."""
         h = self.hparams
-        return {
+        losses = {
             s.name: task_loss(
                 s,
                 outputs[s.name],
@@ -224,6 +241,13 @@ class MultiTaskTask(BaseTask):
             )
             for s in self.specs
         }
+        for s in self.specs:
+            if sigma_key(s.name) in outputs:
+                losses[s.name] = losses[s.name] + spread_loss(
+                    outputs[sigma_key(s.name)], outputs[s.name], batch[s.target], batch[s.flag],
+                    self.loss_scale(s.name), h.uncertainty,
+                )  # fmt: skip
+        return losses
 
     def _step(self, batch: Mapping[str, Any], stage: str) -> tuple[torch.Tensor, dict]:
         outputs = self(batch)
@@ -236,6 +260,8 @@ class MultiTaskTask(BaseTask):
         for task, loss in losses.items():
             self.stage_losses[f"{stage}_"][task].update(loss.detach(), weight=labelled[task])
         self.stage_metrics[f"{stage}_"].update(outputs, batch)
+        if stage != "train":
+            self.intervals.update(outputs, batch)
         return total, outputs
 
     # ------------------------------------------------------------------ Lightning hooks
@@ -265,6 +291,15 @@ class MultiTaskTask(BaseTask):
             elif spec.kind in ("multiclass", "multiclass_segmentation", "composition"):
                 value = value.softmax(dim=1)
             result[spec.name] = value
+            if spec.kind == "regression":
+                result[f"{spec.name}_low"], result[f"{spec.name}_high"] = self.intervals.bounds(
+                    outputs, spec
+                )
+        for key in ("plant_id", "datetime"):
+            if key in batch:
+                result[key] = batch[key]
+        if "capacity" in batch:
+            result["capacity"] = torch.where(batch["has_capacity"], batch["capacity"], torch.nan)
         return result
 
     def on_train_epoch_end(self) -> None:
@@ -282,6 +317,10 @@ class MultiTaskTask(BaseTask):
         for stage in STAGES:
             self._reset(stage)
         self._write_hparams()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Checkpoints written before the conformal intervals existed load uncalibrated."""
+        checkpoint["state_dict"].setdefault("intervals.quantiles", self.intervals.quantiles)
 
     def on_test_start(self) -> None:
         self._write_hparams()
@@ -307,6 +346,13 @@ class MultiTaskTask(BaseTask):
                 weighted, labels = weighted + counts[task] * float(loss), labels + counts[task]
         if labels:
             values["selection_loss"] = torch.tensor(weighted / labels)
+        if stage != "train" and self.intervals.specs:
+            cases = {t: self.gather(self.intervals.collected(t))[0] for t in self.intervals.cases}
+            if stage == "val":  # the checkpoint chosen on validation keeps this calibration
+                self.intervals.calibrate(cases)
+            else:
+                values.update({k: torch.tensor(v) for k, v in self.intervals.scores(cases).items()})
+                self._log_interval_figures(cases)
         for name, value in values.items():
             self.log(f"{stage}/{name}", value, sync_dist=True)  # equal on all ranks
         if stage != "train":
@@ -319,6 +365,13 @@ class MultiTaskTask(BaseTask):
         for mean in self.stage_losses[f"{stage}_"].values():
             mean.reset()
         self.examples[stage].reset()
+        if stage != "train":
+            self.intervals.reset()
+
+    def _log_interval_figures(self, cases: Mapping[str, torch.Tensor]) -> None:
+        if self.tensorboard() is not None and self.hparams.figure_examples:
+            for tag, figure in self.intervals.figures(cases).items():
+                self.log_figure(f"test/{tag}", figure)
 
     def _log_figures(self, stage: str, confusions: Mapping[str, torch.Tensor]) -> None:
         if self.tensorboard() is None or not self.hparams.figure_examples:

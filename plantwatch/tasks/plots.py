@@ -184,3 +184,33 @@ def scatter_figure(predicted: np.ndarray, true: np.ndarray, quantity: str, unit:
     ax.set_xlabel(f"true {quantity} ({unit})")
     ax.set_ylabel(f"predicted {quantity} ({unit})")
     return figure
+
+
+def reliability_figure(levels: Sequence[float], coverage: Mapping[str, Sequence[float]]) -> Figure:
+    """Empirical coverage of the conformal intervals against their nominal level, one line
+    per task; calibrated intervals lie on the diagonal."""
+    figure = Figure(figsize=(4, 4), layout="constrained")
+    ax = figure.subplots()
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=1, label="calibrated")
+    for task, values in coverage.items():
+        ax.plot(levels, values, marker="o", label=task)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("nominal coverage")
+    ax.set_ylabel("empirical coverage (test)")
+    ax.legend(fontsize=7, loc="upper left")
+    return figure
+
+
+def interval_width_figure(error: np.ndarray, width: np.ndarray, quantity: str, unit: str) -> Figure:
+    """Absolute error against the interval's width per observation: informative spreads put
+    large errors where intervals are wide; a covered case lies below the line |e| = w/2."""
+    figure = Figure(figsize=(4, 4), layout="constrained")
+    ax = figure.subplots()
+    ax.scatter(width, error, s=8, alpha=0.6)
+    top = float(max(np.max(width, initial=1.0), 2 * np.max(error, initial=0.5)))
+    ax.plot([0, top], [0, top / 2], color="grey", linewidth=1, label="|error| = width / 2")
+    ax.set_xlabel(f"interval width ({unit})")
+    ax.set_ylabel(f"|error| of {quantity} ({unit})")
+    ax.legend(fontsize=7, loc="upper left")
+    return figure

@@ -187,23 +187,11 @@ class ContrastiveTask(BaseTask):
             return
         features, labels, groups = (torch.cat(parts) for parts in zip(*self._probe, strict=True))
         if self.trainer.world_size > 1:  # every rank scores the whole split
-            features, labels, groups = self._gather(features, labels, groups)
+            features, labels, groups = self.gather(features, labels, groups)
         if len(labels):
             accuracy = knn_accuracy(features, labels, groups, self.hparams.knn_k)
             self.log("val/knn_accuracy", accuracy, sync_dist=False, rank_zero_only=True)
         self._probe = []
-
-    def _gather(self, *tensors: torch.Tensor) -> list[torch.Tensor]:
-        """Concatenate each tensor [N_rank, …] over the processes (N may differ by rank)."""
-        counts = self.all_gather(torch.tensor(len(tensors[0]), device=self.device)).flatten()
-        largest = int(counts.max())
-        gathered = []
-        for tensor in tensors:
-            padded = tensor.new_zeros((largest, *tensor.shape[1:]))
-            padded[: len(tensor)] = tensor
-            parts = self.all_gather(padded)
-            gathered.append(torch.cat([p[: int(n)] for p, n in zip(parts, counts, strict=True)]))
-        return gathered
 
 
 class SimCLRTask(ContrastiveTask):

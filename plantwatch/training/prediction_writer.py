@@ -14,14 +14,31 @@ from plantwatch.data.geotiff import write_geotiff
 from plantwatch.tasks.registry import TASKS
 
 PLUME_THRESHOLD = 0.5
+PREDICTIONS_CSV = "predictions.csv"
+
+
+def merge_rank_files(folder: Path) -> Path:
+    """Merge the per-process ``predictions_rank<k>.csv`` of a multi-device run into
+    ``predictions.csv``: one row per observation (the distributed sampler repeats a few to
+    even out the ranks), sorted by ``obs_id``; the rank files are removed."""
+    parts = sorted(folder.glob("predictions_rank*.csv"))
+    merged = pd.concat([pd.read_csv(p, dtype={"obs_id": str, "plant_id": str}) for p in parts])
+    merged = merged.drop_duplicates("obs_id").sort_values("obs_id", kind="stable")
+    merged.to_csv(folder / PREDICTIONS_CSV, index=False)
+    for part in parts:
+        part.unlink()
+    return folder / PREDICTIONS_CSV
 
 
 class PredictionWriter(L.pytorch.callbacks.BasePredictionWriter):
     """Write ``predictions.csv`` and ``<task>/<obs_id>.tif`` during ``plantwatch predict``.
 
-    The CSV (one per process when predicting on several devices) holds per observation, for
-    each task the model predicts: regression values as ``<task>_<unit>`` (``power_mw``,
-    ``co2_t_per_h``); class probabilities ``<task>_prob_<class>`` and ``<task>_pred``;
+    The CSV (written per process on several devices, then merged by rank 0) holds per
+    observation its ``obs_id``, ``plant_id``, ``datetime`` (UTC) and ``capacity_mw`` (empty
+    where unknown), and for each task the model predicts: regression values as ``<task>_<unit>``
+    (``power_mw``, ``co2_t_per_h``) with the conformal interval's ``_low``/``_high`` bounds
+    (infinite where the validation split was too small for the level); class probabilities
+    ``<task>_prob_<class>`` and ``<task>_pred``;
     multilabel probabilities; class fractions ``<task>_frac_<class>``; for a binary
     segmentation ``<task>_pixels`` (pixels with probability > 0.5). Segmentations are
     written as uint8 GeoTIFFs (0/1, or class index) with the CRS and transform the sample
@@ -60,10 +77,21 @@ class PredictionWriter(L.pytorch.callbacks.BasePredictionWriter):
         specs = [TASKS[name] for name in prediction if name in TASKS]
         for i, obs_id in enumerate(prediction["obs_id"]):
             row: dict[str, Any] = {"obs_id": obs_id}
+            for key in ("plant_id", "datetime"):
+                if key in prediction:
+                    row[key] = prediction[key][i]
+            if "capacity" in prediction:
+                capacity = float(prediction["capacity"][i])
+                row["capacity_mw"] = capacity if capacity > 0 else None
             for spec in specs:
                 value = prediction[spec.name][i].cpu().numpy()
                 if spec.kind == "regression":
-                    row[f"{spec.name}_{spec.unit_tag}".rstrip("_")] = round(float(value), 2)
+                    column = f"{spec.name}_{spec.unit_tag}".rstrip("_")
+                    row[column] = round(float(value), 2)
+                    for end in ("low", "high"):
+                        if f"{spec.name}_{end}" in prediction:
+                            bound = float(prediction[f"{spec.name}_{end}"][i])
+                            row[f"{column}_{end}"] = round(bound, 2)
                 elif spec.kind in ("multiclass", "multilabel", "composition"):
                     share = "frac" if spec.kind == "composition" else "prob"
                     row.update({f"{spec.name}_{share}_{c}": round(float(p), 4)
@@ -85,9 +113,11 @@ class PredictionWriter(L.pytorch.callbacks.BasePredictionWriter):
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         folder = self._folder(trainer)
         folder.mkdir(parents=True, exist_ok=True)
-        name = (
-            "predictions.csv"
-            if trainer.world_size == 1
-            else f"predictions_rank{trainer.global_rank}.csv"
-        )
-        pd.DataFrame(self._rows).to_csv(folder / name, index=False)
+        if trainer.world_size == 1:
+            pd.DataFrame(self._rows).to_csv(folder / PREDICTIONS_CSV, index=False)
+            return
+        part = folder / f"predictions_rank{trainer.global_rank}.csv"
+        pd.DataFrame(self._rows).to_csv(part, index=False)
+        trainer.strategy.barrier("predictions written")
+        if trainer.is_global_zero:
+            merge_rank_files(folder)

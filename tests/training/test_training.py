@@ -149,6 +149,11 @@ def test_predict_writes_a_row_per_observation_and_georeferenced_masks(trained_ru
         rows
     )
     assert (rows["power_mw"] >= 0).all() and (rows["co2_t_per_h"] >= 0).all()
+    assert {"plant_id", "datetime", "capacity_mw", "power_mw_low", "power_mw_high",
+            "co2_t_per_h_low", "co2_t_per_h_high"} <= set(rows)  # fmt: skip
+    assert (rows["power_mw_low"] <= rows["power_mw"]).all()
+    assert (rows["power_mw"] <= rows["power_mw_high"]).all()
+    assert rows["plant_id"].str.startswith("P").all() and rows["capacity_mw"].gt(0).all()
     probs = rows[[c for c in rows if c.startswith("fuel_prob_")]].sum(axis=1)
     assert probs.between(0.99, 1.01).all()
     obs = rows["obs_id"].iloc[0]
@@ -162,6 +167,13 @@ def test_predict_writes_a_row_per_observation_and_georeferenced_masks(trained_ru
             and mask.shape == image.shape
         )
         assert int(mask.read(1).sum()) == rows["plume_pixels"].iloc[0]
+    everything = tmp_path / "all"
+    main(["predict", *args, f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+          f"--prediction_writer.output_dir={everything}", "--trainer.logger=false",
+          "--prediction_writer.write_masks=false",
+          "--data.init_args.predict_split=null"])  # fmt: skip
+    observations = pd.read_csv(root / "observations.csv")
+    assert len(pd.read_csv(everything / "predictions.csv")) == len(observations)
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -202,3 +214,13 @@ def test_two_process_ddp_on_cpu(tmp_path):
     events.Reload()
     assert "val/plume_iou" in events.Tags()["scalars"] and "val/examples" in events.Tags()["images"]
     assert (run / "checkpoints" / "last.ckpt").is_file()
+    out = tmp_path / "predictions"
+    predict = [command[0], "predict", *args, "--trainer.devices=2", "--trainer.strategy=ddp",
+               f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "--trainer.logger=false",
+               f"--prediction_writer.output_dir={out}"]  # fmt: skip
+    done = subprocess.run(predict, env=env, capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = pd.read_csv(out / "predictions.csv", dtype={"obs_id": str})
+    assert sorted(rows["obs_id"]) == sorted(read_split(tmp_path / "ds", "test"))  # merged once
+    assert not list(out.glob("predictions_rank*.csv"))

@@ -4,7 +4,9 @@ Plants get a fuel (balanced over the classes), a capacity (log-uniform in the fu
 a place in Europe, a plant-specific efficiency spread and a daily load-factor series over
 two years; each observation is a Sentinel-2 overpass on one of those days. Generation is
 capacity × load factor; CO₂ = generation × the fuel's emission factor × the plant's spread
-(a less efficient plant burns more fuel per MWh). Everything is drawn from
+(a less efficient plant burns more fuel per MWh). The plants' daily generation and CO₂ over
+the whole period are written too (``truth_daily.csv``), so estimates aggregated from the
+observed days can be scored against what the plants really emitted. Everything is drawn from
 ``numpy.random.default_rng([seed, …])`` streams keyed by plant and observation, so the same
 seed gives the same dataset — also when a killed run is resumed: the dataset is written
 through the canonical writer, which skips the observations a killed run finished.
@@ -18,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from pyproj import Transformer
 from rasterio.transform import Affine
 from shapely.geometry import Point
@@ -30,7 +33,7 @@ from plantwatch.data import layout
 from plantwatch.data.synthetic.conditions import load_factor_series, sample_weather
 from plantwatch.data.synthetic.landscape import Landscape, make_landscape
 from plantwatch.data.synthetic.scene import Acquisition, render_scene
-from plantwatch.data.writer import DEFAULT_LABEL_FRACTIONS, DatasetWriter
+from plantwatch.data.writer import DEFAULT_LABEL_FRACTIONS, DatasetWriter, write_text_atomic
 
 FIRST_DAY = datetime(2021, 1, 1, tzinfo=timezone.utc)
 PERIOD_DAYS = 730
@@ -97,6 +100,21 @@ def _draw_plant(rng: np.random.Generator, index: int, fuel_name: str) -> Synthet
         lon=float(rng.uniform(4.0, 24.0)),
         lat=float(rng.uniform(45.0, 56.0)),
         spread=float(spread),
+    )
+
+
+def daily_truth(plant: SyntheticPlant, load: np.ndarray) -> pd.DataFrame:
+    """What the plant really generated and emitted on every day of the period (it runs at
+    its day's load factor all day): ``plant_id``, ``date``, ``generation_mwh`` (MWh),
+    ``co2_t`` (t)."""
+    generation = plant.capacity_mw * load * 24.0
+    return pd.DataFrame(
+        {
+            "plant_id": plant.plant_id,
+            "date": [f"{FIRST_DAY + timedelta(days=d):%Y-%m-%d}" for d in range(len(load))],
+            "generation_mwh": np.round(generation, 1),
+            "co2_t": np.round(generation * plant.fuel.ef_t_per_mwh * plant.spread, 1),
+        }
     )
 
 
@@ -206,7 +224,7 @@ def synthesize_power_plants(
     masked = np.random.default_rng([seed, 3]).permutation(total)[: round(mask_fraction * total)]
     keep_mask = set(masked.tolist())
 
-    plant_rows = []
+    plant_rows, truth = [], []
     bar = tqdm(total=total, desc="synthesising scenes", unit="scene", disable=not progress)
     for p, fuel_name in enumerate(fuels):
         plant = _draw_plant(plant_rng, p, fuel_name)
@@ -214,6 +232,7 @@ def synthesize_power_plants(
         site_rng = np.random.default_rng([seed, 1, p])
         landscape = make_landscape(site_rng, size, plant.fuel.name, plant.capacity_mw)
         load = load_factor_series(site_rng, plant.fuel.name, PERIOD_DAYS)
+        truth.append(daily_truth(plant, load))
         days = np.sort(site_rng.choice(PERIOD_DAYS, per_plant, replace=False))
         crs, transform = plant.georeference(landscape.site_center)
         for o, day in enumerate(days):
@@ -227,4 +246,5 @@ def synthesize_power_plants(
                 writer.add(row, dn, crs, transform, mask if keep else None)
             bar.update()
     bar.close()
+    write_text_atomic(writer.root / layout.TRUTH_DAILY_CSV, pd.concat(truth).to_csv(index=False))
     return writer.close(plant_rows, seed, val_fraction, test_fraction, label_fractions, progress)

@@ -25,7 +25,8 @@ def read_mask(root, path):
 
 def test_same_seed_gives_an_identical_dataset(tmp_path, tiny_dataset):
     again = make_dataset(tmp_path / "again")
-    for name in ("observations.csv", "dataset.json", "splits/train.txt", "splits/train_10pct.txt"):
+    for name in ("observations.csv", "dataset.json", "splits/train.txt", "splits/train_10pct.txt",
+                 "truth_daily.csv"):  # fmt: skip
         assert (again / name).read_text() == (tiny_dataset / name).read_text(), name
     frame = pd.read_csv(again / "observations.csv")
     for image in frame["image"]:
@@ -51,6 +52,19 @@ def test_co2_per_mwh_is_the_fuel_factor_within_the_efficiency_spread(fully_maske
     assert ratio.std() > 0.005  # plants differ
     per_plant = ratio.groupby(running["plant_id"]).std()
     assert (per_plant.fillna(0) < 0.01).all()  # one plant, one efficiency
+
+
+def test_the_daily_truth_covers_every_day_and_agrees_with_the_observed_days(fully_masked):
+    truth = pd.read_csv(fully_masked / "truth_daily.csv")
+    assert truth.groupby("plant_id")["date"].nunique().eq(730).all()  # 2021 and 2022
+    observed = pd.read_csv(fully_masked / "observations.csv")
+    observed["date"] = observed["datetime"].str[:10]
+    joined = observed.merge(truth, on=["plant_id", "date"], validate="one_to_one")
+    assert len(joined) == len(observed)
+    # the plant runs at its overpass power all day (rounding: 0.1 MW, 0.1 t/h)
+    np.testing.assert_allclose(joined["generation_mwh"], joined["generation_mw"] * 24, atol=2.5)
+    np.testing.assert_allclose(joined["co2_t"], joined["co2_t_per_h"] * 24, atol=2.5)
+    assert (truth["generation_mwh"] == 0).any() and (truth["generation_mwh"] > 0).mean() > 0.5
 
 
 def test_off_observations_have_zero_generation_and_an_empty_mask(fully_masked):

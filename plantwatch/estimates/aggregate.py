@@ -1,0 +1,125 @@
+"""Per-plant monthly and annual generation (MWh) and CO₂ (t) from per-observation estimates.
+
+An observation is one clear-sky daytime overpass with a predicted power P (MW) and CO₂ rate
+E (t/h), each with a per-observation interval. A plant-period's energy is estimated as the
+mean over its n observations times the period's hours: G = mean(P) · h (MWh), C = mean(E) ·
+h (t). Its interval combines two uncertainties by a bootstrap (``n_boot`` draws): the
+observations are resampled with replacement (sampling: only a few days of the period are
+seen), and each resampled observation's value is drawn from its own predictive distribution
+(a normal whose central ``level`` interval is the per-observation interval, clipped at 0).
+
+With fewer than ``min_observations`` observations the bootstrap cannot see the spread of
+the unseen days: the interval is then the physical range [0, capacity · h] where the
+capacity is known (``few_observations`` is true). Biases this cannot remove: overpasses are
+daytime only (night-time load is lower for load-following plants), clear-sky only (cloudy,
+often winter, days are under-sampled) and seasonal gaps leave parts of a year unseen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from plantwatch.physics import emission_factors
+
+PERIODS = ("month", "year")
+# Estimated quantity → (per-observation column, aggregate column): MW → MWh, t/h → t.
+QUANTITIES: dict[str, tuple[str, str]] = {
+    "generation": ("power_mw", "generation_mwh"),
+    "co2": ("co2_t_per_h", "co2_t"),
+}
+
+
+def period_of(times: pd.Series, period: str) -> pd.Series:
+    """The period label of UTC times: ``2021-03`` (month) or ``2021`` (year)."""
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
+    times = pd.to_datetime(times, utc=True)
+    return times.dt.strftime("%Y-%m" if period == "month" else "%Y")
+
+
+def period_hours(label: str) -> float:
+    """Hours in a period label (``2021`` or ``2021-03``)."""
+    start = pd.Timestamp(f"{label}-01-01" if len(label) == 4 else f"{label}-01")
+    end = start + (pd.DateOffset(years=1) if len(label) == 4 else pd.DateOffset(months=1))
+    return (end - start).total_seconds() / 3600.0
+
+
+def _sigma(frame: pd.DataFrame, column: str, level: float) -> np.ndarray:
+    """Per-observation standard deviation from ``<column>_low``/``_high`` (0 without)."""
+    low, high = f"{column}_low", f"{column}_high"
+    if low not in frame or high not in frame:
+        return np.zeros(len(frame))
+    z = norm.ppf(0.5 + level / 2)
+    return ((frame[high] - frame[low]).to_numpy(np.float64) / (2 * z)).clip(min=0.0)
+
+
+def aggregate_predictions(
+    predictions: pd.DataFrame,
+    period: str = "year",
+    level: float = 0.9,
+    n_boot: int = 2000,
+    min_observations: int = 3,
+    capacities: Mapping[str, float] | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Estimates per plant and period with ``level`` intervals.
+
+    Args:
+        predictions: one row per observation: ``plant_id``, ``datetime`` (UTC), ``power_mw``
+            and/or ``co2_t_per_h``, optionally ``<column>_low``/``_high`` (the
+            per-observation ``level`` interval) and ``capacity_mw``.
+        period: ``month`` or ``year``.
+        level: nominal coverage of the intervals (per observation and aggregated).
+        n_boot: bootstrap draws.
+        min_observations: fewer observations → the physical range as the interval.
+        capacities: plant capacity in MW (else the predictions' ``capacity_mw``).
+        seed: random seed of the bootstrap.
+
+    Returns:
+        ``plant_id``, ``period``, ``hours``, ``n_obs``, ``few_observations`` and per quantity
+        ``<aggregate>`` with ``_low``/``_high`` (MWh for generation, t for CO₂).
+    """
+    frame = predictions.copy()
+    frame["plant_id"] = frame["plant_id"].astype(str)
+    frame["period"] = period_of(frame["datetime"], period)
+    capacity = dict(capacities or {})
+    if not capacity and "capacity_mw" in frame:
+        capacity = frame.groupby("plant_id")["capacity_mw"].first().dropna().to_dict()
+    quantities = {k: v for k, v in QUANTITIES.items() if v[0] in frame}
+    if not quantities:
+        raise ValueError("predictions hold neither power_mw nor co2_t_per_h")
+    rng = np.random.default_rng(seed)
+    tail = (1 - level) / 2
+    rows = []
+    for (plant, label), group in frame.groupby(["plant_id", "period"], sort=True):
+        hours = period_hours(label)
+        n = len(group)
+        row = {"plant_id": plant, "period": label, "hours": hours, "n_obs": n,
+               "few_observations": n < min_observations}  # fmt: skip
+        for observed, total in quantities.values():
+            values = group[observed].to_numpy(np.float64)
+            row[total] = float(values.mean() * hours)
+            if n < min_observations:
+                top = _physical_top(observed, capacity.get(plant), group)
+                row[f"{total}_low"], row[f"{total}_high"] = 0.0, top * hours
+                continue
+            sigma = _sigma(group, observed, level)
+            picks = rng.integers(0, n, size=(n_boot, n))
+            draws = values[picks] + sigma[picks] * rng.standard_normal((n_boot, n))
+            means = draws.clip(min=0.0).mean(axis=1) * hours
+            row[f"{total}_low"], row[f"{total}_high"] = np.quantile(means, [tail, 1 - tail])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _physical_top(column: str, capacity: float | None, group: pd.DataFrame) -> float:
+    """Largest possible rate: capacity (MW) or capacity × the largest emission factor
+    (t/h); without a capacity, the largest observed upper bound or value."""
+    if capacity is not None and np.isfinite(capacity):
+        return capacity if column == "power_mw" else capacity * float(emission_factors().max())
+    upper = f"{column}_high"
+    return float(group[upper if upper in group else column].max())

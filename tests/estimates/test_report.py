@@ -1,0 +1,58 @@
+"""`plantwatch aggregate`: predictions → estimates, scores against the truth, figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from plantwatch.cli import main
+
+
+def write_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """Predictions of plant A (four overpasses in 2021, each exactly right, 250 MW) and a
+    daily truth of A running at 250 MW every day of 2021 and 2022."""
+    predictions = pd.DataFrame({
+        "obs_id": [f"A_{d}" for d in range(4)], "plant_id": "A",
+        "datetime": ["2021-02-01T10:00:00Z", "2021-05-01T10:00:00Z", "2021-08-01T10:00:00Z",
+                     "2021-11-01T10:00:00Z"],
+        "capacity_mw": 500.0, "power_mw": 250.0, "power_mw_low": 200.0, "power_mw_high": 300.0,
+        "co2_t_per_h": 200.0,
+    })  # fmt: skip
+    days = pd.date_range("2021-01-01", "2022-12-31", freq="D").strftime("%Y-%m-%d")
+    truth = pd.DataFrame({"plant_id": "A", "date": days, "generation_mwh": 250.0 * 24,
+                          "co2_t": 200.0 * 24})  # fmt: skip
+    predictions.to_csv(tmp_path / "predictions.csv", index=False)
+    truth.to_csv(tmp_path / "truth_daily.csv", index=False)
+    return tmp_path / "predictions.csv", tmp_path / "truth_daily.csv"
+
+
+def test_aggregate_scores_annual_estimates_against_the_truth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    predictions, truth = write_inputs(tmp_path)
+    main(["aggregate", str(predictions), str(tmp_path / "out"), "--truth", str(truth)])
+    estimates = pd.read_csv(tmp_path / "out" / "estimates_year.csv", dtype={"period": str})
+    assert estimates[["plant_id", "period", "n_obs"]].values.tolist() == [["A", "2021", 4]]
+    assert estimates["generation_mwh"].iat[0] == pytest.approx(250.0 * 8760)
+    scores = pd.read_csv(tmp_path / "out" / "scores_year.csv").set_index("quantity")
+    assert scores.loc["generation_mwh", "rmse"] == pytest.approx(0.0, abs=1e-9)  # TWh
+    assert scores.loc["generation_mwh", "coverage"] == 1.0
+    assert scores.loc["co2_t", "unit"] == "Mt"
+    printed = capsys.readouterr().out
+    assert "| plantwatch | generation_mwh | 1 | 0.000 TWh" in printed
+    assert "0 plant-years have no truth" in printed and "daytime only" in printed
+    assert (tmp_path / "out" / "figures" / "A_year.png").stat().st_size > 1000
+
+
+def test_monthly_reported_truth_is_refused(tmp_path: Path) -> None:
+    predictions, _ = write_inputs(tmp_path)
+    reported = tmp_path / "reported.csv"
+    reported.write_text("plant_id,year,generation_mwh,co2_t\nA,2021,2190000,1752000\n")
+    with pytest.raises(SystemExit, match="annual"):
+        main(["aggregate", str(predictions), str(tmp_path / "out"), "--truth", str(reported),
+              "--period", "month"])  # fmt: skip
+    main(["aggregate", str(predictions), str(tmp_path / "out"), "--truth", str(reported)])
+    scores = pd.read_csv(tmp_path / "out" / "scores_year.csv").set_index("quantity")
+    assert scores.loc["generation_mwh", "rmse"] == pytest.approx(0.0, abs=1e-9)
