@@ -28,6 +28,7 @@ from plantwatch.estimates.truth import (
 from plantwatch.sources.generation import read_annual_emissions
 from plantwatch.sources.registry import PlantRegistry
 
+MODEL_ESTIMATE, NAIVE_ESTIMATE = "plantwatch", "naive reference"
 BIASES = (
     "Biases the intervals do not cover: overpasses are daytime only (about 10:30 local solar "
     "time), clear-sky only (cloudy days, often in winter, are under-sampled), and months "
@@ -125,9 +126,9 @@ def run_aggregate(
     reference = reference_for(dataset, estimates) if dataset else None
     truth_table = read_truth(truth, period, registry) if truth else None
     if truth_table is not None:
-        scores = [score(estimates, truth_table, "plantwatch")]
+        scores = [score(estimates, truth_table, MODEL_ESTIMATE)]
         if reference is not None:
-            scores.append(score(reference, truth_table, "naive reference"))
+            scores.append(score(reference, truth_table, NAIVE_ESTIMATE))
         table_out = pd.concat(scores, ignore_index=True)
         written["scores"] = out / f"scores_{period}.csv"
         table_out.to_csv(written["scores"], index=False)
@@ -173,3 +174,24 @@ def _summary(
             f"{row.median_abs_rel_error:.1%} | {row.total_rel_error:+.1%} | {coverage} |"
         )
     return "\n".join(lines) + "\n"
+
+
+# Score column → metric suffix of a study record (unit added for errors).
+_RUN_METRICS = {"rmse": "rmse", "mae": "mae", "bias": "bias",
+                "median_abs_rel_error": "median_rel_error", "coverage": "coverage"}  # fmt: skip
+
+
+def annual_metrics(scores: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Study-record metrics from a scores table, by estimate: ``power_annual_rmse_twh``,
+    ``co2_annual_coverage`` … (power ↔ generation_mwh, co2 ↔ co2_t)."""
+    tasks = {"generation_mwh": "power", "co2_t": "co2"}
+    out: dict[str, dict[str, float]] = {}
+    for row in scores.itertuples():
+        for column, suffix in _RUN_METRICS.items():
+            value = getattr(row, column)
+            if pd.isna(value):
+                continue
+            unit = f"_{row.unit.lower()}" if column in ("rmse", "mae", "bias") else ""
+            name = f"{tasks[row.quantity]}_annual_{suffix}{unit}"
+            out.setdefault(row.estimate, {})[name] = float(value)
+    return out

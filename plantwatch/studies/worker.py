@@ -15,6 +15,9 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 METRICS = "metrics.json"
 BASELINES = "baselines.json"
@@ -22,9 +25,40 @@ ARGS = "args.json"
 ATTEMPTS = "attempts.log"
 
 
+def annual_scores(cli: Any, run_dir: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """Per-plant annual totals of the test plants against the dataset's daily truth (a
+    synthetic dataset's ``truth_daily.csv``), for the model and the naive reference: the best
+    checkpoint predicts the test split into ``RUN_DIR/predictions/``, ``plantwatch
+    aggregate`` scores it into ``RUN_DIR/annual/``. Empty without a truth or a power/CO₂
+    task."""
+    from plantwatch.data import layout
+    from plantwatch.estimates.report import (
+        MODEL_ESTIMATE,
+        NAIVE_ESTIMATE,
+        annual_metrics,
+        run_aggregate,
+    )
+    from plantwatch.training.prediction_writer import PREDICTIONS_CSV, PredictionWriter
+
+    root = Path(cli.datamodule.root)
+    truth = root / layout.TRUTH_DAILY_CSV
+    if not truth.is_file() or not {"power", "co2"} & set(cli.model.tasks):
+        return {}, {}
+    trainer = cli.trainer
+    writer = next(c for c in trainer.callbacks if isinstance(c, PredictionWriter))
+    writer.output_dir, writer.write_masks = str(run_dir / "predictions"), False
+    cli.datamodule.hparams.predict_split = "test"
+    best = trainer.checkpoint_callback.best_model_path or None
+    trainer.predict(cli.model, datamodule=cli.datamodule, ckpt_path=best, return_predictions=False)
+    written = run_aggregate([run_dir / "predictions" / PREDICTIONS_CSV], run_dir / "annual",
+                            "year", truth=truth, dataset=root)  # fmt: skip
+    scores = annual_metrics(pd.read_csv(written["scores"]))
+    return scores.get(MODEL_ESTIMATE, {}), scores.get(NAIVE_ESTIMATE, {})
+
+
 def run(run_dir: Path) -> dict[str, float]:
     """Execute the run in ``run_dir``; returns its test metrics."""
-    from plantwatch.tasks.baselines import datamodule_baselines
+    from plantwatch.tasks.baselines import CAPACITY, datamodule_baselines
     from plantwatch.training.cli import fit_and_test
 
     args = json.loads((run_dir / ARGS).read_text())
@@ -36,8 +70,12 @@ def run(run_dir: Path) -> dict[str, float]:
         )
     start = time.perf_counter()
     metrics, cli = fit_and_test(args, ckpt_path=resume)
-    record = {**metrics, "wall_s": round(time.perf_counter() - start, 1)}
     baselines = datamodule_baselines(cli.datamodule, cli.model.specs)
+    model, naive = annual_scores(cli, run_dir)
+    metrics.update(model)
+    if CAPACITY in baselines:
+        baselines[CAPACITY].update(naive)
+    record = {**metrics, "wall_s": round(time.perf_counter() - start, 1)}
     for name, values in ((BASELINES, baselines), (METRICS, record)):
         partial = run_dir / f"{name}.partial"
         partial.write_text(json.dumps(values, indent=2))

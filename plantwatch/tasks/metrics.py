@@ -57,6 +57,18 @@ _SUFFIXES: dict[str, tuple[str, bool]] = {
     "r2": ("R²", True),
 }
 
+# Per-plant annual totals of a run's test plants (``estimates/report.py``): suffix → label.
+_ANNUAL: dict[str, str] = {
+    "annual_rmse_twh": "annual RMSE (TWh)",
+    "annual_mae_twh": "annual MAE (TWh)",
+    "annual_bias_twh": "annual bias (TWh)",
+    "annual_rmse_mt": "annual RMSE (Mt)",
+    "annual_mae_mt": "annual MAE (Mt)",
+    "annual_bias_mt": "annual bias (Mt)",
+    "annual_median_rel_error": "annual median relative error",
+    "annual_coverage": "annual interval coverage",
+}
+
 
 def task_of(metric: str) -> str:
     """The registered task a metric belongs to (the longest matching name):
@@ -74,6 +86,8 @@ def describe_metric(name: str) -> tuple[str, bool]:
         for error in ("mae", "rmse"):
             if suffix == f"{error}_{spec.unit_tag}":
                 return f"{spec.display} {error.upper()} ({spec.unit})", False
+        if suffix in _ANNUAL:
+            return f"{spec.display} {_ANNUAL[suffix]}", suffix == "annual_coverage"
         if suffix == f"interval_width_{spec.unit_tag}":
             return f"{spec.display} conformal interval width ({spec.unit})", False
         if suffix.startswith("coverage"):  # closer to the nominal level is better

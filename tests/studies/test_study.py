@@ -78,6 +78,11 @@ def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkey
     baselines = frame[frame["variant"].isin([MEAN, CAPACITY])]
     assert len(baselines) == 2 and baselines["seed"].isna().all()  # one split, one fraction
     assert baselines.set_index("variant").loc[CAPACITY, "power_mae_mw"] > 0
+    # per-plant annual totals of the test plants against the synthetic truth, both ways
+    assert baselines.set_index("variant").loc[CAPACITY, "co2_annual_rmse_mt"] > 0
+    assert (frame.loc[frame["variant"] == "multitask", "power_annual_rmse_twh"] > 0).all()
+    assert frame.loc[frame["variant"] == "multitask", "co2_annual_coverage"].between(0, 1).all()
+    assert all((d / "annual" / "summary_year.md").is_file() for d in run_dirs)
     assert (frame["variant"] == TRUE_PLUME).sum() == 1  # the data has plume masks
     frame = frame[frame["variant"].isin(["single_power", "multitask"])]
     assert len(frame) == 4 and set(frame["seed"]) == {0, 1}
