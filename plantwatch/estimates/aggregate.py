@@ -6,13 +6,17 @@ mean over its n observations times the period's hours: G = mean(P) · h (MWh), C
 h (t). Its interval combines two uncertainties by a bootstrap (``n_boot`` draws): the
 observations are resampled with replacement (sampling: only a few days of the period are
 seen), and each resampled observation's value is drawn from its own predictive distribution
-(a normal whose central ``level`` interval is the per-observation interval, clipped at 0).
+(a normal whose central ``level`` interval is the per-observation interval); the mean of a
+draw is clipped at 0.
 
 With fewer than ``min_observations`` observations the bootstrap cannot see the spread of
-the unseen days: the interval is then the physical range [0, capacity · h] where the
-capacity is known (``few_observations`` is true). Biases this cannot remove: overpasses are
-daytime only (night-time load is lower for load-following plants), clear-sky only (cloudy,
-often winter, days are under-sampled) and seasonal gaps leave parts of a year unseen.
+the unseen days, and an unbounded per-observation interval (a validation split too small
+to calibrate the level) has no spread to draw from: the interval is then the physical range
+[0, capacity · h] where the capacity is known (``few_observations`` is true).
+
+Biases this cannot remove: overpasses are daytime only (night-time load is lower for
+load-following plants), clear-sky only (cloudy, often winter, days are under-sampled) and
+seasonal gaps leave parts of a year unseen.
 """
 
 from __future__ import annotations
@@ -49,12 +53,13 @@ def period_hours(label: str) -> float:
 
 
 def _sigma(frame: pd.DataFrame, column: str, level: float) -> np.ndarray:
-    """Per-observation standard deviation from ``<column>_low``/``_high`` (0 without)."""
-    low, high = f"{column}_low", f"{column}_high"
-    if low not in frame or high not in frame:
+    """Per-observation standard deviation from the upper bound ``<column>_high`` (the lower
+    one may be clipped at 0): (high − value) / z; 0 without bounds, ∞ for an unbounded one."""
+    high = f"{column}_high"
+    if high not in frame:
         return np.zeros(len(frame))
     z = norm.ppf(0.5 + level / 2)
-    return ((frame[high] - frame[low]).to_numpy(np.float64) / (2 * z)).clip(min=0.0)
+    return ((frame[high] - frame[column]).to_numpy(np.float64) / z).clip(min=0.0)
 
 
 def aggregate_predictions(
@@ -108,9 +113,14 @@ def aggregate_predictions(
                 row[f"{total}_low"], row[f"{total}_high"] = 0.0, top * hours
                 continue
             sigma = _sigma(group, observed, level)
+            if not np.isfinite(sigma).all():  # an unbounded per-observation interval
+                row["few_observations"] = True
+                top = _physical_top(observed, capacity.get(plant), group)
+                row[f"{total}_low"], row[f"{total}_high"] = 0.0, top * hours
+                continue
             picks = rng.integers(0, n, size=(n_boot, n))
             draws = values[picks] + sigma[picks] * rng.standard_normal((n_boot, n))
-            means = draws.clip(min=0.0).mean(axis=1) * hours
+            means = draws.mean(axis=1).clip(min=0.0) * hours
             row[f"{total}_low"], row[f"{total}_high"] = np.quantile(means, [tail, 1 - tail])
         rows.append(row)
     return pd.DataFrame(rows)

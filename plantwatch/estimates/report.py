@@ -89,7 +89,8 @@ def plant_figure(
         unit, divisor = SCORE_UNITS[column]
         x = range(len(mine))
         value = mine[column] / divisor
-        error = [value - mine[f"{column}_low"] / divisor, mine[f"{column}_high"] / divisor - value]
+        error = [(value - mine[f"{column}_low"] / divisor).clip(lower=0),
+                 (mine[f"{column}_high"] / divisor - value).clip(lower=0)]  # fmt: skip
         ax.errorbar(x, value, yerr=error, fmt="o", capsize=3, label="estimate")
         for other, label, marker in ((truth, "truth", "x"), (reference, "naive", "_")):
             if other is not None:
