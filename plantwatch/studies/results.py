@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from plantwatch.studies.runner import run_dir
@@ -147,22 +148,27 @@ def plot_metrics(
             figure.savefig(path, dpi=110)
             paths.append(path)
             continue
-        for variant, rows in summary["mean"][metric].groupby(level=0, sort=False):
+        figure.set_size_inches(7, 3.6)  # room for the legend beside the axes
+        colours = colormaps["tab20"].colors
+        for k, (variant, rows) in enumerate(summary["mean"][metric].groupby(level=0, sort=False)):
             if rows.notna().any():
                 fractions = rows.index.get_level_values(1)
                 std = summary["std"][metric].loc[variant].reindex(fractions)
+                trained = not summary["std"][metric].loc[variant].isna().all()
                 ax.errorbar(
                     fractions,
                     rows.values,
                     yerr=std.fillna(0).values,
-                    marker="o",
+                    marker="o" if trained else None,
+                    linestyle="-" if trained else "--",  # baselines: dashed, no seeds
+                    color=colours[k % len(colours)],
                     capsize=3,
                     label=variant,
                 )
         ax.set_xscale("log")
         ax.set_xlabel("label fraction of the training split")
         ax.set_ylabel(label)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         path = out / f"{name}_{metric}.png"
         figure.savefig(path, dpi=110)
         paths.append(path)
@@ -180,10 +186,14 @@ def write_results(study: Study, root: Path, out: Path, header: str = "") -> Path
     summary = summarise(frame, columns)
     plots = plot_metrics(summary, out, study.name, study.metrics)
     body = markdown(summary, relative_changes(summary, study.baselines, study.metrics), columns)
-    chosen = chosen_on_validation(summary, list(study.variants))
+    # A single-task baseline's selection loss covers one task: not comparable with the rest.
+    candidates = [v for v in study.variants if v not in study.baselines.values()]
+    chosen = chosen_on_validation(summary, candidates)
     if chosen:
-        body += "\n\nChosen on validation (lowest mean validation selection loss): " + ", ".join(
-            f"label fraction {fraction:g}: **{variant}**" for fraction, variant in chosen.items()
+        among = " among the variants that predict every task" if study.baselines else ""
+        body += (
+            f"\n\nChosen on validation (lowest mean validation selection loss{among}): "
+            + ", ".join(f"label fraction {f:g}: **{v}**" for f, v in chosen.items())
         )
     figures = "\n".join(f"![{p.stem}]({p.name})" for p in plots)
     document = out / f"{study.name}.md"
