@@ -13,7 +13,10 @@ from matplotlib.figure import Figure
 from plantwatch.studies.runner import run_dir
 from plantwatch.studies.spec import Study
 from plantwatch.studies.worker import BASELINES, METRICS
+from plantwatch.tasks.intervals import LEVELS
 from plantwatch.tasks.metrics import describe_metric, task_of
+from plantwatch.tasks.plots import reliability_figure
+from plantwatch.tasks.registry import TASKS
 
 
 def metric_label(metric: str) -> str:
@@ -175,6 +178,25 @@ def plot_metrics(
     return paths
 
 
+def plot_reliability(frame: pd.DataFrame, out: Path, name: str) -> list[Path]:
+    """Per regression task with conformal intervals (``<task>_coverage_<level>`` in the runs):
+    the mean test coverage at every nominal level, a line per variant."""
+    paths = []
+    for spec in (s for s in TASKS.values() if s.kind == "regression"):
+        columns = [f"{spec.name}_coverage_{round(100 * level)}" for level in LEVELS]
+        if not set(columns) <= set(frame):
+            continue
+        means = frame.groupby("variant", sort=False)[columns].mean().dropna()
+        if means.empty:
+            continue
+        figure = reliability_figure(LEVELS, {v: list(row) for v, row in means.iterrows()})
+        figure.axes[0].set_title(f"{spec.display}: conformal intervals", fontsize=9)
+        path = out / f"{name}_{spec.name}_reliability.png"
+        figure.savefig(path, dpi=110)
+        paths.append(path)
+    return paths
+
+
 def write_results(study: Study, root: Path, out: Path, header: str = "") -> Path:
     """Write ``<out>/<name>.csv``, ``<name>.md`` (with ``header`` on top) and the plots."""
     out.mkdir(parents=True, exist_ok=True)
@@ -185,6 +207,7 @@ def write_results(study: Study, root: Path, out: Path, header: str = "") -> Path
     columns = (*study.metrics, *study.validation_metrics)
     summary = summarise(frame, columns)
     plots = plot_metrics(summary, out, study.name, study.metrics)
+    plots += plot_reliability(frame[frame["variant"].isin(list(study.variants))], out, study.name)
     body = markdown(summary, relative_changes(summary, study.baselines, study.metrics), columns)
     # A single-task baseline's selection loss covers one task: not comparable with the rest.
     candidates = [v for v in study.variants if v not in study.baselines.values()]

@@ -100,6 +100,7 @@ def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkey
         and frame.loc[frame.variant == "single_power", "fuel_macro_f1"].isna().all()
     )
     assert (results / "tiny_power_mae_mw.png").is_file()
+    assert (results / "tiny_power_reliability.png").is_file()  # conformal intervals per variant
 
 
 def test_parallel_runs_generate_a_missing_dataset_once_and_vary_the_split(tmp_path, monkeypatch):
