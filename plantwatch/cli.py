@@ -31,6 +31,7 @@ def _synth_plants(args: argparse.Namespace) -> None:
         product_name=args.product,
         mask_fraction=args.mask_fraction,
         seed=args.seed,
+        load_spread=args.load_spread,
         progress=not args.quiet,
     )
     print(f"wrote {args.plants * args.per_plant} observations of {args.plants} plants to {root}")
@@ -188,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     plants.add_argument("--mask-fraction", type=float, default=1.0,
                         help="share of observations that keep their plume mask")  # fmt: skip
     plants.add_argument("--seed", type=int, default=0)
+    plants.add_argument(
+        "--load-spread", type=float, default=0.0,
+        help="std of each plant's offset from its fuel's long-run load factor",
+    )  # fmt: skip
     plants.add_argument("--quiet", action="store_true", help="no progress bar")
     plants.set_defaults(run=_synth_plants)
     benge = kinds.add_parser("benge", help="ben-ge patches in ben-ge's native layout")

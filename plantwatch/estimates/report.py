@@ -29,6 +29,9 @@ from plantwatch.sources.generation import read_annual_emissions
 from plantwatch.sources.registry import PlantRegistry
 
 MODEL_ESTIMATE, NAIVE_ESTIMATE = "plantwatch", "naive reference"
+# The observed overpasses' true values aggregated alike: a perfect per-observation model,
+# so its error is what the sampling of a few clear-sky days costs.
+SAMPLING_ESTIMATE = "true overpass values (sampling only)"
 BIASES = (
     "Biases the intervals do not cover: overpasses are daytime only (about 10:30 local solar "
     "time), clear-sky only (cloudy days, often in winter, are under-sampled), and months "
@@ -75,6 +78,17 @@ def reference_for(dataset: str | Path, estimates: pd.DataFrame) -> pd.DataFrame:
     train = observations.set_index("obs_id").loc[read_split(root, "train")]
     load = (train["generation_mw"] / train["capacity_mw"]).groupby(train["fuel_type"]).mean()
     return naive_reference(pd.DataFrame(plants), estimates, load.to_dict())
+
+
+def overpass_truth(dataset: str | Path, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The true MW and t/h of the predicted observations (from the dataset's table), in the
+    layout of a prediction table, for the sampling-only estimate."""
+    path = Path(dataset) / layout.OBSERVATIONS_CSV
+    table = pd.read_csv(path, dtype={"obs_id": str, "plant_id": str})
+    table = table[table["obs_id"].isin(set(predictions["obs_id"]))]
+    return table.rename(columns={"generation_mw": "power_mw"})[
+        ["obs_id", "plant_id", "datetime", "capacity_mw", "power_mw", "co2_t_per_h"]
+    ].dropna(subset=["power_mw"])
 
 
 def plant_figure(
@@ -130,6 +144,9 @@ def run_aggregate(
         scores = [score(estimates, truth_table, MODEL_ESTIMATE)]
         if reference is not None:
             scores.append(score(reference, truth_table, NAIVE_ESTIMATE))
+            sampled = aggregate_predictions(overpass_truth(dataset, table), period, level,
+                                            n_boot, min_observations, seed=seed)  # fmt: skip
+            scores.append(score(sampled, truth_table, SAMPLING_ESTIMATE))
         table_out = pd.concat(scores, ignore_index=True)
         written["scores"] = out / f"scores_{period}.csv"
         table_out.to_csv(written["scores"], index=False)

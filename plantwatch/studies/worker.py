@@ -25,25 +25,20 @@ ARGS = "args.json"
 ATTEMPTS = "attempts.log"
 
 
-def annual_scores(cli: Any, run_dir: Path) -> tuple[dict[str, float], dict[str, float]]:
+def annual_scores(cli: Any, run_dir: Path) -> dict[str, dict[str, float]]:
     """Per-plant annual totals of the test plants against the dataset's daily truth (a
-    synthetic dataset's ``truth_daily.csv``), for the model and the naive reference: the best
-    checkpoint predicts the test split into ``RUN_DIR/predictions/``, ``plantwatch
-    aggregate`` scores it into ``RUN_DIR/annual/``. Empty without a truth or a power/CO₂
-    task."""
+    synthetic dataset's ``truth_daily.csv``), by estimate (``estimates/report.py``: the
+    model, the naive reference, the true overpass values): the best checkpoint predicts the
+    test split into ``RUN_DIR/predictions/``, ``plantwatch aggregate`` scores it into
+    ``RUN_DIR/annual/``. Empty without a truth or a power/CO₂ task."""
     from plantwatch.data import layout
-    from plantwatch.estimates.report import (
-        MODEL_ESTIMATE,
-        NAIVE_ESTIMATE,
-        annual_metrics,
-        run_aggregate,
-    )
+    from plantwatch.estimates.report import annual_metrics, run_aggregate
     from plantwatch.training.prediction_writer import PREDICTIONS_CSV, PredictionWriter
 
     root = Path(cli.datamodule.root)
     truth = root / layout.TRUTH_DAILY_CSV
     if not truth.is_file() or not {"power", "co2"} & set(cli.model.tasks):
-        return {}, {}
+        return {}
     trainer = cli.trainer
     writer = next(c for c in trainer.callbacks if isinstance(c, PredictionWriter))
     writer.output_dir, writer.write_masks = str(run_dir / "predictions"), False
@@ -52,12 +47,12 @@ def annual_scores(cli: Any, run_dir: Path) -> tuple[dict[str, float], dict[str, 
     trainer.predict(cli.model, datamodule=cli.datamodule, ckpt_path=best, return_predictions=False)
     written = run_aggregate([run_dir / "predictions" / PREDICTIONS_CSV], run_dir / "annual",
                             "year", truth=truth, dataset=root)  # fmt: skip
-    scores = annual_metrics(pd.read_csv(written["scores"]))
-    return scores.get(MODEL_ESTIMATE, {}), scores.get(NAIVE_ESTIMATE, {})
+    return annual_metrics(pd.read_csv(written["scores"]))
 
 
 def run(run_dir: Path) -> dict[str, float]:
     """Execute the run in ``run_dir``; returns its test metrics."""
+    from plantwatch.estimates.report import MODEL_ESTIMATE, NAIVE_ESTIMATE, SAMPLING_ESTIMATE
     from plantwatch.tasks.baselines import CAPACITY, datamodule_baselines
     from plantwatch.training.cli import fit_and_test
 
@@ -71,10 +66,12 @@ def run(run_dir: Path) -> dict[str, float]:
     start = time.perf_counter()
     metrics, cli = fit_and_test(args, ckpt_path=resume)
     baselines = datamodule_baselines(cli.datamodule, cli.model.specs)
-    model, naive = annual_scores(cli, run_dir)
-    metrics.update(model)
+    annual = annual_scores(cli, run_dir)
+    metrics.update(annual.get(MODEL_ESTIMATE, {}))
     if CAPACITY in baselines:
-        baselines[CAPACITY].update(naive)
+        baselines[CAPACITY].update(annual.get(NAIVE_ESTIMATE, {}))
+    if SAMPLING_ESTIMATE in annual:
+        baselines[SAMPLING_ESTIMATE] = annual[SAMPLING_ESTIMATE]
     record = {**metrics, "wall_s": round(time.perf_counter() - start, 1)}
     for name, values in ((BASELINES, baselines), (METRICS, record)):
         partial = run_dir / f"{name}.partial"

@@ -110,14 +110,20 @@ MIN_STABLE_LOAD = 0.25
 
 
 def load_factor_series(
-    rng: np.random.Generator, fuel: str, days: int, first_day_of_year: int = 1
+    rng: np.random.Generator,
+    fuel: str,
+    days: int,
+    first_day_of_year: int = 1,
+    base_offset: float = 0.0,
 ) -> np.ndarray:
     """Daily load factor (generation / capacity, 0–1) of one plant, float64 [days].
 
     Zero on days the plant is off (outage or shutdown); otherwise between the minimum
-    stable load and 1.
+    stable load and 1. ``base_offset`` shifts the plant's long-run load from its fuel's
+    (plants of one fuel differ in merit order, age and contracts).
     """
     base, variability, p_off = _LOAD_PROFILE[fuel]
+    base += base_offset
     doy = (first_day_of_year - 1 + np.arange(days)) % 365 + 1
     demand = 0.08 * np.cos(2.0 * np.pi * (doy - 15) / 365.0)
     ar = np.zeros(days)

@@ -34,6 +34,7 @@ class SyntheticPlants(DatasetSource):
         product: ``S2L2A`` (12 bands) or ``S2L1C`` (13 bands).
         mask_fraction: share of observations with a plume mask.
         seed: generator seed (and the seed of the default split set).
+        load_spread: std of the plants' offsets from their fuel's long-run load factor.
         progress: show a progress bar.
     """
 
@@ -45,10 +46,12 @@ class SyntheticPlants(DatasetSource):
         product: Literal["S2L2A", "S2L1C"] = "S2L2A",
         mask_fraction: float = 1.0,
         seed: int = 0,
+        load_spread: float = 0.0,
         progress: bool = True,
     ) -> None:
         self.settings = {"plants": plants, "per_plant": per_plant, "size": size,
-                         "mask_fraction": mask_fraction, "seed": seed}  # fmt: skip
+                         "mask_fraction": mask_fraction, "seed": seed,
+                         "load_spread": load_spread}  # fmt: skip
         self.product = product
         self.progress = progress
 
@@ -58,7 +61,8 @@ class SyntheticPlants(DatasetSource):
 
     def check(self, root: Path) -> None:
         info = json.loads((root / layout.DATASET_JSON).read_text())
-        _warn_if_different(root, info.get("generator", {}), self.settings)
+        on_disk = {"load_spread": 0.0, **info.get("generator", {})}  # older datasets: 0
+        _warn_if_different(root, on_disk, self.settings)
 
 
 class SyntheticBenGe(DatasetSource):
