@@ -67,6 +67,23 @@ def test_the_daily_truth_covers_every_day_and_agrees_with_the_observed_days(full
     assert (truth["generation_mwh"] == 0).any() and (truth["generation_mwh"] > 0).mean() > 0.5
 
 
+def test_load_spread_gives_plants_of_one_fuel_their_own_long_run_load(tmp_path):
+    def annual_load(root):
+        truth = pd.read_csv(root / "truth_daily.csv")
+        plants = pd.read_csv(root / "observations.csv").groupby("plant_id").first()
+        energy = truth.groupby("plant_id")["generation_mwh"].sum()
+        factor = energy / (plants["capacity_mw"] * 24 * 730)
+        return factor.groupby(plants["fuel_type"]).std().mean()
+
+    same = synthesize_power_plants(tmp_path / "same", plants=16, per_plant=1, size=32,
+                                   progress=False)  # fmt: skip
+    spread = synthesize_power_plants(tmp_path / "spread", plants=16, per_plant=1, size=32,
+                                     load_spread=0.15, progress=False)  # fmt: skip
+    assert annual_load(spread) > 2 * annual_load(same) and annual_load(spread) > 0.07
+    info = json.loads((spread / "dataset.json").read_text())
+    assert info["generator"]["load_spread"] == 0.15
+
+
 def test_off_observations_have_zero_generation_and_an_empty_mask(fully_masked):
     frame = pd.read_csv(fully_masked / "observations.csv")
     off = frame[frame["generation_mw"] == 0]
