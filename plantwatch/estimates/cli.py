@@ -12,7 +12,8 @@ def _aggregate(args: argparse.Namespace) -> None:
     try:
         written = run_aggregate(
             args.predictions, args.out, args.period, truth=args.truth, dataset=args.dataset,
-            registry=args.registry, level=args.level, n_boot=args.n_boot,
+            registry=args.registry, truth_generation=args.truth_generation or (),
+            level=args.level, n_boot=args.n_boot,
             min_observations=args.min_observations, seed=args.seed,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as error:
@@ -32,6 +33,10 @@ def add_estimate_commands(commands: Any) -> None:
     aggregate.add_argument("--period", choices=("month", "year"), default="year")
     aggregate.add_argument("--truth", help="truth_daily.csv of a synthetic dataset, or reported "
                            "annual figures (CSV, or JRC_OPEN_TEMPORAL.csv)")  # fmt: skip
+    aggregate.add_argument(
+        "--truth-generation", nargs="+",
+        help="ENTSO-E 16.1.A files: measured generation per plant and period (with --registry)",
+    )  # fmt: skip
     aggregate.add_argument("--registry", help="plant registry mapping units to plants (--truth "
                            "per unit)")  # fmt: skip
     aggregate.add_argument(

@@ -23,9 +23,10 @@ from plantwatch.estimates.truth import (
     naive_reference,
     score,
     truth_from_daily,
+    truth_from_generation,
     truth_from_reported,
 )
-from plantwatch.sources.generation import read_annual_emissions
+from plantwatch.sources.generation import GenerationSeries, read_annual_emissions
 from plantwatch.sources.registry import PlantRegistry
 
 MODEL_ESTIMATE, NAIVE_ESTIMATE = "plantwatch", "naive reference"
@@ -53,6 +54,13 @@ def read_predictions(paths: Sequence[str | Path]) -> pd.DataFrame:
     return table.drop_duplicates("obs_id").reset_index(drop=True)
 
 
+def _unit_to_plant(registry: str | Path | None) -> dict[str, str]:
+    if not registry:
+        return {}
+    units = PlantRegistry.read(registry).units()
+    return dict(zip(units["unit_code"], units["plant_id"], strict=True))
+
+
 def read_truth(path: str | Path, period: str, registry: str | Path | None = None) -> pd.DataFrame:
     """Truth per plant and period from a synthetic ``truth_daily.csv`` (columns ``date``,
     ``generation_mwh``, ``co2_t``) or reported annual figures (``read_annual_emissions``;
@@ -62,10 +70,31 @@ def read_truth(path: str | Path, period: str, registry: str | Path | None = None
         return truth_from_daily(pd.read_csv(path, dtype={"plant_id": str}), period)
     if period != "year":
         raise ValueError(f"{path}: reported figures are annual; use --period year")
-    units = PlantRegistry.read(registry).units() if registry else pd.DataFrame(
-        columns=["unit_code", "plant_id"])  # fmt: skip
-    unit_to_plant = dict(zip(units["unit_code"], units["plant_id"], strict=True))
-    return truth_from_reported(read_annual_emissions(path), unit_to_plant)
+    return truth_from_reported(read_annual_emissions(path), _unit_to_plant(registry))
+
+
+def combined_truth(
+    period: str,
+    truth: str | Path | None = None,
+    generation: Sequence[str | Path] = (),
+    registry: str | Path | None = None,
+) -> pd.DataFrame | None:
+    """The truth table from ``truth`` (see :func:`read_truth`) and/or ENTSO-E 16.1.A
+    ``generation`` files (needs the ``registry``); where both are given, ENTSO-E's
+    generation replaces the reported one."""
+    table = read_truth(truth, period, registry) if truth else None
+    if not generation:
+        return table
+    if not registry:
+        raise ValueError("--truth-generation needs --registry (units → plants)")
+    measured = truth_from_generation(GenerationSeries.read(generation),
+                                     _unit_to_plant(registry), period)  # fmt: skip
+    if table is None:
+        return measured
+    merged = table.drop(columns="generation_mwh").merge(
+        measured[["plant_id", "period", "generation_mwh"]], on=["plant_id", "period"], how="outer"
+    )
+    return merged
 
 
 def reference_for(dataset: str | Path, estimates: pd.DataFrame) -> pd.DataFrame:
@@ -126,6 +155,7 @@ def run_aggregate(
     truth: str | Path | None = None,
     dataset: str | Path | None = None,
     registry: str | Path | None = None,
+    truth_generation: Sequence[str | Path] = (),
     level: float = 0.9,
     n_boot: int = 2000,
     min_observations: int = 3,
@@ -139,7 +169,7 @@ def run_aggregate(
     written = {"estimates": out / f"estimates_{period}.csv"}
     estimates.to_csv(written["estimates"], index=False)
     reference = reference_for(dataset, estimates) if dataset else None
-    truth_table = read_truth(truth, period, registry) if truth else None
+    truth_table = combined_truth(period, truth, truth_generation, registry)
     if truth_table is not None:
         scores = [score(estimates, truth_table, MODEL_ESTIMATE)]
         if reference is not None:
@@ -153,7 +183,7 @@ def run_aggregate(
         written["summary"] = out / f"summary_{period}.md"
         unmatched = len(estimates.merge(truth_table, on=["plant_id", "period"], how="left_anti"))
         written["summary"].write_text(
-            _summary(table_out, estimates, period, level, truth, unmatched)
+            _summary(table_out, estimates, period, level, truth or "ENTSO-E 16.1.A", unmatched)
         )
     for plant in sorted(estimates["plant_id"].unique()):
         own = [None if t is None else t[t["plant_id"] == plant] for t in (truth_table, reference)]

@@ -4,7 +4,8 @@ the scores of estimates against the truth.
 Truth comes from the synthetic generator's ``truth_daily.csv`` (every day of the simulated
 period, observed or not) or, for real plants, from reported annual figures per plant or
 generation unit (the JRC Open Power Plants Database's per-unit generation and CO₂, EU ETS
-verified emissions with generation): ``sources.generation.read_annual_emissions``.
+verified emissions with generation: ``sources.generation.read_annual_emissions``) and from
+ENTSO-E's per-unit generation (16.1.A) for any month or year the files cover.
 Scores are in the units Climate TRACE reports: RMSE of annual generation in TWh and of
 annual CO₂ in Mt, beside relative errors and the coverage of the intervals.
 """
@@ -18,6 +19,7 @@ import pandas as pd
 
 from plantwatch import physics
 from plantwatch.estimates.aggregate import QUANTITIES, period_hours, period_of
+from plantwatch.sources.generation import GenerationSeries
 
 # Aggregate column → (scored unit, divisor from MWh or t).
 SCORE_UNITS: dict[str, tuple[str, float]] = {"generation_mwh": ("TWh", 1e6), "co2_t": ("Mt", 1e6)}
@@ -53,6 +55,42 @@ def truth_from_reported(annual: pd.DataFrame, unit_to_plant: Mapping[str, str]) 
     return sums
 
 
+def truth_from_generation(
+    series: GenerationSeries,
+    unit_to_plant: Mapping[str, str],
+    period: str,
+    min_coverage: float = 0.99,
+) -> pd.DataFrame:
+    """Generation truth (MWh) per plant and period from ENTSO-E 16.1.A series: Σ MW ×
+    interval hours over the plant's reported units. A plant-period where one of its units
+    covers less than ``min_coverage`` of the period's hours is left out, never a partial
+    sum; ``co2_t`` is NaN (generation files carry no emissions)."""
+    parts = []
+    for unit, rows in series.units.items():
+        if unit not in unit_to_plant:
+            continue
+        hours = (rows["end"] - rows["start"]).dt.total_seconds() / 3600.0
+        known = rows["generation_mw"].notna()
+        frame = pd.DataFrame({
+            "plant_id": unit_to_plant[unit], "unit": unit,
+            "period": period_of(rows["start"], period),
+            "energy": (rows["generation_mw"] * hours).where(known, 0.0),
+            "hours": hours.where(known, 0.0),
+        })  # fmt: skip
+        parts.append(frame.groupby(["plant_id", "unit", "period"], as_index=False).sum())
+    columns = ["plant_id", "period", "generation_mwh", "co2_t"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    units = pd.concat(parts, ignore_index=True)
+    units["complete"] = units["hours"] >= min_coverage * units["period"].map(period_hours)
+    plants = units.groupby(["plant_id", "period"]).agg(
+        generation_mwh=("energy", "sum"), complete=("complete", "all")
+    )
+    plants = plants[plants["complete"]].reset_index()
+    plants["co2_t"] = np.nan
+    return plants[columns]
+
+
 def naive_reference(
     plants: pd.DataFrame, periods: pd.DataFrame, load_factor: Mapping[str, float]
 ) -> pd.DataFrame:
@@ -85,6 +123,8 @@ def score(estimates: pd.DataFrame, truth: pd.DataFrame, name: str = "estimate") 
         if column not in estimates or f"{column}_true" not in merged:
             continue
         pairs = merged.dropna(subset=[column, f"{column}_true"])
+        if pairs.empty:
+            continue
         unit, divisor = SCORE_UNITS[column]
         error = (pairs[column] - pairs[f"{column}_true"]) / divisor
         true = pairs[f"{column}_true"] / divisor

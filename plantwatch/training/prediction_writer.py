@@ -40,7 +40,8 @@ class PredictionWriter(L.pytorch.callbacks.BasePredictionWriter):
     (infinite where the validation split was too small for the level); class probabilities
     ``<task>_prob_<class>`` and ``<task>_pred``;
     multilabel probabilities; class fractions ``<task>_frac_<class>``; for a binary
-    segmentation ``<task>_pixels`` (pixels with probability > 0.5). Segmentations are
+    segmentation ``<task>_pixels`` (pixels with probability > 0.5) and their area
+    ``<task>_area_m2``. Segmentations are
     written as uint8 GeoTIFFs (0/1, or class index) with the CRS and transform the sample
     carries.
 
@@ -102,6 +103,9 @@ class PredictionWriter(L.pytorch.callbacks.BasePredictionWriter):
                     if spec.kind == "binary_segmentation":
                         raster = (value > PLUME_THRESHOLD).astype(np.uint8)
                         row[f"{spec.name}_pixels"] = int(raster.sum())
+                        if "transform" in prediction:  # pixel area in the CRS's units (UTM: m²)
+                            a, _, _, _, e, _ = prediction["transform"][i].tolist()
+                            row[f"{spec.name}_area_m2"] = round(int(raster.sum()) * abs(a * e), 1)
                     else:
                         raster = value.argmax(axis=0).astype(np.uint8)
                     crs = prediction["crs"][i] if "crs" in prediction else ""

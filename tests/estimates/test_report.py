@@ -56,3 +56,31 @@ def test_monthly_reported_truth_is_refused(tmp_path: Path) -> None:
     main(["aggregate", str(predictions), str(tmp_path / "out"), "--truth", str(reported)])
     scores = pd.read_csv(tmp_path / "out" / "scores_year.csv").set_index("quantity")
     assert scores.loc["generation_mwh", "rmse"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_entsoe_generation_is_the_truth_of_complete_months(tmp_path: Path) -> None:
+    from tests.data.entsoe_fakes import SFTP, two_plants, write_generation_file, write_registry
+
+    registry = write_registry(tmp_path / "plants.geojson", two_plants())
+    hours = pd.date_range("2021-02-01", "2021-03-01", freq="h", inclusive="left")
+    rows = [(u, f"{t:%Y-%m-%d %H:%M}", mw, "10Y") for t in hours
+            for u, mw in (("U1A", 400.0), ("U1B", 300.0))]  # fmt: skip
+    rows += [("U1A", "2021-03-01 00:00", 400.0, "10Y")]  # March: one hour only, incomplete
+    generation = write_generation_file(tmp_path / "gen.csv", rows, SFTP)
+    predictions = pd.DataFrame({
+        "obs_id": ["a", "b", "c", "d"], "plant_id": "P1",
+        "datetime": ["2021-02-03T10:00:00Z", "2021-02-13T10:00:00Z", "2021-02-23T10:00:00Z",
+                     "2021-03-05T10:00:00Z"],
+        "power_mw": [700.0, 650.0, 750.0, 700.0],
+    })  # fmt: skip
+    predictions.to_csv(tmp_path / "predictions.csv", index=False)
+    main(["aggregate", str(tmp_path / "predictions.csv"), str(tmp_path / "out"), "--period",
+          "month", "--truth-generation", str(generation), "--registry", str(registry)])  # fmt: skip
+    scores = pd.read_csv(tmp_path / "out" / "scores_month.csv")
+    assert scores["quantity"].tolist() == ["generation_mwh"]  # no CO₂ truth in 16.1.A
+    row = scores.iloc[0]
+    assert row["n"] == 1  # February only: March is incomplete
+    assert row["rmse"] == pytest.approx(0.0, abs=1e-9)  # 700 MW × 672 h both ways
+    with pytest.raises(SystemExit, match="--registry"):
+        main(["aggregate", str(tmp_path / "predictions.csv"), str(tmp_path / "o2"),
+              "--truth-generation", str(generation)])  # fmt: skip

@@ -167,6 +167,7 @@ def test_predict_writes_a_row_per_observation_and_georeferenced_masks(trained_ru
             and mask.shape == image.shape
         )
         assert int(mask.read(1).sum()) == rows["plume_pixels"].iloc[0]
+    assert (rows["plume_area_m2"] == rows["plume_pixels"] * 100.0).all()  # 10 m pixels
     everything = tmp_path / "all"
     main(["predict", *args, f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
           f"--prediction_writer.output_dir={everything}", "--trainer.logger=false",
