@@ -1,23 +1,114 @@
-"""Benchmarks that print figures (``plantwatch bench …``); never part of the tests."""
+"""Benchmarks that print figures (``plantwatch bench …``); never part of the tests.
+
+``bench data`` sets what the data path supplies against what the model demands: samples/s
+read and collated from GeoTIFFs and from the packed copy (0 and 2 workers), the CPU
+augmentation, the decoding and augmentation on the device, the training samples/s of the
+model on the device and its FLOPs per sample. ``bench fit`` times ``plantwatch fit``
+against a bare PyTorch loop; on a GPU it reads the packed path and reports the model FLOP
+utilisation.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
 import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
+from torch.utils.flop_counter import FlopCounterMode
 
 from plantwatch.data.datamodule import DataModule
+from plantwatch.data.device_augmentation import DeviceAugmentation
 from plantwatch.data.observations import PlantObservations
+from plantwatch.data.packed import PackedDataset
+from plantwatch.data.packing import pack_dataset
 from plantwatch.data.sample import collate_samples
 from plantwatch.data.synthetic.power_plants import synthesize_power_plants
 from plantwatch.data.synthetic.source import SyntheticPlants
 from plantwatch.data.transforms import Augmentation
 from plantwatch.tasks.multitask_task import MultiTaskTask
+
+# Dense bf16 tensor throughput by device name, TFLOP/s (vendor data sheets, SXM parts).
+PEAK_BF16_TFLOPS: dict[str, float] = {"H200": 989.0, "H100": 989.0, "A100": 312.0}
+
+
+def default_device() -> torch.device:
+    """The GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def peak_tflops(device: torch.device) -> float | None:
+    """Dense bf16 peak of a known GPU, TFLOP/s; None for the CPU and unknown GPUs."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+
+
+def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    """A batch with its tensors on ``device`` (non-blocking from pinned memory)."""
+    return {
+        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+        for k, v in batch.items()
+    }
+
+
+def loader_rate(loader: DataLoader, seconds: float) -> float:
+    """Samples/s over whole epochs of ``loader`` until ``seconds`` have passed (workers
+    started before the clock)."""
+    next(iter(loader))
+    seen, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        seen += sum(len(batch["image"]) for batch in loader)
+    return seen / (time.perf_counter() - start)
+
+
+def flops_per_sample(task: MultiTaskTask, batch: Mapping[str, Any]) -> float:
+    """FLOPs of one training step (forward and backward) per sample
+    (``torch.utils.flop_counter``: matrix multiplications and convolutions)."""
+    with FlopCounterMode(display=False) as counter:
+        losses = task.task_losses(task(batch), batch)
+        task.weighting(losses, dict.fromkeys(losses, True)).backward()
+    task.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / len(batch["image"])
+
+
+def train_rate(task: MultiTaskTask, batches: Iterable[Mapping[str, Any]], steps: int,
+               warmup: int, bf16: bool) -> float:  # fmt: skip
+    """Training samples/s of a bare PyTorch loop (AdamW) over ``batches`` (at least
+    ``warmup + steps`` of them), on the task's device, after ``warmup`` steps."""
+    optimizer = torch.optim.AdamW(task.parameters(), lr=1e-3)
+    task.train()
+    device = task.device
+    seen, start = 0, 0.0
+    for step, batch in enumerate(itertools.islice(batches, warmup + steps)):
+        if step == warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            seen, start = 0, time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            losses = task.task_losses(task(batch), batch)
+            total = task.weighting(losses, dict.fromkeys(losses, True))
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        seen += len(batch["image"])
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return seen / (time.perf_counter() - start)
+
+
+def _print(title: str, figures: Mapping[str, float]) -> None:
+    print(title)
+    width = max(len(k) for k in figures)
+    for name, value in figures.items():
+        print(f"  {name:<{width}}  {value:>10.4g}")
 
 
 def bench_data(
@@ -27,41 +118,70 @@ def bench_data(
     product_name: str = "S2L2A",
     batch_size: int = 16,
     workers: tuple[int, ...] = (0, 2),
-    epochs: int = 3,
+    seconds: float = 3.0,
+    model_steps: int = 3,
 ) -> dict[str, float]:
-    """Scenes generated per second and samples loaded per second (read + augment + collate).
+    """Supply and demand of training samples on this machine (see the module docstring).
 
-    Returns the figures by name and prints them as a table.
+    Returns the figures by name and prints them.
     """
+    device = default_device()
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "bench"
+        root, packed = Path(tmp) / "bench", Path(tmp) / "bench-packed"
         start = time.perf_counter()
-        synthesize_power_plants(
-            root, plants=plants, per_plant=per_plant, size=size,
-            product_name=product_name, progress=False,
-        )  # fmt: skip
-        figures["synth scenes/s (render + GeoTIFF write)"] = (
-            plants * per_plant / (time.perf_counter() - start)
-        )
-        dataset = PlantObservations(root, transforms=Augmentation())
-        for count in workers:
-            loader = DataLoader(
-                dataset, batch_size, shuffle=True, num_workers=count,
-                collate_fn=collate_samples, persistent_workers=count > 0,
-            )  # fmt: skip
-            next(iter(loader))  # start the workers before timing
-            start = time.perf_counter()
-            seen = sum(len(batch["image"]) for _ in range(epochs) for batch in loader)
-            figures[f"load samples/s (workers={count}, batch={batch_size})"] = seen / (
-                time.perf_counter() - start
+        synthesize_power_plants(root, plants=plants, per_plant=per_plant, size=size,
+                                product_name=product_name, progress=False)  # fmt: skip
+        count = plants * per_plant
+        figures["synth scenes/s (render + GeoTIFF write)"] = count / (time.perf_counter() - start)
+        start = time.perf_counter()
+        pack_dataset(lambda split, seed: PlantObservations(root, split, split_seed=seed), packed,
+                     root, progress=False)  # fmt: skip
+        figures["pack samples/s (GeoTIFF → shards)"] = count / (time.perf_counter() - start)
+        sources = {
+            "GeoTIFF": PlantObservations(root),
+            "GeoTIFF + CPU augmentation": PlantObservations(root, transforms=Augmentation()),
+            "packed": PackedDataset(packed),
+        }
+        for (name, dataset), count_workers in itertools.product(sources.items(), workers):
+            loader = DataLoader(dataset, batch_size, shuffle=True, num_workers=count_workers,
+                                collate_fn=collate_samples,
+                                persistent_workers=count_workers > 0)  # fmt: skip
+            figures[f"{name} read+collate samples/s (workers={count_workers})"] = loader_rate(
+                loader, seconds
             )
+        for count_workers in workers:
+            figures[f"packed / GeoTIFF (workers={count_workers})"] = (
+                figures[f"packed read+collate samples/s (workers={count_workers})"]
+                / figures[f"GeoTIFF read+collate samples/s (workers={count_workers})"]
+            )
+        dataset = sources["packed"]
+        stored = [dataset.__getitems__(list(range(i, i + batch_size)))
+                  for i in range(0, len(dataset) - batch_size + 1, batch_size)]  # fmt: skip
+        augmentation = DeviceAugmentation()
+        batches = [augmentation(dataset.decode(to_device(b, device))) for b in stored]
+        start, seen = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds:
+            for batch in stored:
+                augmentation(dataset.decode(to_device(batch, device)))
+                seen += len(batch["image"])
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        figures[f"transfer + decode + augmentation samples/s ({device.type})"] = seen / (
+            time.perf_counter() - start
+        )
+        torch.manual_seed(0)
+        task = MultiTaskTask(channels_last=True, figure_examples=0)
+        figures["model GFLOP per training sample (fwd + bwd)"] = (
+            flops_per_sample(task, batches[0]) / 1e9
+        )
+        demand = train_rate(task.to(device), itertools.cycle(batches), model_steps, 1, bf16=True)
+        figures[f"model training samples/s ({device.type}, bf16)"] = demand
+        supply = figures[f"packed read+collate samples/s (workers={max(workers)})"]
+        figures[f"supply / demand (packed, workers={max(workers)})"] = supply / demand
         shape = tuple(dataset[0]["image"].shape)
-    print(f"plantwatch bench data: {plants * per_plant} scenes, {product_name}, "
-          f"{shape} per sample")  # fmt: skip
-    width = max(len(k) for k in figures)
-    for name, value in figures.items():
-        print(f"  {name:<{width}}  {np.round(value, 1):>8}")
+    _print(f"plantwatch bench data: {count} scenes, {product_name}, {shape} per sample, batch "
+           f"{batch_size}, {os.cpu_count()} CPU cores, device {device}", figures)  # fmt: skip
     return figures
 
 
@@ -77,30 +197,9 @@ class _StepTimer(L.Callback):
             self.start = time.perf_counter()
 
     def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        if trainer.strategy.root_device.type == "cuda":
+            torch.cuda.synchronize()
         self.end = time.perf_counter()
-
-
-def _bare_loop(
-    task: MultiTaskTask, loader: DataLoader, steps: int, warmup: int, bf16: bool
-) -> float:
-    """Seconds for ``steps`` plain PyTorch training steps after ``warmup`` steps."""
-    optimizer = torch.optim.AdamW(task.parameters(), lr=1e-3)
-    task.train()
-    done, start = 0, 0.0
-    while done < warmup + steps:
-        for batch in loader:
-            if done == warmup:
-                start = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                losses = task.task_losses(task(batch), batch)
-                total = task.weighting(losses, dict.fromkeys(losses, True))
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
-            done += 1
-            if done == warmup + steps:
-                break
-    return time.perf_counter() - start
 
 
 def bench_fit(
@@ -115,39 +214,56 @@ def bench_fit(
 ) -> dict[str, float]:
     """Training samples/s of ``plantwatch fit`` (Lightning) and of a bare PyTorch loop.
 
-    Same data pipeline (DataModule with augmentation), model, batch size and precision,
-    on the CPU; Lightning adds logging, train metrics and its loop. Prints and returns the
-    figures.
+    Same data, model, batch size and precision, on the GPU when there is one (packed data,
+    augmentation on the device, 8 workers) else on the CPU (GeoTIFFs, CPU augmentation);
+    Lightning adds logging, train metrics and its loop. Prints and returns the figures, with
+    the model FLOP utilisation on a GPU of known peak.
     """
     bf16 = precision.startswith("bf16")
+    device = default_device()
+    gpu = device.type == "cuda"
     with tempfile.TemporaryDirectory() as tmp:
         source = SyntheticPlants(plants=plants, per_plant=per_plant, size=size, progress=False)
-        data = DataModule(root=str(Path(tmp) / "data"), source=source, batch_size=batch_size)
+        data = DataModule(
+            root=str(Path(tmp) / "data"), source=source, batch_size=batch_size, pack=gpu,
+            augmentation=DeviceAugmentation() if gpu else Augmentation(),
+            num_workers=min(8, os.cpu_count() or 1) if gpu else 0, pin_memory=gpu,
+        )  # fmt: skip
         data.prepare_data()
         data.setup("fit")
         torch.manual_seed(0)
-        bare = _bare_loop(
-            MultiTaskTask(channels_last=channels_last), data.train_dataloader(), steps, warmup, bf16
-        )
+        task = MultiTaskTask(channels_last=channels_last, figure_examples=0).to(device)
+
+        def batches() -> Iterable[dict[str, Any]]:
+            """Training batches as ``fit`` sees them, epoch after epoch."""
+            while True:
+                for batch in data.train_dataloader():
+                    batch = data.decode(to_device(batch, device), "train")
+                    yield data.augmentation(batch) if gpu else batch
+
+        flops = flops_per_sample(task, next(batches()))
+        bare = train_rate(task, batches(), steps, warmup, bf16)
         timer = _StepTimer(warmup)
         trainer = L.Trainer(
-            accelerator="cpu", precision=precision, max_steps=warmup + steps, limit_val_batches=0,
-            logger=L.pytorch.loggers.TensorBoardLogger(tmp), callbacks=[timer],
-            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+            accelerator=device.type, devices=1, precision=precision, max_steps=warmup + steps,
+            limit_val_batches=0, logger=L.pytorch.loggers.TensorBoardLogger(tmp),
+            callbacks=[timer], enable_checkpointing=False, enable_progress_bar=False,
+            enable_model_summary=False,
         )  # fmt: skip
         torch.manual_seed(0)
         trainer.fit(MultiTaskTask(channels_last=channels_last, figure_examples=0), datamodule=data)
-        lightning = timer.end - timer.start
+        lightning = steps * batch_size / (timer.end - timer.start)
     figures = {
-        "bare PyTorch loop samples/s": steps * batch_size / bare,
-        "plantwatch fit samples/s": steps * batch_size / lightning,
+        "bare PyTorch loop samples/s": bare,
+        "plantwatch fit samples/s": lightning,
+        "fit / bare": lightning / bare,
+        "GFLOP per training sample": flops / 1e9,
+        "plantwatch fit TFLOP/s": flops * lightning / 1e12,
     }
-    figures["fit / bare"] = (
-        figures["plantwatch fit samples/s"] / figures["bare PyTorch loop samples/s"]
-    )
-    print(f"plantwatch bench fit: MultiTaskUNet resnet18, batch {batch_size} × 12 × {size}², "
-          f"{precision}, channels_last={channels_last}, {steps} steps after {warmup} warm-up, "
-          f"{torch.get_num_threads()} threads")  # fmt: skip
-    for name, value in figures.items():
-        print(f"  {name:<30} {value:8.2f}")
+    peak = peak_tflops(device)
+    if peak:
+        figures["model FLOP utilisation (fit)"] = figures["plantwatch fit TFLOP/s"] / peak
+    _print(f"plantwatch bench fit: MultiTaskUNet resnet18, batch {batch_size} × 12 × {size}², "
+           f"{precision}, channels_last={channels_last}, {steps} steps after {warmup} warm-up, "
+           f"device {device}, {torch.get_num_threads()} threads", figures)  # fmt: skip
     return figures

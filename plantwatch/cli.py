@@ -111,6 +111,17 @@ def _data_fetch(args: argparse.Namespace) -> None:
     print(f"fetched {args.name} into {root}")
 
 
+def _data_pack(args: argparse.Namespace) -> None:
+    from plantwatch.data.packing import pack_folder
+
+    seeds = [None if s == "none" else int(s) for s in args.split_seed]
+    out = pack_folder(args.root, args.out, modalities=args.modalities, split_seeds=seeds,
+                      shard_size=args.shard_size, workers=args.workers,
+                      progress=not args.quiet)  # fmt: skip
+    print(f"packed {args.root} into {out}; read it with data.init_args.pack: true and "
+          f"packed_root: {out}")  # fmt: skip
+
+
 def _bench_data(args: argparse.Namespace) -> None:
     from plantwatch.bench import bench_data
 
@@ -219,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--count", type=int, default=8, help="observations to show")
     preview.set_defaults(run=_preview)
 
-    data = commands.add_parser("data", help="published datasets: fetch, check, convert")
+    data = commands.add_parser("data", help="datasets: fetch, check, convert, pack")
     actions = data.add_subparsers(dest="action", required=True)
     fetch = actions.add_parser("fetch", help="download, verify and unpack a dataset")
     fetch.add_argument("name", help="smoke-plumes, hanna2021, ben-ge-8k or a manifest YAML")
@@ -242,6 +253,16 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--split-seed", type=int, default=0)
     convert.add_argument("--quiet", action="store_true", help="no progress bar")
     convert.set_defaults(run=_data_convert)
+    pack = actions.add_parser("pack", help="a dataset → shards read a batch at a time (GPUs)")
+    pack.add_argument("root", help="a canonical dataset or a ben-ge folder")
+    pack.add_argument("out", help="packed dataset folder to write (resumable)")
+    pack.add_argument("--modalities", nargs="+", help="spatial inputs (default: all / ben-ge's)")
+    pack.add_argument("--split-seed", nargs="+", default=["none"],
+                      help="split sets to copy: none (the dataset's own), seeds k")  # fmt: skip
+    pack.add_argument("--shard-size", type=int, default=1024, help="samples per shard file")
+    pack.add_argument("--workers", type=int, default=2, help="processes reading the source")
+    pack.add_argument("--quiet", action="store_true", help="no progress bar")
+    pack.set_defaults(run=_data_pack)
 
     commands.add_parser(
         "demo",

@@ -40,6 +40,7 @@ class SampleDataset(Protocol):
     def __getitem__(self, index: int) -> dict[str, Any]: ...
 
     def labels(self) -> pd.DataFrame:
-        """One row per sample without reading images: ``plant_id``, scalar targets and every
+        """One row per sample without reading images: ``obs_id`` (the sample's ``obs_id``),
+        ``plant_id``, scalar targets and every
         ``has_*`` presence flag."""
         ...

@@ -6,10 +6,16 @@ fraction, the augmentation, optionally a validation split whose labels are cut t
 training label fraction, seeded loader workers, and a collate that batches samples of
 datasets with different targets. A `DatasetSource` (e.g. the synthetic generator) may
 produce the dataset first, in ``prepare_data``.
+
+For GPUs, ``pack`` reads a packed copy of the dataset (``data/packing.py``, made on first
+use) a whole batch at a time; batches travel in their compact stored dtypes, are decoded on
+the device, and a `DeviceAugmentation` augments them there (``on_after_batch_transfer``),
+so loader workers only copy arrays.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -25,18 +31,30 @@ from torch.utils.data import DataLoader, Dataset, get_worker_info
 from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data import layout
 from plantwatch.data.contract import SampleDataset
+from plantwatch.data.device_augmentation import DeviceAugmentation
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.observations import PlantObservations
+from plantwatch.data.packed import PackedDataset
+from plantwatch.data.packed_layout import MANIFEST
+from plantwatch.data.packing import (
+    fingerprint,
+    pack_dataset,
+    pack_split_set,
+    source_split_names,
+)
 from plantwatch.data.sample import collate_samples
 from plantwatch.data.source import DatasetSource
-from plantwatch.data.splits import fraction_split_name
-from plantwatch.data.statistics import Statistics
+from plantwatch.data.splits import fraction_split_name, split_folder
+from plantwatch.data.statistics import STATISTICS_JSON, Statistics
 from plantwatch.data.transforms import Augmentation
 from plantwatch.data.writer import ensure_split_set
 
 INPUT_FLAGS = ("has_capacity",)  # flags of inputs, not of task labels: never cut
 # The default augmentation, built when a datamodule is (jsonargparse's lazy instance).
 DEFAULT_AUGMENTATION = lazy_instance(Augmentation)
+# Trainer stage → the dataset its batches come from.
+STAGE_DATASETS = {"train": "train", "sanity_check": "val", "validate": "val", "test": "test",
+                  "predict": "predict"}  # fmt: skip
 
 
 def seed_worker(worker_id: int) -> None:
@@ -75,6 +93,17 @@ class CutLabels(Dataset):
                 sample[flag] = torch.tensor(False)
         return sample
 
+    def __getitems__(self, indices: list[int]) -> dict[str, Any] | list[dict[str, Any]]:
+        """A batch read whole where the dataset can (``__getitems__``), its flags cut."""
+        fetch = getattr(self.dataset, "__getitems__", None)
+        if fetch is None:
+            return [self[i] for i in indices]
+        batch = fetch(indices)
+        for flag, dropped in self.dropped.items():
+            hidden = torch.tensor([i in dropped for i in indices])
+            batch[flag] = batch[flag] & ~hidden
+        return batch
+
 
 def cut_labels(labels: Any, fraction: float, minimum: int, seed: int) -> dict[str, set[int]]:
     """Per presence flag, the labelled samples to hide so that ``fraction`` of them stay
@@ -108,9 +137,14 @@ class DataModule(L.LightningDataModule):
             labels would have; model selection then sees no more labels than training.
         min_val_labels: floor of labelled validation samples per task when cutting.
         batch_size: samples per batch.
-        num_workers: loader worker processes.
-        augmentation: training augmentation; None for none.
+        num_workers: loader worker processes (also the reading processes of ``pack``).
+        augmentation: training augmentation: ``Augmentation`` per sample in the loader
+            (CPU), ``DeviceAugmentation`` per batch on the device after transfer; None: none.
         pin_memory: pin batches in page-locked memory (GPU training).
+        prefetch_factor: batches each worker loads ahead (None: PyTorch's default, 2).
+        pack: read a packed copy of the dataset (``packed_root``), made from ``root`` with
+            ``dataset`` on first use; batches are read whole and decoded on the device.
+        packed_root: where the packed copy lives; None: ``<root>/packed``.
         predict_split: what ``plantwatch predict`` reads: a split name (``test``, ``val`` …)
             or None for every observation.
         predict_root: another dataset (same class) to predict over, e.g. a new download;
@@ -129,8 +163,11 @@ class DataModule(L.LightningDataModule):
         min_val_labels: int = 5,
         batch_size: int = 16,
         num_workers: int = 0,
-        augmentation: Augmentation | None = DEFAULT_AUGMENTATION,
+        augmentation: Augmentation | DeviceAugmentation | None = DEFAULT_AUGMENTATION,
         pin_memory: bool = False,
+        prefetch_factor: int | None = None,
+        pack: bool = False,
+        packed_root: str | None = None,
         predict_split: str | None = "test",
         predict_root: str | None = None,
     ) -> None:
@@ -168,6 +205,37 @@ class DataModule(L.LightningDataModule):
             )
         if self.hparams.split_seed is not None and (self.root / layout.DATASET_JSON).is_file():
             ensure_split_set(self.root, self.hparams.split_seed)
+        if self.hparams.pack:
+            self._pack()
+
+    @property
+    def packed_root(self) -> Path:
+        """The packed copy's folder."""
+        given = self.hparams.packed_root
+        return Path(given) if given else self.root / "packed"
+
+    def _source(self, split: str | None, split_seed: int | None) -> SampleDataset:
+        """The source dataset as packed: every band, no augmentation."""
+        return self.dataset_class(str(self.root), split, bands=None, transforms=None,
+                                  split_seed=split_seed)  # fmt: skip
+
+    def _pack(self) -> None:
+        """Pack ``root`` into ``packed_root`` (resuming an interrupted pack), or add the split
+        set in use to an existing pack; refuse a pack of an older version of the source."""
+        out, seed = self.packed_root, self.hparams.split_seed
+        manifest = out / MANIFEST
+        if manifest.is_file():
+            recorded = json.loads(manifest.read_text())["source"].get("fingerprint", "")
+            if recorded != fingerprint(self.root):
+                raise DatasetError(
+                    f"{out}: packed from another version of {self.root}; delete it to pack again"
+                )
+            if not (split_folder(out, seed) / STATISTICS_JSON).is_file():
+                pack_split_set(self._source, out, seed, source_split_names(self.root, seed))
+            return
+        workers = self.hparams.num_workers
+        pack_dataset(self._source, out, self.root, split_seeds=(seed,), workers=workers,
+                     fingerprint=fingerprint(self.root))  # fmt: skip
 
     def build(
         self, split: str | None, augment: bool = False, root: str | Path | None = None
@@ -175,10 +243,14 @@ class DataModule(L.LightningDataModule):
         """A dataset of ``split`` (e.g. ``self.train_split``; None: all observations) of
         ``root`` (default: the datamodule's), with or without augmentation."""
         h = self.hparams
-        transforms = self.augmentation if augment else None
+        on_cpu = isinstance(self.augmentation, Augmentation)
+        transforms = self.augmentation if augment and on_cpu else None
         bands = list(h.bands or L2A_BAND_NAMES)
-        dataset = self.dataset_class(str(root or self.root), split, bands=bands,
-                                     transforms=transforms, split_seed=h.split_seed)  # fmt: skip
+        packed = h.pack and root is None
+        dataset_class = PackedDataset if packed else self.dataset_class
+        where = self.packed_root if packed else root or self.root
+        dataset = dataset_class(str(where), split, bands=bands, transforms=transforms,
+                                split_seed=h.split_seed)  # fmt: skip
         if not isinstance(dataset, SampleDataset):
             raise TypeError(
                 f"{type(dataset).__name__} does not satisfy the dataset contract "
@@ -215,12 +287,34 @@ class DataModule(L.LightningDataModule):
             worker_init_fn=seed_worker if h.num_workers > 0 else None,
             pin_memory=h.pin_memory,
             persistent_workers=h.num_workers > 0,
+            prefetch_factor=h.prefetch_factor if h.num_workers > 0 else None,
         )
 
     def train_dataloader(self) -> DataLoader:
-        if self.augmentation is not None and self.hparams.num_workers == 0:
+        if isinstance(self.augmentation, DeviceAugmentation):
+            rank = self.trainer.global_rank if self.trainer is not None else 0
+            self.augmentation.set_random_seed(int(torch.randint(2**31, ())) + rank)
+        elif self.augmentation is not None and self.hparams.num_workers == 0:
             self.augmentation.set_random_seed(int(torch.randint(2**31, ())))
         return self._loader("train", shuffle=True)
+
+    def decode(self, batch: dict[str, Any], split: str) -> dict[str, Any]:
+        """A batch of ``split`` (``train``, ``val`` …) in the sample contract's dtypes: packed
+        batches decoded where they are (on the device after transfer), others unchanged."""
+        decoder = getattr(self.datasets.get(split), "decode", None)
+        return decoder(batch) if decoder is not None else batch
+
+    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        """On the device: decode packed batches, then augment training batches with a
+        `DeviceAugmentation`."""
+        if self.trainer is None:
+            return batch
+        running = self.trainer.state.stage
+        stage = STAGE_DATASETS.get(running.value if running is not None else "", "train")
+        batch = self.decode(batch, stage)
+        if stage == "train" and isinstance(self.augmentation, DeviceAugmentation):
+            batch = self.augmentation(batch)
+        return batch
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)

@@ -221,10 +221,11 @@ class PlantObservations(Dataset):
         return Statistics(mean, std, stored.source, stored.count)
 
     def labels(self) -> pd.DataFrame:
-        """One row per sample, in sample order, without reading images: ``plant_id``, the
-        scalar targets (``fuel``, ``power``, ``co2``, ``capacity`` and further ``targets``)
-        with their ``has_*`` flags, and ``has_mask``."""
-        table = pd.DataFrame({"plant_id": self.observations["plant_id"].to_numpy()})
+        """One row per sample, in sample order, without reading images: ``obs_id``,
+        ``plant_id``, the scalar targets (``fuel``, ``power``, ``co2``, ``capacity`` and
+        further ``targets``) with their ``has_*`` flags, and ``has_mask``."""
+        table = pd.DataFrame({"obs_id": self.observations["obs_id"].to_numpy(),
+                              "plant_id": self.observations["plant_id"].to_numpy()})  # fmt: skip
         table["fuel"] = self.observations["fuel"].to_numpy()
         table["has_fuel"] = table["fuel"] != FUEL_UNKNOWN
         for key, column in self.target_columns.items():

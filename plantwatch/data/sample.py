@@ -67,13 +67,16 @@ def _fill_like(key: str, example: Any) -> Any:
     return torch.zeros_like(example)
 
 
-def collate_samples(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Batch samples that may come from different datasets with different targets.
+def collate_samples(samples: Sequence[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+    """Batch samples that may come from different datasets with different targets (a batch
+    that a dataset's ``__getitems__`` built already is returned as it is).
 
     A key that some samples lack is filled in those samples as unlabelled: flags false (so
     the missing label counts nowhere), masks 255, classes −1, values 0, strings empty. Then
     ``torch.utils.data.default_collate``.
     """
+    if isinstance(samples, dict):
+        return samples
     keys = {k for s in samples for k in s}
     if all(len(s) == len(keys) for s in samples):
         return default_collate(list(samples))

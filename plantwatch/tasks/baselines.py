@@ -105,6 +105,7 @@ def datamodule_baselines(datamodule: Any, specs: Sequence[TaskSpec]) -> dict[str
     if "test" not in datamodule.datasets:
         datamodule.setup("test")
     train = datamodule.build(datamodule.train_split)
-    scores = baseline_metrics(train.labels(), datamodule.test_dataloader(), specs)
+    batches = (datamodule.decode(b, "test") for b in datamodule.test_dataloader())
+    scores = baseline_metrics(train.labels(), batches, specs)
     reference = true_plume_reference(train, datamodule.datasets["test"], specs)
     return {**scores, TRUE_PLUME: reference} if reference else scores

@@ -90,6 +90,8 @@ class MultiTaskTask(BaseTask):
         optimizer, lr, weight_decay, momentum, scheduler, lr_multipliers, freeze: see
             `BaseTask` (``freeze: [model.encoder]`` = frozen encoder).
         channels_last: run the network in channels-last memory format (faster on CPU/GPU).
+        compile: compile the network with ``torch.compile`` (in place: checkpoints keep their
+            keys); pays off on GPUs for long runs, costs minutes of compilation first.
         detection_min_pixels: plume pixels that make an image hold a plume (truth and
             prediction alike).
         figure_examples: images in the validation/test example figure (0: no figures).
@@ -135,6 +137,7 @@ class MultiTaskTask(BaseTask):
         lr_multipliers: dict[str, float] | None = None,
         freeze: list[str] | None = None,
         channels_last: bool = False,
+        compile: bool = False,
         detection_min_pixels: int = 10,
         figure_examples: int = 8,
     ) -> None:
@@ -177,6 +180,8 @@ class MultiTaskTask(BaseTask):
                 self.encoder_statistics = statistics
         if h.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        if h.compile:
+            self.model.compile()
 
     def configure_losses(self) -> None:
         h = self.hparams

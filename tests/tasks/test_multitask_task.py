@@ -335,3 +335,30 @@ def test_the_s2_branch_of_a_late_fusion_checkpoint_loads_into_an_s2_only_plant_m
     with torch.no_grad():
         for theirs, mine in zip(branch(image), plain(image), strict=True):
             assert torch.equal(theirs, mine)
+
+
+def test_the_compile_switch_compiles_in_place_and_keeps_checkpoint_keys():
+    torch.manual_seed(0)
+    eager = MultiTaskTask(figure_examples=0)
+    torch.manual_seed(0)
+    compiled = MultiTaskTask(compile=True, figure_examples=0)
+    assert (
+        compiled.model._compiled_call_impl is not None and eager.model._compiled_call_impl is None
+    )
+    assert list(compiled.state_dict()) == list(eager.state_dict())  # no _orig_mod. prefix
+
+
+@pytest.mark.slow
+def test_a_compiled_model_computes_what_the_eager_one_does():
+    """About 70 s of inductor compilation on 2 CPU cores."""
+    torch.manual_seed(0)
+    eager = MultiTaskTask(figure_examples=0).eval()
+    compiled = MultiTaskTask(compile=True, figure_examples=0).eval()
+    compiled.load_state_dict(eager.state_dict())
+    batch = {"image": torch.rand(2, 12, 32, 32), "aux": torch.zeros(2, 4),
+             "capacity": torch.full((2,), 500.0),
+             "has_capacity": torch.ones(2, dtype=torch.bool)}  # fmt: skip
+    with torch.no_grad():
+        expected, got = eager(batch), compiled(batch)
+    for name, value in expected.items():
+        torch.testing.assert_close(got[name], value, rtol=1e-4, atol=1e-4)

@@ -188,9 +188,13 @@ def test_the_same_seed_and_config_give_identical_test_metrics(tmp_path, workers)
     assert "val_power_mae_mw" in first and "val_selection_loss" in first
 
 
-def test_two_process_ddp_on_cpu(tmp_path):
-    """Two gloo processes train, validate, synchronise metrics and log from rank 0."""
-    args = tiny_cli_args(tmp_path / "ds", tmp_path / "runs")
+def test_the_ddp_preset_trains_two_cpu_processes_on_the_packed_path(tmp_path):
+    """experiments/trainer/ddp.yaml on two gloo processes: rank 0 packs the dataset, both
+    read it a batch at a time and augment on their device; metrics are synchronised and
+    rank 0 logs; prediction reads the packed test split."""
+    preset = Path(__file__).parents[2] / "experiments" / "trainer" / "ddp.yaml"
+    args = [*("--config", str(preset)), *tiny_cli_args(tmp_path / "ds", tmp_path / "runs"),
+            "--trainer.sync_batchnorm=false", "--data.init_args.pin_memory=false"]  # fmt: skip
     command = [str(Path(sys.executable).parent / "plantwatch"), "fit", *args,
                "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.max_epochs=1",
                "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2"]  # fmt: skip
@@ -215,6 +219,8 @@ def test_two_process_ddp_on_cpu(tmp_path):
     events.Reload()
     assert "val/plume_iou" in events.Tags()["scalars"] and "val/examples" in events.Tags()["images"]
     assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert (tmp_path / "ds" / "packed" / "packed.json").is_file()
+    assert "DeviceAugmentation" in (run / "config.yaml").read_text()
     out = tmp_path / "predictions"
     predict = [command[0], "predict", *args, "--trainer.devices=2", "--trainer.strategy=ddp",
                f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "--trainer.logger=false",

@@ -206,9 +206,11 @@ class BenGe(Dataset):
         return len(self.meta)
 
     def labels(self) -> pd.DataFrame:
-        """One row per sample: ``plant_id`` (acquisition), ``climate_zone`` and ``season``
-        with their flags, and the flags of the other served targets."""
-        table = pd.DataFrame({"plant_id": self.meta["plant_id"].to_numpy()})
+        """One row per sample: ``obs_id`` (patch), ``plant_id`` (acquisition),
+        ``climate_zone`` and ``season`` with their flags, and the flags of the other served
+        targets."""
+        table = pd.DataFrame({"obs_id": self.meta.index.to_numpy(),
+                              "plant_id": self.meta["plant_id"].to_numpy()})  # fmt: skip
         if "climate_zone" in self.targets:
             zone = self.meta["climatezone"].fillna(0).to_numpy(np.int64) if (
                 "climatezone" in self.meta) else np.zeros(len(self.meta), np.int64)  # fmt: skip
