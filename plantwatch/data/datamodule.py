@@ -36,18 +36,13 @@ from plantwatch.data.errors import DatasetError
 from plantwatch.data.observations import PlantObservations
 from plantwatch.data.packed import PackedDataset
 from plantwatch.data.packed_layout import MANIFEST
-from plantwatch.data.packing import (
-    fingerprint,
-    pack_dataset,
-    pack_split_set,
-    source_split_names,
-)
+from plantwatch.data.packing import fingerprint, pack_dataset
 from plantwatch.data.sample import collate_samples
 from plantwatch.data.source import DatasetSource
-from plantwatch.data.splits import fraction_split_name, split_folder
-from plantwatch.data.statistics import STATISTICS_JSON, Statistics
+from plantwatch.data.splits import fraction_split_name
+from plantwatch.data.statistics import Statistics
 from plantwatch.data.transforms import Augmentation
-from plantwatch.data.writer import ensure_split_set
+from plantwatch.data.writer import dataset_lock, ensure_split_set
 
 INPUT_FLAGS = ("has_capacity",)  # flags of inputs, not of task labels: never cut
 # The default augmentation, built when a datamodule is (jsonargparse's lazy instance).
@@ -220,22 +215,21 @@ class DataModule(L.LightningDataModule):
                                   split_seed=split_seed)  # fmt: skip
 
     def _pack(self) -> None:
-        """Pack ``root`` into ``packed_root`` (resuming an interrupted pack), or add the split
-        set in use to an existing pack; refuse a pack of an older version of the source."""
-        out, seed = self.packed_root, self.hparams.split_seed
-        manifest = out / MANIFEST
-        if manifest.is_file():
-            recorded = json.loads(manifest.read_text())["source"].get("fingerprint", "")
-            if recorded != fingerprint(self.root):
-                raise DatasetError(
-                    f"{out}: packed from another version of {self.root}; delete it to pack again"
-                )
-            if not (split_folder(out, seed) / STATISTICS_JSON).is_file():
-                pack_split_set(self._source, out, seed, source_split_names(self.root, seed))
-            return
-        workers = self.hparams.num_workers
-        pack_dataset(self._source, out, self.root, split_seeds=(seed,), workers=workers,
-                     fingerprint=fingerprint(self.root))  # fmt: skip
+        """Pack ``root`` into ``packed_root`` (resuming an interrupted pack) or add the split
+        set in use to an existing pack, one process at a time; refuse a pack of an older
+        version of the source."""
+        out = self.packed_root
+        with dataset_lock(out):
+            if (out / MANIFEST).is_file():
+                recorded = json.loads((out / MANIFEST).read_text())["source"]["fingerprint"]
+                if recorded != fingerprint(self.root):
+                    raise DatasetError(
+                        f"{out}: packed from another version of {self.root}; delete it to pack "
+                        "again"
+                    )
+            pack_dataset(self._source, out, self.root, split_seeds=(self.hparams.split_seed,),
+                         workers=self.hparams.num_workers,
+                         fingerprint=fingerprint(self.root))  # fmt: skip
 
     def build(
         self, split: str | None, augment: bool = False, root: str | Path | None = None
