@@ -125,7 +125,8 @@ def _data_pack(args: argparse.Namespace) -> None:
 def _bench_data(args: argparse.Namespace) -> None:
     from plantwatch.bench import bench_data
 
-    bench_data(plants=args.plants, per_plant=args.per_plant, batch_size=args.batch_size)
+    bench_data(plants=args.plants, per_plant=args.per_plant, batch_size=args.batch_size,
+               seconds=args.seconds)  # fmt: skip
 
 
 def _bench_fit(args: argparse.Namespace) -> None:
@@ -301,10 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     targets = bench.add_subparsers(dest="target", required=True)
-    data = targets.add_parser("data", help="scenes generated/s and samples loaded/s")
+    data = targets.add_parser("data", help="samples/s supplied (GeoTIFF, packed) vs demanded")
     data.add_argument("--plants", type=int, default=16)
     data.add_argument("--per-plant", type=int, default=8)
     data.add_argument("--batch-size", type=int, default=16)
+    data.add_argument("--seconds", type=float, default=3.0, help="timed per loader")
     data.set_defaults(run=_bench_data)
     fit = targets.add_parser("fit", help="training samples/s: plantwatch fit vs a bare loop")
     fit.add_argument("--batch-size", type=int, default=16)

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from plantwatch.cli import main
-from tests.data.fakes import copy_dataset
+from plantwatch.data.errors import DatasetError
+from tests.data.fakes import copy_dataset, make_dataset
 
 
 def test_synth_plants_writes_the_canonical_format(tmp_path, capsys):
@@ -60,3 +61,18 @@ def test_check_lists_every_bad_observation(tiny_dataset, tmp_path, capsys):
         f"{images[0].name}: not a readable GeoTIFF" in out
         and f"{images[1].name}: file not found" in out
     )
+
+
+def test_data_pack_copies_the_split_sets_it_is_asked_for(tmp_path, capsys):
+    from plantwatch.data.packed import PackedDataset
+    from plantwatch.data.splits import read_split
+
+    source = make_dataset(tmp_path / "ds", plants=6, per_plant=2, size=32)
+    main(["data", "pack", str(source), str(tmp_path / "packed"), "--split-seed", "none", "4",
+          "--shard-size", "5", "--workers", "0", "--quiet"])  # fmt: skip
+    assert "data.init_args.pack: true" in capsys.readouterr().out
+    for seed in (None, 4):
+        packed = PackedDataset(tmp_path / "packed", "train", split_seed=seed)
+        assert list(packed.labels()["obs_id"]) == read_split(source, "train", seed)
+    with pytest.raises(DatasetError, match="split set 7 is not packed.*--split-seed 7"):
+        PackedDataset(tmp_path / "packed", "train", split_seed=7)

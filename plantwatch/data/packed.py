@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from plantwatch.bands import band_indices
 from plantwatch.data.errors import DatasetError
@@ -112,6 +112,13 @@ class PackedDataset(Dataset):
         self.shard_size = int(self.manifest["shard_size"])
         self._labels: pd.DataFrame | None = None
         self._open()
+        statistics = split_folder(self.root, split_seed) / STATISTICS_JSON
+        if not statistics.is_file():
+            raise DatasetError(
+                f"{statistics}: not found; split set {split_seed} is not packed — rerun "
+                f"`plantwatch data pack` with --split-seed {split_seed}"
+            )
+        self.statistics = Statistics.read(statistics)
         ids = self._small["obs_id"]
         if split is None:
             self.positions = np.arange(len(ids))
@@ -125,13 +132,6 @@ class PackedDataset(Dataset):
                     f"{len(unknown)} samples that are not packed, e.g. {unknown[:5]}; pack again"
                 )
             self.positions = np.array([where[i] for i in wanted], np.int64)
-        statistics = split_folder(self.root, split_seed) / STATISTICS_JSON
-        if not statistics.is_file():
-            raise DatasetError(
-                f"{statistics}: not found; split set {split_seed} is not packed — rerun "
-                f"`plantwatch data pack` with --split-seed {split_seed}"
-            )
-        self.statistics = Statistics.read(statistics)
 
     def _open(self) -> None:
         """Memory-map the shards of the large keys, load the small ones; check every shard
@@ -166,34 +166,41 @@ class PackedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.positions)
 
-    def _gather(self, positions: np.ndarray) -> dict[str, np.ndarray]:
-        """Every key of the samples at ``positions`` as stored, [n, …] each."""
-        arrays = {k: v[positions] for k, v in self._small.items()}
-        shard, offset = np.divmod(positions, self.shard_size)
-        for key, parts in self._mapped.items():
-            spec = self.specs[key]
-            shape = list(spec["shape"])
-            select = key == REFLECTANCE_KEY and not self._all_bands
-            if select:
-                shape[0] = len(self._band_index)
-            out = np.empty((len(positions), *shape), spec["stored"])
-            for k in np.unique(shard):
-                rows = shard == k
-                if select:
-                    out[rows] = parts[k][offset[rows][:, None], self._band_index]
-                else:
-                    out[rows] = parts[k][offset[rows]]
-            arrays[key] = out
-        return arrays
-
-    def _tensors(self, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        """A batch: tensors in the stored dtypes, strings as lists."""
+    def _gather(self, positions: np.ndarray) -> dict[str, Any]:
+        """Every key of the samples at ``positions`` as stored: tensors [n, …] that are views
+        of one buffer (in shared memory inside a loader worker, so a batch crosses to the
+        main process as one segment, not one per key), strings as lists."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for key, spec in self.specs.items():
+            if spec["kind"] != "str":
+                shape = list(spec["shape"])
+                if key == REFLECTANCE_KEY and not self._all_bands:
+                    shape[0] = len(self._band_index)
+                shapes[key] = (len(positions), *shape)
+        sizes = {k: int(np.prod(v)) * np.dtype(self.specs[k]["stored"]).itemsize
+                 for k, v in shapes.items()}  # fmt: skip
+        starts = np.concatenate([[0], np.cumsum([-(-n // 64) * 64 for n in sizes.values()])])
+        buffer = torch.empty(int(starts[-1]), dtype=torch.uint8)
+        if get_worker_info() is not None:
+            buffer.share_memory_()
         batch: dict[str, Any] = {}
-        for key, array in arrays.items():
-            if self.specs[key]["kind"] == "str":
-                batch[key] = array.tolist()
+        for (key, shape), start in zip(shapes.items(), starts, strict=False):
+            dtype = torch.from_numpy(np.empty(0, self.specs[key]["stored"])).dtype
+            batch[key] = buffer[start : start + sizes[key]].view(dtype).view(shape)
+        shard, offset = np.divmod(positions, self.shard_size)
+        for key, spec in self.specs.items():
+            if spec["kind"] == "str":
+                batch[key] = self._small[key][positions].tolist()
+            elif key in self._small:
+                np.take(self._small[key], positions, axis=0, out=batch[key].numpy())
             else:
-                batch[key] = torch.from_numpy(array)
+                out, parts = batch[key].numpy(), self._mapped[key]
+                for k in np.unique(shard):
+                    rows = shard == k
+                    if key == REFLECTANCE_KEY and not self._all_bands:
+                        out[rows] = parts[k][offset[rows][:, None], self._band_index]
+                    else:
+                        out[rows] = parts[k][offset[rows]]
         return batch
 
     def __getitems__(self, indices: Sequence[int]) -> dict[str, Any]:
@@ -201,24 +208,23 @@ class PackedDataset(Dataset):
         (decode on the device), else decoded samples augmented one by one and collated."""
         if self.transforms is not None:
             return collate_samples([self[i] for i in indices])
-        return self._tensors(self._gather(self.positions[np.asarray(indices, np.int64)]))
+        return self._gather(self.positions[np.asarray(indices, np.int64)])
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        arrays = self._gather(self.positions[[index]])
         sample: dict[str, Any] = {}
         spatial: dict[str, np.ndarray] = {}
-        for key, array in arrays.items():
-            spec = self.specs[key]
-            value = array[0]
+        for key, values in self._gather(self.positions[[index]]).items():
+            spec, value = self.specs[key], values[0]
             if spec["kind"] == "str":
-                sample[key] = str(value)
+                sample[key] = value
             elif spec["kind"] == "float":
                 sample[key] = float(value)
             elif key in MODALITIES or key in SPATIAL_TARGETS:
-                decoded = decode_tensor(torch.from_numpy(value), spec)
-                spatial[key] = decoded.numpy() if "scale" in spec else value
+                spatial[key] = (
+                    decode_tensor(value, spec).numpy() if "scale" in spec else value.numpy()
+                )
             else:
-                sample[key] = decode_tensor(torch.from_numpy(np.array(value)), spec)
+                sample[key] = decode_tensor(value.clone(), spec)
         if self.transforms is not None:
             spatial = self.transforms(spatial)
         for key, array in spatial.items():
