@@ -278,8 +278,9 @@ def pack_dataset(
     specs, count = plan["keys"], plan["count"]
     shards = -(-count // shard_size)
     start = _complete_shards(out, specs, shards)
+    # its own generator: a loader draws a seed, which must not move the run's global RNG
     loader = DataLoader(source, batch_size=None, sampler=range(start * shard_size, count),
-                        num_workers=workers)  # fmt: skip
+                        num_workers=workers, generator=torch.Generator())  # fmt: skip
     bar = tqdm(total=count, initial=start * shard_size, desc=f"pack {out.name}", unit="sample",
                disable=not progress)  # fmt: skip
     writer = None

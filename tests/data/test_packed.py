@@ -115,6 +115,15 @@ def test_a_kill_during_packing_leaves_nothing_a_reader_accepts(tiny_dataset, tmp
         assert_same(source[i], copy[i])
 
 
+def test_packing_leaves_the_global_random_state_alone(tiny_dataset, tmp_path):
+    """A run that packs on first use shuffles and augments as one that finds the pack."""
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    pack_observations(tiny_dataset, tmp_path / "packed", workers=1)
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_a_truncated_shard_is_refused_by_name(tiny_dataset, tmp_path):
     out = pack_observations(tiny_dataset, tmp_path / "packed", shard_size=16)
     path = shard_path(out, "image", 1)
