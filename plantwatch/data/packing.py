@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -271,6 +271,8 @@ def pack_dataset(
                    "root": str(source_root), "fingerprint": fingerprint},
     }  # fmt: skip
     plan_path = out / PLAN
+    if out.is_dir() and any(out.iterdir()) and not plan_path.is_file():
+        raise DatasetError(f"{out} is not empty and holds no pack; pick an empty folder")
     if plan_path.is_file() and json.loads(plan_path.read_text()) != plan:
         shutil.rmtree(out / SHARDS_DIR, ignore_errors=True)  # another source: start over
     out.mkdir(parents=True, exist_ok=True)
@@ -305,7 +307,7 @@ def pack_dataset(
         "bands": list(source.bands),
         "modalities": {k: list(v) for k, v in source.modalities.items()},
         "aux_columns": list(source.aux_columns),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip
     partial = partial_path(out / MANIFEST)
     partial.write_text(json.dumps(manifest, indent=1) + "\n")

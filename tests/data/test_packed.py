@@ -132,6 +132,11 @@ def test_a_truncated_shard_is_refused_by_name(tiny_dataset, tmp_path):
         PackedDataset(out)
 
 
+def test_a_folder_that_holds_something_else_is_not_packed_into(tiny_dataset):
+    with pytest.raises(DatasetError, match="not empty and holds no pack"):
+        pack_observations(tiny_dataset, tiny_dataset)
+
+
 def test_samples_of_another_shape_are_refused_by_name(tiny_dataset, tmp_path):
     class Uneven(PlantObservations):
         def __getitem__(self, index):
