@@ -177,8 +177,9 @@ def bench_data(
         )
         demand = train_rate(task.to(device), itertools.cycle(batches), model_steps, 1, bf16=True)
         figures[f"model training samples/s ({device.type}, bf16)"] = demand
-        supply = figures[f"packed read+collate samples/s (workers={max(workers)})"]
-        figures[f"supply / demand (packed, workers={max(workers)})"] = supply / demand
+        for count_workers in workers:
+            supply = figures[f"packed read+collate samples/s (workers={count_workers})"]
+            figures[f"supply / demand (packed, workers={count_workers})"] = supply / demand
         shape = tuple(dataset[0]["image"].shape)
     _print(f"plantwatch bench data: {count} scenes, {product_name}, {shape} per sample, batch "
            f"{batch_size}, {os.cpu_count()} CPU cores, device {device}", figures)  # fmt: skip
@@ -214,8 +215,9 @@ def bench_fit(
 ) -> dict[str, float]:
     """Training samples/s of ``plantwatch fit`` (Lightning) and of a bare PyTorch loop.
 
-    Same data, model, batch size and precision, on the GPU when there is one (packed data,
-    augmentation on the device, 8 workers) else on the CPU (GeoTIFFs, CPU augmentation);
+    Same data, model, batch size and precision, on the GPU when there is one (packed data
+    read in the main process into pinned memory, augmentation on the device, as
+    ``trainer/gpu.yaml``) else on the CPU (GeoTIFFs, CPU augmentation);
     Lightning adds logging, train metrics and its loop. Prints and returns the figures, with
     the model FLOP utilisation on a GPU of known peak.
     """
@@ -227,7 +229,7 @@ def bench_fit(
         data = DataModule(
             root=str(Path(tmp) / "data"), source=source, batch_size=batch_size, pack=gpu,
             augmentation=DeviceAugmentation() if gpu else Augmentation(),
-            num_workers=min(8, os.cpu_count() or 1) if gpu else 0, pin_memory=gpu,
+            num_workers=0, pin_memory=gpu,
         )  # fmt: skip
         data.prepare_data()
         data.setup("fit")

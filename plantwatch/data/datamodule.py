@@ -240,11 +240,11 @@ class DataModule(L.LightningDataModule):
         on_cpu = isinstance(self.augmentation, Augmentation)
         transforms = self.augmentation if augment and on_cpu else None
         bands = list(h.bands or L2A_BAND_NAMES)
-        packed = h.pack and root is None
-        dataset_class = PackedDataset if packed else self.dataset_class
-        where = self.packed_root if packed else root or self.root
-        dataset = dataset_class(str(where), split, bands=bands, transforms=transforms,
-                                split_seed=h.split_seed)  # fmt: skip
+        settings = {"bands": bands, "transforms": transforms, "split_seed": h.split_seed}
+        if h.pack and root is None:
+            dataset = PackedDataset(self.packed_root, split, pin_memory=h.pin_memory, **settings)
+        else:
+            dataset = self.dataset_class(str(root or self.root), split, **settings)
         if not isinstance(dataset, SampleDataset):
             raise TypeError(
                 f"{type(dataset).__name__} does not satisfy the dataset contract "

@@ -66,6 +66,8 @@ class PackedDataset(Dataset):
             (``data.transforms.Augmentation``); None: batches are read whole.
         split_seed: the split set, as packed (``plantwatch data pack --split-seed``).
         modalities: spatial inputs to serve (``image`` always); None for every packed one.
+        pin_memory: gather batches read in the main process straight into page-locked memory
+            (with a GPU), so the loader's pinning copies nothing.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class PackedDataset(Dataset):
         transforms: Transform | None = None,
         split_seed: int | None = None,
         modalities: Sequence[str] | None = None,
+        pin_memory: bool = False,
     ) -> None:
         self.root = Path(root)
         manifest_path = self.root / MANIFEST
@@ -109,6 +112,7 @@ class PackedDataset(Dataset):
         self.aux_columns = tuple(self.manifest["aux_columns"])
         self.transforms = transforms
         self.split_seed = split_seed
+        self.pin_memory = pin_memory and torch.cuda.is_available()
         self.shard_size = int(self.manifest["shard_size"])
         self._labels: pd.DataFrame | None = None
         self._open()
@@ -180,8 +184,10 @@ class PackedDataset(Dataset):
         sizes = {k: int(np.prod(v)) * np.dtype(self.specs[k]["stored"]).itemsize
                  for k, v in shapes.items()}  # fmt: skip
         starts = np.concatenate([[0], np.cumsum([-(-n // 64) * 64 for n in sizes.values()])])
-        buffer = torch.empty(int(starts[-1]), dtype=torch.uint8)
-        if get_worker_info() is not None:
+        in_worker = get_worker_info() is not None
+        buffer = torch.empty(int(starts[-1]), dtype=torch.uint8,
+                             pin_memory=self.pin_memory and not in_worker)  # fmt: skip
+        if in_worker:
             buffer.share_memory_()
         batch: dict[str, Any] = {}
         for (key, shape), start in zip(shapes.items(), starts, strict=False):
