@@ -14,6 +14,7 @@ Samples are identical, key for key and value for value, to those of the packed s
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -41,6 +42,42 @@ from plantwatch.data.splits import read_split, split_folder
 from plantwatch.data.statistics import STATISTICS_JSON, Statistics
 
 Transform = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+@functools.lru_cache(maxsize=4)
+def open_shards(
+    root: Path, created: str
+) -> tuple[dict[str, list[np.ndarray]], dict[str, np.ndarray]]:
+    """(memory-mapped shards of the large keys, the small keys loaded whole) of the pack at
+    ``root``, each shard checked against the manifest (a shard of another length is
+    refused); opened once per process for all its splits (``created`` tells packs apart)."""
+    manifest = json.loads((root / MANIFEST).read_text())
+    count, size = int(manifest["count"]), int(manifest["shard_size"])
+    lengths = [min(size, count - start) for start in range(0, count, size)]
+    mapped: dict[str, list[np.ndarray]] = {}
+    small: dict[str, np.ndarray] = {}
+    for key, spec in manifest["keys"].items():
+        parts = []
+        for shard, length in enumerate(lengths):
+            path = shard_path(root, key, shard)
+            try:
+                part = np.load(path, mmap_mode="r" if is_mapped(spec) else None)
+            except (OSError, ValueError) as error:
+                raise DatasetError(
+                    f"{path}: unreadable shard ({error}); pack the dataset again"
+                ) from error
+            dtype_ok = spec["kind"] == "str" or part.dtype == np.dtype(spec["stored"])
+            if part.shape != (length, *spec["shape"]) or not dtype_ok:
+                raise DatasetError(
+                    f"{path}: shape {part.shape} {part.dtype}, the manifest says "
+                    f"{(length, *spec['shape'])} {spec['stored']}; pack the dataset again"
+                )
+            parts.append(part)
+        if is_mapped(spec):
+            mapped[key] = parts
+        else:
+            small[key] = np.concatenate(parts)
+    return mapped, small
 
 
 def decode_tensor(value: torch.Tensor, spec: Mapping[str, Any]) -> torch.Tensor:
@@ -115,7 +152,9 @@ class PackedDataset(Dataset):
         self.pin_memory = pin_memory and torch.cuda.is_available()
         self.shard_size = int(self.manifest["shard_size"])
         self._labels: pd.DataFrame | None = None
-        self._open()
+        mapped, small = open_shards(self.root.resolve(), self.manifest["created"])
+        self._mapped = {k: v for k, v in mapped.items() if k in self.specs}
+        self._small = {k: v for k, v in small.items() if k in self.specs}
         statistics = split_folder(self.root, split_seed) / STATISTICS_JSON
         if not statistics.is_file():
             raise DatasetError(
@@ -136,36 +175,6 @@ class PackedDataset(Dataset):
                     f"{len(unknown)} samples that are not packed, e.g. {unknown[:5]}; pack again"
                 )
             self.positions = np.array([where[i] for i in wanted], np.int64)
-
-    def _open(self) -> None:
-        """Memory-map the shards of the large keys, load the small ones; check every shard
-        against the manifest (a shard of another length is refused)."""
-        count, size = int(self.manifest["count"]), self.shard_size
-        lengths = [min(size, count - start) for start in range(0, count, size)]
-        self._mapped: dict[str, list[np.ndarray]] = {}
-        self._small: dict[str, np.ndarray] = {}
-        for key, spec in self.specs.items():
-            parts = []
-            for shard, length in enumerate(lengths):
-                path = shard_path(self.root, key, shard)
-                try:
-                    part = np.load(path, mmap_mode="r" if is_mapped(spec) else None)
-                except (OSError, ValueError) as error:
-                    raise DatasetError(
-                        f"{path}: unreadable shard ({error}); pack the dataset again"
-                    ) from error
-                if part.shape != (length, *spec["shape"]) or part.dtype != np.dtype(
-                    spec["stored"] if spec["kind"] != "str" else part.dtype
-                ):
-                    raise DatasetError(
-                        f"{path}: shape {part.shape} {part.dtype}, the manifest says "
-                        f"{(length, *spec['shape'])} {spec['stored']}; pack the dataset again"
-                    )
-                parts.append(part)
-            if is_mapped(spec):
-                self._mapped[key] = parts
-            else:
-                self._small[key] = np.concatenate(parts)
 
     def __len__(self) -> int:
         return len(self.positions)
