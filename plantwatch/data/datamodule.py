@@ -10,7 +10,7 @@ produce the dataset first, in ``prepare_data``.
 For GPUs, ``pack`` reads a packed copy of the dataset (``data/packing.py``, made on first
 use) a whole batch at a time; batches travel in their compact stored dtypes, are decoded on
 the device, and a `DeviceAugmentation` augments them there (``on_after_batch_transfer``),
-so loader workers only copy arrays.
+so reading is copying arrays.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ class DataModule(L.LightningDataModule):
         """A dataset of ``split`` (e.g. ``self.train_split``; None: all observations) of
         ``root`` (default: the datamodule's), with or without augmentation."""
         h = self.hparams
-        on_cpu = isinstance(self.augmentation, Augmentation)
+        on_cpu = not isinstance(self.augmentation, DeviceAugmentation)
         transforms = self.augmentation if augment and on_cpu else None
         bands = list(h.bands or L2A_BAND_NAMES)
         settings = {"bands": bands, "transforms": transforms, "split_seed": h.split_seed}
