@@ -141,17 +141,22 @@ class DatasetWriter:
         test_fraction: float = 0.15,
         label_fractions: Sequence[float] = DEFAULT_LABEL_FRACTIONS,
         progress: bool = True,
+        site_ids: Mapping[str, int] | None = None,
     ) -> Path:
         """Write the tables, finalise the default split set, then ``dataset.json``.
 
         Args:
             plants: one record per plant (``plant_id``, ``name``, ``fuel_type``,
                 ``capacity_mw``, ``geometry`` as a shapely point in WGS 84).
+            site_ids: the site of each plant (plants whose patches overlap share one), as
+                the ``site_id`` column; splits then keep a site in one split.
             split_seed, val_fraction, test_fraction, label_fractions, progress: see
                 :func:`finalize`.
         """
         self._journal.close()
         frame = pd.DataFrame(self.rows.values()).sort_values("obs_id", kind="stable")
+        if site_ids is not None:
+            frame["site_id"] = frame["plant_id"].map(site_ids).astype(int)
         write_text_atomic(self.root / layout.OBSERVATIONS_CSV, frame.to_csv(index=False))
         partial = self.root / f"{layout.PLANTS_GEOJSON}.partial"
         gpd.GeoDataFrame(list(plants), crs="EPSG:4326").to_file(partial, driver="GeoJSON")

@@ -344,15 +344,13 @@ def _close(
     observed = registry.plants[registry.plants["plant_id"].isin({r["plant_id"] for r in rows})]
     side_m = settings.size_px * layout.PIXEL_SIZE_M
     sites = group_sites(observed.geometry.x, observed.geometry.y, side_m, distance_m=0.0)
-    site_of = dict(zip(observed["plant_id"], sites, strict=True))
-    for row in rows:
-        row["site_id"] = int(site_of[row["plant_id"]])
+    site_ids = {p: int(s) for p, s in zip(observed["plant_id"], sites, strict=True)}
     records = [
         {"plant_id": p.plant_id, "name": p.name, "fuel_type": p.fuel_type,
          "capacity_mw": p.capacity_mw, "geometry": p.geometry}
         for p in observed.itertuples()
     ]  # fmt: skip
-    writer.close(records, progress=progress)
+    writer.close(records, progress=progress, site_ids=site_ids)
     summary.complete = True
 
 
