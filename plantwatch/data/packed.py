@@ -46,11 +46,12 @@ Transform = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
 @functools.lru_cache(maxsize=4)
 def open_shards(
-    root: Path, created: str
+    root: Path, version: tuple[int, int]
 ) -> tuple[dict[str, list[np.ndarray]], dict[str, np.ndarray]]:
     """(memory-mapped shards of the large keys, the small keys loaded whole) of the pack at
     ``root``, each shard checked against the manifest (a shard of another length is
-    refused); opened once per process for all its splits (``created`` tells packs apart)."""
+    refused); opened once per process for all its splits (``version``: the manifest's
+    inode and modification time, which tell a new pack at the same place apart)."""
     manifest = json.loads((root / MANIFEST).read_text())
     count, size = int(manifest["count"]), int(manifest["shard_size"])
     lengths = [min(size, count - start) for start in range(0, count, size)]
@@ -152,7 +153,8 @@ class PackedDataset(Dataset):
         self.pin_memory = pin_memory and torch.cuda.is_available()
         self.shard_size = int(self.manifest["shard_size"])
         self._labels: pd.DataFrame | None = None
-        mapped, small = open_shards(self.root.resolve(), self.manifest["created"])
+        stat = manifest_path.stat()
+        mapped, small = open_shards(self.root.resolve(), (stat.st_ino, stat.st_mtime_ns))
         self._mapped = {k: v for k, v in mapped.items() if k in self.specs}
         self._small = {k: v for k, v in small.items() if k in self.specs}
         statistics = split_folder(self.root, split_seed) / STATISTICS_JSON

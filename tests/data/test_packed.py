@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from plantwatch.data.splits import read_split
 from plantwatch.data.synthetic.source import SyntheticPlants
 from plantwatch.data.transforms import Augmentation
 from tests.data.benge_fake import write_benge_fake
+from tests.data.fakes import make_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -122,6 +124,17 @@ def test_packing_leaves_the_global_random_state_alone(tiny_dataset, tmp_path):
     torch.manual_seed(0)
     pack_observations(tiny_dataset, tmp_path / "packed", workers=1)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_new_pack_at_the_same_place_is_read_anew_in_the_same_process(tiny_dataset, tmp_path):
+    out = pack_observations(tiny_dataset, tmp_path / "packed")
+    assert len(PackedDataset(out)) == len(PlantObservations(tiny_dataset))
+    shutil.rmtree(out)
+    other = make_dataset(tmp_path / "other", plants=3, per_plant=2, size=48, seed=3)
+    pack_observations(other, out)
+    source, copy = PlantObservations(other), PackedDataset(out)
+    assert len(copy) == len(source) == 6
+    assert_same(source[5], copy[5])
 
 
 def test_a_truncated_shard_is_refused_by_name(tiny_dataset, tmp_path):
