@@ -108,12 +108,8 @@ def aggregate_predictions(
         for observed, total in quantities.values():
             values = group[observed].to_numpy(np.float64)
             row[total] = float(values.mean() * hours)
-            if n < min_observations:
-                top = _physical_top(observed, capacity.get(plant), group)
-                row[f"{total}_low"], row[f"{total}_high"] = 0.0, top * hours
-                continue
-            sigma = _sigma(group, observed, level)
-            if not np.isfinite(sigma).all():  # an unbounded per-observation interval
+            sigma = _sigma(group, observed, level) if n >= min_observations else None
+            if sigma is None or not np.isfinite(sigma).all():  # few, or an unbounded interval
                 row["few_observations"] = True
                 top = _physical_top(observed, capacity.get(plant), group)
                 row[f"{total}_low"], row[f"{total}_high"] = 0.0, top * hours
