@@ -15,7 +15,6 @@ so reading is copying arrays.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +34,6 @@ from plantwatch.data.device_augmentation import DeviceAugmentation
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.observations import PlantObservations
 from plantwatch.data.packed import PackedDataset
-from plantwatch.data.packed_layout import MANIFEST
 from plantwatch.data.packing import fingerprint, pack_dataset
 from plantwatch.data.sample import collate_samples
 from plantwatch.data.source import DatasetSource
@@ -216,17 +214,10 @@ class DataModule(L.LightningDataModule):
 
     def _pack(self) -> None:
         """Pack ``root`` into ``packed_root`` (resuming an interrupted pack) or add the split
-        set in use to an existing pack, one process at a time; refuse a pack of an older
-        version of the source."""
+        set in use to an existing pack, one process at a time (``pack_dataset`` refuses a
+        pack of an older version of the source)."""
         out = self.packed_root
         with dataset_lock(out):
-            if (out / MANIFEST).is_file():
-                recorded = json.loads((out / MANIFEST).read_text())["source"]["fingerprint"]
-                if recorded != fingerprint(self.root):
-                    raise DatasetError(
-                        f"{out}: packed from another version of {self.root}; delete it to pack "
-                        "again"
-                    )
             pack_dataset(self._source, out, self.root, split_seeds=(self.hparams.split_seed,),
                          workers=self.hparams.num_workers,
                          fingerprint=fingerprint(self.root))  # fmt: skip

@@ -217,9 +217,9 @@ def pack_split_set(
     """Copy a split set of the source: the sample ids of each split in ``names`` and the
     training statistics (``statistics.json``, written last: it marks the set complete)."""
     folder = split_folder(out, split_seed)
-    splits = {name: list(make(name, split_seed).labels()["obs_id"]) for name in names}
-    write_splits(folder, splits)
-    make("train", split_seed).statistics.write(folder / STATISTICS_JSON)
+    datasets = {name: make(name, split_seed) for name in dict.fromkeys([*names, "train"])}
+    write_splits(folder, {name: list(datasets[name].labels()["obs_id"]) for name in names})
+    datasets["train"].statistics.write(folder / STATISTICS_JSON)
     return folder
 
 
@@ -246,7 +246,8 @@ def pack_dataset(
     Args:
         make: builds the source dataset of a split, ``make(split, split_seed)``, without
             augmentation and with every band and modality that should be packed.
-        out: the packed dataset's folder (created; a complete pack is left as it is).
+        out: the packed dataset's folder (created; a complete pack of the same source
+            version is left as it is, one of another version refused).
         source_root: the source's folder (its split files; recorded in the manifest).
         split_seeds: the split sets to copy (None: the one written with the dataset).
         shard_size: samples per shard file.
@@ -256,6 +257,11 @@ def pack_dataset(
     """
     out = Path(out)
     if (out / MANIFEST).is_file():
+        recorded = json.loads((out / MANIFEST).read_text())["source"]["fingerprint"]
+        if recorded != fingerprint:
+            raise DatasetError(
+                f"{out}: packed from another version of {source_root}; delete it to pack again"
+            )
         for seed in split_seeds:
             if not (split_folder(out, seed) / STATISTICS_JSON).is_file():
                 pack_split_set(make, out, seed, source_split_names(source_root, seed))
