@@ -145,6 +145,11 @@ class PackedDataset(Dataset):
         self.bands = tuple(bands) if bands is not None else self.file_bands
         self._band_index = band_indices(self.file_bands, self.bands)
         self._all_bands = self.bands == self.file_bands
+        # per-sample shape of every tensor key as served (the image with the chosen bands)
+        self._shapes = {k: tuple(v["shape"]) for k, v in self.manifest["keys"].items()
+                        if v["kind"] != "str" and k not in dropped}  # fmt: skip
+        if REFLECTANCE_KEY in self._shapes:
+            self._shapes[REFLECTANCE_KEY] = (len(self.bands), *self._shapes[REFLECTANCE_KEY][1:])
         self.modalities = {k: tuple(packed[k]) for k in chosen}
         self.modalities["image"] = self.bands
         self.aux_columns = tuple(self.manifest["aux_columns"])
@@ -181,23 +186,19 @@ class PackedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.positions)
 
-    def _gather(self, positions: np.ndarray) -> dict[str, Any]:
+    def _gather(self, positions: np.ndarray, batch_out: bool = False) -> dict[str, Any]:
         """Every key of the samples at ``positions`` as stored: tensors [n, …] that are views
-        of one buffer (in shared memory inside a loader worker, so a batch crosses to the
-        main process as one segment, not one per key), strings as lists."""
-        shapes: dict[str, tuple[int, ...]] = {}
-        for key, spec in self.specs.items():
-            if spec["kind"] != "str":
-                shape = list(spec["shape"])
-                if key == REFLECTANCE_KEY and not self._all_bands:
-                    shape[0] = len(self._band_index)
-                shapes[key] = (len(positions), *shape)
+        of one buffer, strings as lists. A batch that leaves (``batch_out``) is gathered in
+        shared memory inside a loader worker, so it crosses to the main process as one
+        segment, not one per key, and in page-locked memory in the main process with
+        ``pin_memory``."""
+        shapes = {k: (len(positions), *v) for k, v in self._shapes.items()}
         sizes = {k: int(np.prod(v)) * np.dtype(self.specs[k]["stored"]).itemsize
                  for k, v in shapes.items()}  # fmt: skip
         starts = np.concatenate([[0], np.cumsum([-(-n // 64) * 64 for n in sizes.values()])])
-        in_worker = get_worker_info() is not None
-        buffer = torch.empty(int(starts[-1]), dtype=torch.uint8,
-                             pin_memory=self.pin_memory and not in_worker)  # fmt: skip
+        in_worker = batch_out and get_worker_info() is not None
+        pinned = batch_out and self.pin_memory and not in_worker
+        buffer = torch.empty(int(starts[-1]), dtype=torch.uint8, pin_memory=pinned)
         if in_worker:
             buffer.share_memory_()
         batch: dict[str, Any] = {}
@@ -225,7 +226,7 @@ class PackedDataset(Dataset):
         (decode on the device), else decoded samples augmented one by one and collated."""
         if self.transforms is not None:
             return collate_samples([self[i] for i in indices])
-        return self._gather(self.positions[np.asarray(indices, np.int64)])
+        return self._gather(self.positions[np.asarray(indices, np.int64)], batch_out=True)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample: dict[str, Any] = {}
