@@ -14,6 +14,7 @@ from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+from plantwatch.errors import UserError
 from plantwatch.estimates.cli import add_estimate_commands
 from plantwatch.sources.cli import add_source_commands
 
@@ -54,10 +55,7 @@ def _synth_realism(args: argparse.Namespace) -> None:
 def _zoo_export(args: argparse.Namespace) -> None:
     from plantwatch.models.zoo import export_encoder
 
-    try:
-        folder = export_encoder(args.source, args.name, args.branch, args.zoo, args.overwrite)
-    except (FileExistsError, FileNotFoundError, ValueError) as error:
-        raise SystemExit(str(error)) from None
+    folder = export_encoder(args.source, args.name, args.branch, args.zoo, args.overwrite)
     print(f"zoo entry {args.name}: {folder} (use it as encoder_checkpoint: {args.name})")
 
 
@@ -318,22 +316,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``plantwatch`` console script."""
+    """Entry point of the ``plantwatch`` console script. A user's mistake (`UserError`)
+    ends in one line on stderr and exit status 2."""
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["demo"] and "--help" not in argv and "-h" not in argv:
-        from plantwatch.demo import run_demo
-
-        run_demo(overrides=argv[1:])
-        return
-    if argv and argv[0] in LIGHTNING_COMMANDS:
-        from plantwatch.training.cli import PlantwatchCLI
-
-        PlantwatchCLI(args=argv)
-        return
-    args = build_parser().parse_args(argv)
-    from plantwatch.data.errors import DatasetError
-
+    command = argv[0] if argv else "plantwatch"
     try:
+        if argv[:1] == ["demo"] and "--help" not in argv and "-h" not in argv:
+            from plantwatch.demo import run_demo
+
+            run_demo(overrides=argv[1:])
+            return
+        if argv and argv[0] in LIGHTNING_COMMANDS:
+            from plantwatch.training.cli import PlantwatchCLI
+
+            PlantwatchCLI(args=None if from_command_line else argv)  # None: sys.argv
+            return
+        args = build_parser().parse_args(argv)
         args.run(args)
-    except DatasetError as error:  # bad input: the message names the file and the fix
-        raise SystemExit(f"plantwatch {args.command}: {error}") from None
+    except UserError as error:  # bad input: the message names the file and the fix
+        print(f"plantwatch {command}: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

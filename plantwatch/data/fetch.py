@@ -3,17 +3,17 @@
 A manifest (``data_sources/datasets/<name>.yaml``) names the dataset's citation, DOI,
 licence, base URL, files (with size and SHA-256 or MD5 where known) and the layout they
 unpack to. Each file is streamed into ``ROOT/downloads/<file>.partial`` with a progress bar;
-a rerun resumes a partial file with an HTTP range request. A file whose checksum differs
-from the manifest is refused: deleted, never unpacked. Verified archives are unpacked into
-``ROOT`` once (a ``.unpacked`` marker beside the download remembers it). Nothing is fetched
-unless this command is run.
+a rerun resumes a partial file with an HTTP range request. Only a verified file is renamed
+to ``ROOT/downloads/<file>``, and it is verified again before it is unpacked: a file whose
+checksum or size differs from the manifest is refused (deleted, never unpacked). Archives
+are unpacked safely (``plantwatch/archives.py``: nothing can land outside ``ROOT``) into
+``ROOT`` once (a ``.unpacked`` marker beside the download remembers it). File names in a
+manifest are plain names, never paths. Nothing is fetched unless this command is run.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tarfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,9 @@ import requests
 import yaml
 from tqdm.auto import tqdm
 
+from plantwatch.archives import unpack_archive
 from plantwatch.data.errors import DatasetError
+from plantwatch.ids import checked_id
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "data_sources" / "datasets"
 CHUNK_BYTES = 1 << 20
@@ -66,13 +68,24 @@ class Manifest:
         if not path.is_file():
             known = sorted(p.stem for p in MANIFESTS.glob("*.yaml"))
             raise DatasetError(f"{path}: no such manifest; known datasets: {known}")
-        record: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+        try:
+            record: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise DatasetError(f"{path}: not valid YAML ({error}); fix the manifest") from None
+        if not isinstance(record, dict):
+            raise DatasetError(f"{path}: a manifest is a mapping of keys; fix the manifest")
         missing = [k for k in ("name", "title", "citation", "doi", "licence", "base_url",
                                "layout", "files") if k not in record]  # fmt: skip
         if missing:
             raise DatasetError(f"{path}: missing keys {missing}")
-        files = [ManifestFile(**f) for f in record.pop("files")]
-        return cls(files=files, **record)
+        try:
+            files = [ManifestFile(**f) for f in record.pop("files")]
+            manifest = cls(files=files, **record)
+        except TypeError as error:
+            raise DatasetError(f"{path}: unexpected or missing entries ({error})") from None
+        for entry in files:
+            checked_id(entry.name, "file name", path)
+        return manifest
 
 
 def manifest_path(name: str) -> Path:
@@ -104,7 +117,7 @@ def verify(path: Path, entry: ManifestFile) -> str:
     if wrong:
         path.unlink()
         raise DatasetError(
-            f"{path.name}: download refused ({', '.join(wrong)} differ from the manifest); "
+            f"{path}: download refused ({', '.join(wrong)} differ from the manifest); "
             "it was deleted — rerun to download it again, or check the base URL"
         )
     if not entry.sha256 and not entry.md5:
@@ -115,29 +128,27 @@ def verify(path: Path, entry: ManifestFile) -> str:
     return actual["sha256"]
 
 
-def download(url: str, target: Path, progress: bool = True, timeout_s: float = 60.0) -> Path:
-    """Stream ``url`` into ``target``, resuming ``target.partial`` where a previous attempt
-    stopped (HTTP range request; a server that ignores it makes the download start over)."""
-    partial = target.with_name(target.name + ".partial")
+def download(url: str, partial: Path, progress: bool = True, timeout_s: float = 60.0) -> Path:
+    """Stream ``url`` into ``partial``, resuming where a previous attempt stopped (HTTP
+    range request; a server that ignores it makes the download start over); returns
+    ``partial``, which the caller verifies before renaming it."""
     offset = partial.stat().st_size if partial.is_file() else 0
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     with requests.get(url, headers=headers, stream=True, timeout=timeout_s) as response:
-        if response.status_code == 416:  # the partial file is already complete
-            partial.replace(target)
-            return target
+        if response.status_code == 416:  # nothing beyond the partial file: verify decides
+            return partial
         response.raise_for_status()
         resumed = offset and response.status_code == 206
         mode, start = ("ab", offset) if resumed else ("wb", 0)
         length = response.headers.get("Content-Length")
         total = start + int(length) if length else None
         with partial.open(mode) as handle, tqdm(total=total, initial=start, unit="B",
-                                                unit_scale=True, desc=target.name,
+                                                unit_scale=True, desc=partial.name,
                                                 disable=not progress) as bar:  # fmt: skip
             for chunk in response.iter_content(CHUNK_BYTES):
                 handle.write(chunk)
                 bar.update(len(chunk))
-    partial.replace(target)
-    return target
+    return partial
 
 
 def fetch(name: str, root: str | Path, base_url: str | None = None, progress: bool = True) -> Path:
@@ -159,19 +170,22 @@ def fetch(name: str, root: str | Path, base_url: str | None = None, progress: bo
     base = (base_url or manifest.base_url).rstrip("/")
     for entry in manifest.files:
         target = downloads / entry.name
-        if not target.is_file():
+        fresh = not target.is_file()
+        if fresh:
+            partial = target.with_name(target.name + ".partial")
             try:
-                download(f"{base}/{entry.name}", target, progress)
+                download(f"{base}/{entry.name}", partial, progress)
             except requests.RequestException as error:
                 raise DatasetError(
                     f"{base}/{entry.name}: download failed ({error}); rerun to resume"
                 ) from None
-            verify(target, entry)
+            verify(partial, entry)
+            partial.replace(target)
         marker = target.with_name(target.name + ".unpacked")
         if entry.unpack and not marker.is_file():
-            tar = ".tar" in target.suffixes or target.suffix == ".tgz"
-            safe = {"filter": "data"} if tar and hasattr(tarfile, "data_filter") else {}
-            shutil.unpack_archive(target, root, **safe)
+            if not fresh:  # placed or changed since it was downloaded: checked again
+                verify(target, entry)
+            unpack_archive(target, root)
             marker.write_text("")
     absent = [p for p in manifest.expected if not (root / p).exists()]
     if absent:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from plantwatch.errors import UserError
+
 
 def _aggregate(args: argparse.Namespace) -> None:
     from plantwatch.estimates.report import run_aggregate
@@ -17,7 +19,7 @@ def _aggregate(args: argparse.Namespace) -> None:
             min_observations=args.min_observations, seed=args.seed,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as error:
-        raise SystemExit(f"plantwatch aggregate: {error}") from None
+        raise UserError(str(error)) from None
     if "summary" in written:
         print(written["summary"].read_text())
     print("wrote " + ", ".join(str(p) for p in written.values()) + f" and {args.out}/figures/")

@@ -25,6 +25,8 @@ import yaml
 from torch import nn
 
 from plantwatch.bands import L2A_BAND_NAMES
+from plantwatch.checkpoints import load_checkpoint
+from plantwatch.errors import UserError
 
 ZOO_WEIGHTS = "encoder.pt"
 ZOO_CARD = "card.yaml"
@@ -50,7 +52,10 @@ def encoder_state(
     picked = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
     if not picked:
         found = sorted({k.split(".")[1] for k in state if k.startswith("branches.")})
-        raise ValueError(f"a late-fusion checkpoint without a {branch!r} branch (it has {found})")
+        raise UserError(
+            f"a late-fusion checkpoint without a {branch!r} branch (it has {found}); "
+            "choose one of those with --branch"
+        )
     return picked
 
 
@@ -181,7 +186,7 @@ def read_encoder(
             f"{path}: no such encoder checkpoint; give a .pt/.pth state dict, a Lightning "
             f".ckpt, or a folder under models/ with {ZOO_CARD} and {ZOO_WEIGHTS}"
         )
-    raw = torch.load(path, map_location="cpu", weights_only=True)
+    raw = load_checkpoint(path, "encoder checkpoint")
     if "state_dict" in raw:  # Lightning checkpoint
         raw, hparams = raw["state_dict"], raw.get("hyper_parameters", {})
         bands = bands or input_channels(hparams, branched=has_branches(raw)) or None

@@ -24,11 +24,16 @@ from typing import Any
 import pandas as pd
 import torch
 import yaml
+from torch import nn
 
+from plantwatch.checkpoints import load_checkpoint
 from plantwatch.data.writer import write_text_atomic
+from plantwatch.errors import UserError
+from plantwatch.ids import checked_id, inside
 from plantwatch.models.encoders import (
     ZOO_CARD,
     ZOO_WEIGHTS,
+    build_encoder,
     encoder_state,
     has_branches,
     input_channels,
@@ -46,8 +51,8 @@ def best_checkpoint(source: Path) -> Path:
         return source
     last = source / "checkpoints" / "last.ckpt"
     if not last.is_file():
-        raise FileNotFoundError(f"{source}: no checkpoints/last.ckpt; give a run folder or a .ckpt")
-    state = torch.load(last, map_location="cpu", weights_only=True)
+        raise UserError(f"{source}: no checkpoints/last.ckpt; give a run folder or a .ckpt")
+    state = load_checkpoint(last)
     for key, value in state.get("callbacks", {}).items():
         recorded = value.get("best_model_path") if key.startswith("ModelCheckpoint") else None
         if not recorded:
@@ -61,22 +66,35 @@ def best_checkpoint(source: Path) -> Path:
 def export_encoder(source: str | Path, name: str, branch: str = "image",
                    zoo: str | Path | None = None, overwrite: bool = False) -> Path:  # fmt: skip
     """Write the encoder of a run or checkpoint (of a late-fusion model: ``branch``) as zoo
-    entry ``name``; returns its folder. Refuses to replace an entry unless ``overwrite``."""
+    entry ``name``; returns its folder. The weights are first loaded into the architecture
+    the card will name, so a card never claims an encoder its weights do not fit.
+
+    Raises:
+        UserError: an unsafe name, an existing entry (unless ``overwrite``), an unreadable
+            checkpoint, or weights that do not fit the recorded architecture.
+    """
+    name = checked_id(name, "zoo entry name", "plantwatch zoo export NAME")
     checkpoint = best_checkpoint(Path(source))
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = load_checkpoint(checkpoint)
+    if not isinstance(state.get("state_dict"), dict):
+        raise UserError(f"{checkpoint}: no state_dict; give a Lightning checkpoint or a run folder")
     hparams = dict(state.get("hyper_parameters", {}))
     weights = state["state_dict"]
     channels = input_channels(hparams, branch, branched=has_branches(weights))
+    encoder = encoder_state(weights, branch)
+    architecture = str(hparams.get("encoder", "resnet18"))
+    _check_fits(encoder, architecture, len(channels), checkpoint)
     statistics = recorded_statistics(weights, hparams)
     shown = [c for c in channels if c in statistics]
     normalisation = {"channels": shown, "mean": [statistics[c][0] for c in shown],
                      "std": [statistics[c][1] for c in shown]} if shown else None  # fmt: skip
-    folder = Path(zoo or zoo_dir()) / name
+    folder = inside(Path(zoo or zoo_dir()), name)
     if folder.exists() and not overwrite:
-        raise FileExistsError(f"{folder}: the zoo has an entry {name!r}; choose another name")
+        raise UserError(f"{folder}: the zoo has an entry {name!r}; choose another name "
+                        "or pass --overwrite")  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f"{ZOO_WEIGHTS}.partial"
-    torch.save(encoder_state(weights, branch), partial)
+    torch.save(encoder, partial)
     partial.replace(folder / ZOO_WEIGHTS)
     run = checkpoint.parent.parent
     config = run / "config.yaml"
@@ -85,7 +103,7 @@ def export_encoder(source: str | Path, name: str, branch: str = "image",
     card = {
         "name": name,
         "method": _method(settings),
-        "encoder": hparams.get("encoder", "resnet18"),
+        "encoder": architecture,
         "branch": branch,
         "bands": channels,
         "normalisation": normalisation,
@@ -99,6 +117,22 @@ def export_encoder(source: str | Path, name: str, branch: str = "image",
     }
     write_text_atomic(folder / ZOO_CARD, yaml.safe_dump(card, sort_keys=False, allow_unicode=True))
     return folder
+
+
+def _check_fits(
+    state: Mapping[str, torch.Tensor], architecture: str, channels: int, checkpoint: Path
+) -> None:
+    """Refuse weights that do not load, strictly, into ``architecture`` with ``channels``."""
+    try:
+        encoder = build_encoder(architecture, channels)
+        nn.Module.load_state_dict(encoder, dict(state), strict=True)
+    except (KeyError, RuntimeError, ValueError) as error:
+        reason = str(error).split("\n")[0][:200]
+        raise UserError(
+            f"{checkpoint}: its encoder weights do not fit a {architecture} encoder with "
+            f"{channels} input channels, as its hyperparameters say ({reason}); export a "
+            "checkpoint of plantwatch's own training"
+        ) from None
 
 
 def _method(settings: Mapping[str, Any]) -> str:
@@ -129,7 +163,13 @@ def list_zoo(zoo: str | Path | None = None) -> pd.DataFrame:
     whether the weights match the card's checksum."""
     rows = []
     for card_path in sorted(Path(zoo or zoo_dir()).glob(f"*/{ZOO_CARD}")):
-        card = yaml.safe_load(card_path.read_text()) or {}
+        try:
+            card = yaml.safe_load(card_path.read_text())
+        except yaml.YAMLError:
+            card = None
+        if not isinstance(card, dict):
+            rows.append({"name": card_path.parent.name, "checksum": "UNREADABLE card"})
+            continue
         weights = card_path.parent / ZOO_WEIGHTS
         rows.append({
             "name": card_path.parent.name, "method": card.get("method"),

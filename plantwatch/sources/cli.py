@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from plantwatch.errors import UserError
+
 
 def _registry_jrc(args: argparse.Namespace) -> None:
     from plantwatch.sources.jrc import ATTRIBUTION, registry_from_jrc
@@ -55,7 +57,7 @@ def _download(args: argparse.Namespace) -> None:
         summary = download_dataset(registry, args.out, settings, labels, args.threads,
                                    args.dry_run, progress=not args.quiet)  # fmt: skip
     except (PermissionError, FileExistsError, ValueError) as error:
-        raise SystemExit(f"plantwatch download: {error}") from None
+        raise UserError(str(error)) from None
     print("\n".join(plan_lines(summary, settings) if args.dry_run else summary.lines()))
     if args.dry_run:
         return

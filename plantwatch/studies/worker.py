@@ -44,7 +44,8 @@ def annual_scores(cli: Any, run_dir: Path) -> dict[str, dict[str, float]]:
     writer.output_dir, writer.write_masks = str(run_dir / "predictions"), False
     cli.datamodule.hparams.predict_split = "test"
     best = trainer.checkpoint_callback.best_model_path or None
-    trainer.predict(cli.model, datamodule=cli.datamodule, ckpt_path=best, return_predictions=False)
+    trainer.predict(cli.model, datamodule=cli.datamodule, ckpt_path=best, return_predictions=False,
+                    weights_only=True)
     written = run_aggregate([run_dir / "predictions" / PREDICTIONS_CSV], run_dir / "annual",
                             "year", truth=truth, dataset=root)  # fmt: skip
     return annual_metrics(pd.read_csv(written["scores"]))

@@ -22,10 +22,13 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
+from plantwatch.checkpoints import load_checkpoint, local_checkpoint
+from plantwatch.errors import UserError
 from plantwatch.tasks.base import BaseTask
 from plantwatch.tasks.multitask_task import MultiTaskTask
 from plantwatch.training.prediction_writer import PredictionWriter
 
+LIGHTNING_CHECKPOINT_NAMES = ("best", "last", "hpc", "registry")  # the trainer's own files
 DEFAULT_MODEL = {"class_path": "plantwatch.tasks.multitask_task.MultiTaskTask"}
 DEFAULT_DATA = {"class_path": "plantwatch.data.datamodule.DataModule"}
 
@@ -82,6 +85,25 @@ class PlantwatchCLI(LightningCLI):
         kwargs.setdefault("seed_everything_default", 0)
         super().__init__(BaseTask, L.LightningDataModule, *args, **kwargs)
 
+    def before_instantiate_classes(self) -> None:
+        """Checkpoints are local files read as tensors only (``plantwatch/checkpoints.py``):
+        a ``--ckpt_path`` URL is refused before anything is built."""
+        settings = self.config.get(self.subcommand) if self.subcommand else None
+        if settings is None:
+            return
+        if "weights_only" in settings:
+            settings["weights_only"] = True
+        path = settings.get("ckpt_path")
+        if path is not None and str(path) not in LIGHTNING_CHECKPOINT_NAMES:
+            settings["ckpt_path"] = str(local_checkpoint(path, "--ckpt_path"))
+
+    def _check_ckpt_path(self) -> None:
+        path = self.config_init[self.subcommand].get("ckpt_path")
+        if path is not None and str(path) not in LIGHTNING_CHECKPOINT_NAMES:
+            check_checkpoint_fits(self.model, path)
+
+    before_fit = before_validate = before_test = before_predict = _check_ckpt_path
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         # Selection on validation, never on test: the default model's monitor.
@@ -95,6 +117,30 @@ class PlantwatchCLI(LightningCLI):
         # The model names its input bands (None: the 12 L2A bands); the data serves exactly
         # those, and both record the same value in their hparams.
         parser.link_arguments("model.init_args.bands", "data.init_args.bands")
+
+
+def check_checkpoint_fits(model: L.LightningModule, path: str | Path) -> None:
+    """Refuse a checkpoint whose weights do not fit ``model`` (another task selection,
+    encoder or band set), naming the first differences; it is loaded with
+    ``weights_only=True`` (tensors memory-mapped, so the check costs little).
+
+    Raises:
+        UserError: an unsafe or unreadable file, or weights of another model.
+    """
+    state = load_checkpoint(path, "--ckpt_path").get("state_dict")
+    if not isinstance(state, dict):
+        raise UserError(f"--ckpt_path {path}: no state_dict; give a checkpoint of plantwatch fit")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} ≠ {tuple(v.shape)}" for k, v in own.items()
+              if k in state and tuple(state[k].shape) != tuple(v.shape)]  # fmt: skip
+    if missing or unexpected or shapes:
+        raise UserError(
+            f"--ckpt_path {path}: the checkpoint is of another model (missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]}, shapes {shapes[:3]}); pass the config it was "
+            "trained with (config.yaml in its run folder) before --ckpt_path"
+        )
 
 
 def fit_and_test(
@@ -112,11 +158,13 @@ def fit_and_test(
     """
     cli = PlantwatchCLI(args=args, run=False)
     trainer = cli.trainer
-    trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
+    if ckpt_path is not None:
+        ckpt_path = str(local_checkpoint(ckpt_path, "resume checkpoint"))
+    trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path, weights_only=True)
     checkpoint = trainer.checkpoint_callback
     best = "best" if checkpoint is not None and checkpoint.best_model_path else None
-    trainer.validate(cli.model, datamodule=cli.datamodule, ckpt_path=best)
-    trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=best)
+    trainer.validate(cli.model, datamodule=cli.datamodule, ckpt_path=best, weights_only=True)
+    trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=best, weights_only=True)
     metrics = {}
     for key, value in cli.model.final_metrics.items():
         stage, name = key.split("/", 1)

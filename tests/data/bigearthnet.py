@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import tarfile
-from importlib.resources import files
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,18 +14,13 @@ from rasterio.warp import transform as warp_points
 from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.geotiff import read_geotiff, write_geotiff
 from plantwatch.data.resample import stack_at_10m
+from plantwatch.data.synthetic.realism import bigearthnet_examples
 
 
 def extract_examples(target: Path) -> dict[str, Path]:
     """Unpack the S1 and S2 example archives into ``target``; returns their folders."""
-    package = files("bigearthnet_common")
-    folders = {}
-    for sensor in ("S1", "S2"):
-        with tarfile.open(str(package / f"BigEarthNet-{sensor}-Example.tar.bz2"), "r:bz2") as tar:
-            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            tar.extractall(target, **safe)
-        folders[sensor] = target / f"BigEarthNet-{sensor}-Example"
-    return folders
+    s1, s2 = bigearthnet_examples(target)
+    return {"S1": s1, "S2": s2}
 
 
 def s2_patches(folder: Path) -> list[Path]:

@@ -11,7 +11,6 @@ patches that the PyPI package ``bigearthnet-common`` ships (a test dependency).
 
 from __future__ import annotations
 
-import tarfile
 import tempfile
 from collections.abc import Sequence
 from importlib.resources import files
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from plantwatch.archives import unpack_archive
 from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.geotiff import read_geotiff
@@ -56,8 +56,7 @@ def bigearthnet_examples(target: Path) -> list[Path]:
         ) from None
     folders = []
     for sensor in ("S1", "S2"):
-        with tarfile.open(str(package / f"BigEarthNet-{sensor}-Example.tar.bz2"), "r:bz2") as tar:
-            tar.extractall(target, filter="data")
+        unpack_archive(Path(str(package / f"BigEarthNet-{sensor}-Example.tar.bz2")), target)
         folders.append(target / f"BigEarthNet-{sensor}-Example")
     return folders
 
