@@ -21,7 +21,7 @@ import torch
 from plantwatch.errors import UserError
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-UNSUPPORTED = re.compile(r"(?i)unsupported (global|operand)[^\n]*?(?=\.?\n|\.?$| whose)")
+GLOBAL = re.compile(r"(?i)unsupported global[^\n]*?(?=\.?\n|\.?$| whose)")
 
 
 def local_checkpoint(path: str | Path, what: str = "checkpoint") -> Path:
@@ -53,8 +53,13 @@ def load_checkpoint(path: str | Path, what: str = "checkpoint") -> dict[str, Any
     try:
         content = _load(local)
     except pickle.UnpicklingError as error:
-        found = UNSUPPORTED.search(str(error))
-        reason = found.group(0) if found else "not tensors and plain values"
+        found = GLOBAL.search(str(error))
+        if found is None:
+            raise UserError(
+                f"{what} {local}: not a readable PyTorch checkpoint ({str(error)[-120:]}); is "
+                "it a .ckpt or .pt file, and complete?"
+            ) from None
+        reason = found.group(0)
         raise UserError(
             f"{what} {local}: refused, it holds Python objects ({reason}); loading it could "
             "run code. Re-save its state dict from code you "

@@ -85,17 +85,21 @@ class PlantwatchCLI(LightningCLI):
         kwargs.setdefault("seed_everything_default", 0)
         super().__init__(BaseTask, L.LightningDataModule, *args, **kwargs)
 
-    def before_instantiate_classes(self) -> None:
-        """Checkpoints are local files read as tensors only (``plantwatch/checkpoints.py``):
-        a ``--ckpt_path`` URL is refused before anything is built."""
-        settings = self.config.get(self.subcommand) if self.subcommand else None
-        if settings is None:
-            return
-        if "weights_only" in settings:
-            settings["weights_only"] = True
-        path = settings.get("ckpt_path")
-        if path is not None and str(path) not in LIGHTNING_CHECKPOINT_NAMES:
-            settings["ckpt_path"] = str(local_checkpoint(path, "--ckpt_path"))
+    def _parse_ckpt_path(self) -> None:
+        """Lightning reads the hyperparameters of ``--ckpt_path`` here, before anything is
+        built: the file is checked first (``plantwatch/checkpoints.py``: local, tensors and
+        plain values only; a URL is refused), and the trainer loads it with
+        ``weights_only=True`` whatever the torch default."""
+        subcommand = self.config.get("subcommand")
+        settings = self.config.get(subcommand) if subcommand else None
+        if settings is not None:
+            if "weights_only" in settings:
+                settings["weights_only"] = True
+            path = settings.get("ckpt_path")
+            if path is not None and str(path) not in LIGHTNING_CHECKPOINT_NAMES:
+                settings["ckpt_path"] = str(local_checkpoint(path, "--ckpt_path"))
+                load_checkpoint(path, "--ckpt_path")
+        super()._parse_ckpt_path()
 
     def _check_ckpt_path(self) -> None:
         path = self.config_init[self.subcommand].get("ckpt_path")

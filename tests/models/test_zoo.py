@@ -4,6 +4,7 @@ import yaml
 
 from plantwatch.cli import main
 from plantwatch.data.observations import PlantObservations
+from plantwatch.errors import UserError
 from plantwatch.models.zoo import export_encoder, list_zoo
 from plantwatch.tasks.multitask_task import MultiTaskTask
 from plantwatch.training.cli import PlantwatchCLI
@@ -23,20 +24,23 @@ def run(tiny_dataset, tmp_path_factory):
     return runs / "zoo" / "version_0"
 
 
-def test_an_exported_encoder_reloads_bit_identically_by_zoo_name(run, tmp_path, monkeypatch):
+def test_an_exported_encoder_reloads_bit_identically_by_zoo_name(
+    run, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setenv("PLANTWATCH_ZOO", str(tmp_path / "zoo"))
     main(["zoo", "export", str(run), "tiny-multitask"])
     card = yaml.safe_load((tmp_path / "zoo" / "tiny-multitask" / "card.yaml").read_text())
     assert card["method"] == "MultiTaskTask" and card["encoder"] == "resnet18"
     assert len(card["bands"]) == 12 and card["normalisation"]["channels"] == card["bands"]
     assert card["epochs"] >= 1 and "val/selection_loss" in card["metrics"] and card["config"]
-    best = torch.load(card["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
+    best = torch.load(card["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
     task = MultiTaskTask(encoder_checkpoint="tiny-multitask")
     for name, value in task.model.encoder.state_dict().items():
         assert torch.equal(value, best[f"model.encoder.{name}"]), name
     assert list_zoo()[["name", "checksum"]].values.tolist() == [["tiny-multitask", "ok"]]
-    with pytest.raises(SystemExit, match="has an entry"):
+    with pytest.raises(SystemExit) as stop:
         main(["zoo", "export", str(run), "tiny-multitask"])
+    assert stop.value.code == 2 and "has an entry" in capsys.readouterr().err
 
 
 def test_fine_tuning_normalises_with_the_cards_statistics(run, tiny_dataset, tmp_path):
@@ -88,3 +92,38 @@ def test_the_s2_branch_of_a_cross_modal_encoder_records_its_own_channels(tmp_pat
     plant = MultiTaskTask(encoder_checkpoint=str(tmp_path / "zoo" / "image"))
     mine, theirs = plant.model.encoder.state_dict(), pretrained.branches["image"].state_dict()
     assert all(torch.equal(v, theirs[k]) for k, v in mine.items())
+
+
+def test_export_refuses_a_text_file_without_advising_unsafe_loading(tmp_path, capsys):
+    text = tmp_path / "notes.ckpt"
+    text.write_text("hello")
+    with pytest.raises(SystemExit) as stop:
+        main(["zoo", "export", str(text), "notes", "--zoo", str(tmp_path / "zoo")])
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and "not a readable PyTorch checkpoint" in error
+    assert "weights_only" not in error and not (tmp_path / "zoo").exists()
+
+
+def test_export_refuses_weights_that_do_not_fit_the_architecture_the_card_would_name(tmp_path):
+    task = MultiTaskTask(encoder="resnet34", tasks=["power"])
+    hparams = {**dict(task.hparams), "encoder": "resnet18"}  # a card would claim resnet18
+    path = tmp_path / "other.ckpt"
+    torch.save({"state_dict": task.state_dict(), "hyper_parameters": hparams}, path)
+    with pytest.raises(UserError, match="do not fit a resnet18 encoder with 12 input channels"):
+        export_encoder(path, "liar", zoo=tmp_path / "zoo")
+    assert not (tmp_path / "zoo").exists()
+
+
+@pytest.mark.parametrize("name", ["../outside", "/abs", "a/b", "", ".."])
+def test_an_entry_name_that_is_a_path_is_refused(run, tmp_path, name):
+    with pytest.raises(UserError, match="zoo entry name .* is not a safe id"):
+        export_encoder(run, name, zoo=tmp_path / "zoo")
+    assert not (tmp_path / "zoo").exists() and not (tmp_path / "outside").exists()
+
+
+def test_a_malformed_card_is_listed_as_unreadable(run, tmp_path):
+    export_encoder(run, "good", zoo=tmp_path)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "card.yaml").write_text("name: [unclosed")
+    listing = list_zoo(tmp_path)[["name", "checksum"]].values.tolist()
+    assert listing == [["broken", "UNREADABLE card"], ["good", "ok"]]
