@@ -197,28 +197,28 @@ def convert_hanna2021(
          "derived": {"co2_t_per_h": "generation_mw × the fuel's emission factor "
                                     "(plantwatch.physics)"}},
     )  # fmt: skip
-    writer = DatasetWriter(out, info)
-    for observation, plant in tqdm(list(zip(usable, plants, strict=True)), desc="convert",
-                                   unit="image", disable=not progress):  # fmt: skip
-        if writer.has(observation.obs_id):
-            continue
-        name = observation.path.name
-        generation = float(rows.loc[name, "gen_output"])
-        fuel = fuels[name]
-        co2 = physics.co2_from_fuel(generation, physics.fuel_index(fuel))
-        row = {
-            "obs_id": observation.obs_id, "plant_id": plant,
-            "datetime": datetime_from_name(observation.path.stem), "fuel_type": fuel,
-            "capacity_mw": None,
-            "generation_mw": generation if np.isfinite(generation) else None,
-            "co2_t_per_h": round(float(co2), 3) if np.isfinite(generation) else None,
-            **weather.loc[name].round(3).to_dict(), "positive": int(observation.positive),
-            "subset": "/".join(observation.path.relative_to(src / "images").parts[:-2]),
-            "source": str(observation.path.relative_to(src)),
-        }  # fmt: skip
-        write_scene(writer, observation, row, labels, size, all_touched)
-    return writer.close(_plant_records(usable, plants, centres, fuels, rows),
-                        split_seed=split_seed, progress=progress)  # fmt: skip
+    with DatasetWriter(out, info) as writer:
+        for observation, plant in tqdm(list(zip(usable, plants, strict=True)), desc="convert",
+                                       unit="image", disable=not progress):  # fmt: skip
+            if writer.has(observation.obs_id):
+                continue
+            name = observation.path.name
+            generation = float(rows.loc[name, "gen_output"])
+            fuel = fuels[name]
+            co2 = physics.co2_from_fuel(generation, physics.fuel_index(fuel))
+            row = {
+                "obs_id": observation.obs_id, "plant_id": plant,
+                "datetime": datetime_from_name(observation.path.stem), "fuel_type": fuel,
+                "capacity_mw": None,
+                "generation_mw": generation if np.isfinite(generation) else None,
+                "co2_t_per_h": round(float(co2), 3) if np.isfinite(generation) else None,
+                **weather.loc[name].round(3).to_dict(), "positive": int(observation.positive),
+                "subset": "/".join(observation.path.relative_to(src / "images").parts[:-2]),
+                "source": str(observation.path.relative_to(src)),
+            }  # fmt: skip
+            write_scene(writer, observation, row, labels, size, all_touched)
+        return writer.close(_plant_records(usable, plants, centres, fuels, rows),
+                            split_seed=split_seed, progress=progress)  # fmt: skip
 
 
 def _plant_records(observations: list[NativeObservation], plants: list[str], centres: np.ndarray,

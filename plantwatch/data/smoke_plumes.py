@@ -76,24 +76,25 @@ def convert_smoke_plumes(
          "small_images": "edge-padded, padding unlabelled"},
     )  # fmt: skip
     info["aux_columns"] = []  # no weather
-    writer = DatasetWriter(out, info)
-    for observation, site in tqdm(list(zip(observations, sites, strict=True)), desc="convert",
-                                  unit="image", disable=not progress):  # fmt: skip
-        if writer.has(observation.obs_id):
-            continue
-        row = {
-            "obs_id": observation.obs_id, "plant_id": f"site{site:05d}",
-            "datetime": datetime_from_name(observation.path.stem), "fuel_type": "",
-            "capacity_mw": None, "generation_mw": None, "co2_t_per_h": None,
-            "positive": int(observation.positive), "source": str(observation.path.relative_to(src)),
-        }  # fmt: skip
-        write_scene(writer, observation, row, labels, size, all_touched)
-    plants = [
-        {"plant_id": f"site{site:05d}", "name": "", "fuel_type": "", "capacity_mw": None,
-         "geometry": Point(*centres[sites == site, :2].mean(axis=0))}
-        for site in np.unique(sites)
-    ]  # fmt: skip
-    return writer.close(plants, split_seed=split_seed, progress=progress)
+    with DatasetWriter(out, info) as writer:
+        for observation, site in tqdm(list(zip(observations, sites, strict=True)), desc="convert",
+                                      unit="image", disable=not progress):  # fmt: skip
+            if writer.has(observation.obs_id):
+                continue
+            row = {
+                "obs_id": observation.obs_id, "plant_id": f"site{site:05d}",
+                "datetime": datetime_from_name(observation.path.stem), "fuel_type": "",
+                "capacity_mw": None, "generation_mw": None, "co2_t_per_h": None,
+                "positive": int(observation.positive),
+                "source": str(observation.path.relative_to(src)),
+            }  # fmt: skip
+            write_scene(writer, observation, row, labels, size, all_touched)
+        plants = [
+            {"plant_id": f"site{site:05d}", "name": "", "fuel_type": "", "capacity_mw": None,
+             "geometry": Point(*centres[sites == site, :2].mean(axis=0))}
+            for site in np.unique(sites)
+        ]  # fmt: skip
+        return writer.close(plants, split_seed=split_seed, progress=progress)
 
 
 class SmokePlumes(DatasetSource):

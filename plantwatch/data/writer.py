@@ -5,9 +5,11 @@
 atomically (temporary name, then ``os.replace``), and only then is the observation's row
 appended to a journal (``rows.jsonl.partial``). A killed writer therefore leaves complete
 files and a journal of the observations that are done; a rerun opens the same folder,
-skips those (``has``) and continues. ``close`` writes ``observations.csv`` and
-``plants.geojson``, finalises the default split set, and writes ``dataset.json`` last: its
-presence marks a complete dataset.
+skips those (``has``) and continues — only with the settings it started with (recorded in
+``writer_settings.json``; other settings are refused, naming the differences). A writer
+holds an exclusive lock on its folder from start to close: a second writer is refused.
+``close`` writes ``observations.csv`` and ``plants.geojson``, finalises the default split
+set, and writes ``dataset.json`` last: its presence marks a complete dataset.
 
 `finalize` writes a split set: plant-grouped, fuel-stratified train/val/test splits, nested
 label fractions of the training split, and the statistics of the training split only
@@ -23,7 +25,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import geopandas as gpd
 import numpy as np
@@ -42,8 +44,12 @@ from plantwatch.data.splits import (
     write_splits,
 )
 from plantwatch.data.statistics import STATISTICS_JSON, Statistics
+from plantwatch.errors import UserError
+from plantwatch.ids import checked_id
 
 JOURNAL = "rows.jsonl.partial"
+WRITER_SETTINGS = "writer_settings.json"  # the dataset.json record a writer started with
+WRITER_LOCK = ".writer.lock"
 DEFAULT_LABEL_FRACTIONS: tuple[float, ...] = (0.01, 0.1, 0.5)
 
 
@@ -69,8 +75,34 @@ def write_text_atomic(path: Path, text: str) -> None:
     partial.replace(path)
 
 
+def _exclusive_lock(path: Path) -> IO[str]:
+    """An open file holding an exclusive lock on ``path`` (released when it is closed)."""
+    handle = path.open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UserError(
+            f"{path.parent}: another process is writing this dataset; wait for it to finish, "
+            "or write into another folder"
+        ) from None
+    return handle
+
+
+def _differences(before: Any, after: Any, prefix: str = "") -> list[tuple[str, tuple]]:
+    """(dotted key, (before, after)) for every leaf where two JSON records differ."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        found = []
+        for key in sorted(set(before) | set(after), key=str):
+            found += _differences(before.get(key), after.get(key), f"{prefix}{key}.")
+        return found
+    return [] if before == after else [(prefix.rstrip("."), (before, after))]
+
+
 class DatasetWriter:
-    """Write a canonical observation dataset into ``root``, resumably.
+    """Write a canonical observation dataset into ``root``, resumably; use it as a context
+    manager (``with DatasetWriter(root, info) as writer:``) so the folder is released
+    however the writing ends.
 
     Args:
         root: dataset folder; may hold the partial work of a killed writer, not a dataset.
@@ -81,26 +113,56 @@ class DatasetWriter:
     def __init__(self, root: str | Path, info: Mapping[str, Any]) -> None:
         self.root = Path(root)
         if (self.root / layout.DATASET_JSON).exists():
-            raise FileExistsError(
+            raise UserError(
                 f"{self.root / layout.DATASET_JSON} exists: the dataset is complete; "
                 f"remove {self.root} or pick another folder"
             )
-        self.info = dict(info)
+        self.info = json.loads(json.dumps(dict(info)))  # as it will read back
         self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = _exclusive_lock(self.root / WRITER_LOCK)
         self.rows: dict[str, dict[str, Any]] = {}
         journal = self.root / JOURNAL
         if journal.is_file():
+            self._check_settings()
             for line in journal.read_text().splitlines():
                 try:  # a writer killed mid-line leaves one unreadable last line
                     row = json.loads(line)
                 except json.JSONDecodeError:
                     continue
                 self.rows[row["obs_id"]] = row
-        elif any(self.root.iterdir()):
-            raise FileExistsError(
-                f"{self.root} is not empty and holds no dataset; pick an empty folder"
-            )
+        elif any(p.name != WRITER_LOCK for p in self.root.iterdir()):
+            self._release()
+            raise UserError(f"{self.root} is not empty and holds no dataset; pick an empty folder")
+        write_text_atomic(self.root / WRITER_SETTINGS, json.dumps(self.info, indent=2) + "\n")
         self._journal = journal.open("a")
+
+    def _check_settings(self) -> None:
+        """Refuse to resume a dataset that was started with other settings."""
+        path = self.root / WRITER_SETTINGS
+        started = json.loads(path.read_text()) if path.is_file() else None
+        if started is None or started == self.info:
+            return
+        self._release()
+        differ = [f"{k}: {a!r} then, {b!r} now" for k, (a, b) in _differences(started, self.info)]
+        raise UserError(
+            f"{self.root} holds part of a dataset written with other settings "
+            f"({'; '.join(differ[:5])}); rerun with the settings it was started with to "
+            "finish it, or write into another folder"
+        )
+
+    def _release(self) -> None:
+        if not self._lock.closed:
+            (self.root / WRITER_LOCK).unlink(missing_ok=True)
+            self._lock.close()
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Leave the folder as it is (complete, or partial for a rerun) and release it."""
+        if not self._journal.closed:
+            self._journal.close()
+        self._release()
 
     def has(self, obs_id: str) -> bool:
         """Whether the observation is written already (by this or an earlier, killed run)."""
@@ -119,7 +181,7 @@ class DatasetWriter:
         optional plume ``mask`` uint8 [H, W], further spatial ``modalities`` by sample key
         (``image_s1``: σ⁰ in dB, float32 [2, H, W]; see ``layout.MODALITY_DIRS``), and its
         ``observations.csv`` row (without the file paths, which the writer sets)."""
-        obs_id = str(row["obs_id"])
+        obs_id = checked_id(row["obs_id"], "obs_id", self.root)
         record = {**row, "image": f"{layout.IMAGES_DIR}/{obs_id}.tif", "mask": ""}
         for key, array in (modalities or {}).items():
             record[key] = f"{layout.MODALITY_DIRS[key]}/{obs_id}.tif"
@@ -172,6 +234,8 @@ class DatasetWriter:
                  info=info, progress=progress)  # fmt: skip
         write_text_atomic(self.root / layout.DATASET_JSON, json.dumps(info, indent=2) + "\n")
         (self.root / JOURNAL).unlink()
+        (self.root / WRITER_SETTINGS).unlink()
+        self._release()
         return self.root
 
 

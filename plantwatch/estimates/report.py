@@ -26,6 +26,7 @@ from plantwatch.estimates.truth import (
     truth_from_generation,
     truth_from_reported,
 )
+from plantwatch.ids import checked_id
 from plantwatch.sources.generation import GenerationSeries, read_annual_emissions
 from plantwatch.sources.registry import PlantRegistry
 
@@ -51,6 +52,9 @@ def read_predictions(paths: Sequence[str | Path]) -> pd.DataFrame:
             f"{list(map(str, paths))}: no {missing} columns; write predictions with "
             "`plantwatch predict` of this version"
         )
+    where = ", ".join(map(str, paths))
+    table["plant_id"] = [checked_id(None if pd.isna(p) else p, "plant_id", where)
+                         for p in table["plant_id"]]  # fmt: skip
     return table.drop_duplicates("obs_id").reset_index(drop=True)
 
 

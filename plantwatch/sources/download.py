@@ -42,6 +42,7 @@ from plantwatch.data import layout
 from plantwatch.data.sites import group_sites
 from plantwatch.data.synthetic.conditions import WEATHER_COLUMNS
 from plantwatch.data.writer import DatasetWriter, write_text_atomic
+from plantwatch.errors import UserError
 from plantwatch.sources import sentinel
 from plantwatch.sources.labels import ObservationLabels
 from plantwatch.sources.registry import PlantRegistry
@@ -94,9 +95,13 @@ class DownloadSummary:
     failed: dict[str, str] = field(default_factory=dict)
     with_generation: int = 0
     complete: bool = False
+    already_complete: bool = False
 
     def lines(self) -> list[str]:
         """The summary as printable lines."""
+        if self.already_complete:
+            return ["the dataset is complete from an earlier run of the same request; "
+                    "nothing to do"]  # fmt: skip
         out = [
             f"plants: {self.plants}; planned observations: {self.planned}; written: "
             f"{self.written} ({self.fetched_now} fetched now); with generation: "
@@ -211,9 +216,9 @@ def _open_plan(out: Path, request: dict[str, Any]) -> pd.DataFrame | None:
         return None
     earlier = json.loads((out / REQUEST_JSON).read_text())
     if earlier != request:
-        raise FileExistsError(
-            f"{out} holds a partial download of another request ({out / REQUEST_JSON}); rerun "
-            "with the same arguments to resume, or choose another folder"
+        raise UserError(
+            f"{out} holds a download of another request ({out / REQUEST_JSON}); rerun with "
+            "the same arguments to resume or repeat it, or choose another folder"
         )
     return pd.read_csv(out / PLAN_CSV, dtype={"obs_id": str, "plant_id": str})
 
@@ -246,6 +251,10 @@ def download_dataset(
     summary = DownloadSummary(plants=len(registry))
     request = {"settings": asdict(settings), "registry": registry.source,
                "plants": sorted(registry.plants["plant_id"])}  # fmt: skip
+    if not dry_run and (out / layout.DATASET_JSON).is_file():
+        _open_plan(out, request)  # another request into a finished dataset is refused
+        summary.complete = summary.already_complete = True
+        return summary
     plan = None if dry_run else _open_plan(out, request)
     if plan is None:
         plan = _plan(registry, settings, config, service, summary, progress)
@@ -261,54 +270,54 @@ def download_dataset(
         return summary
 
     info = _dataset_info(settings, service, registry, labels)
-    writer = DatasetWriter(out, info)
-    if not (out / PLAN_CSV).is_file():
-        write_text_atomic(out / REQUEST_JSON, json.dumps(request, indent=2) + "\n")
-        write_text_atomic(out / PLAN_CSV, plan.to_csv(index=False))
-    plants = registry.plants.set_index("plant_id")
-    todo = plan[[not writer.has(i) for i in plan["obs_id"]]]
-    summary.process_requests = len(todo) * (2 if settings.s1 else 1)
-    patches = {
-        p: sentinel.plant_patch(plants.at[p, "geometry"].x, plants.at[p, "geometry"].y,
-                                settings.size_px)
-        for p in todo["plant_id"].unique()
-    }  # fmt: skip
-    clients = threading.local()
-    bar = tqdm(total=len(todo), desc="patches", unit="patch", disable=not progress)
-    with ThreadPoolExecutor(max_workers=max_threads) as pool:
-        futures = {
-            pool.submit(_fetch, row, patches[row["plant_id"]], settings, config, service,
-                        clients): row
-            for _, row in todo.iterrows()
+    with DatasetWriter(out, info) as writer:
+        if not (out / PLAN_CSV).is_file():
+            write_text_atomic(out / REQUEST_JSON, json.dumps(request, indent=2) + "\n")
+            write_text_atomic(out / PLAN_CSV, plan.to_csv(index=False))
+        plants = registry.plants.set_index("plant_id")
+        todo = plan[[not writer.has(i) for i in plan["obs_id"]]]
+        summary.process_requests = len(todo) * (2 if settings.s1 else 1)
+        patches = {
+            p: sentinel.plant_patch(plants.at[p, "geometry"].x, plants.at[p, "geometry"].y,
+                                    settings.size_px)
+            for p in todo["plant_id"].unique()
         }  # fmt: skip
-        for future in as_completed(futures):
-            row = futures[future]
-            bar.update()
-            try:
-                image, radar, no_data = future.result()
-            except Exception as error:  # reported per patch; a rerun retries it
-                summary.failed[row["obs_id"]] = f"{type(error).__name__}: {error}"
-                continue
-            if no_data > settings.max_no_data_share:
-                summary.skipped_no_data.append(row["obs_id"])
-                continue
-            plant = plants.loc[row["plant_id"]]
-            record = _row(row, plant, labels)
-            patch = patches[row["plant_id"]]
-            extra = {"image_s1": radar} if radar is not None else None
-            writer.add(record, image, f"EPSG:{patch.crs.epsg}", patch.transform,
-                       modalities=extra)  # fmt: skip
-            summary.fetched_now += 1
-    bar.close()
-    summary.written = len(writer.rows)
-    summary.with_generation = sum(
-        r.get("generation_mw") is not None and np.isfinite(r["generation_mw"])
-        for r in writer.rows.values()
-    )
-    if summary.failed:
+        clients = threading.local()
+        bar = tqdm(total=len(todo), desc="patches", unit="patch", disable=not progress)
+        with ThreadPoolExecutor(max_workers=max_threads) as pool:
+            futures = {
+                pool.submit(_fetch, row, patches[row["plant_id"]], settings, config, service,
+                            clients): row
+                for _, row in todo.iterrows()
+            }  # fmt: skip
+            for future in as_completed(futures):
+                row = futures[future]
+                bar.update()
+                try:
+                    image, radar, no_data = future.result()
+                except Exception as error:  # reported per patch; a rerun retries it
+                    summary.failed[row["obs_id"]] = f"{type(error).__name__}: {error}"
+                    continue
+                if no_data > settings.max_no_data_share:
+                    summary.skipped_no_data.append(row["obs_id"])
+                    continue
+                plant = plants.loc[row["plant_id"]]
+                record = _row(row, plant, labels)
+                patch = patches[row["plant_id"]]
+                extra = {"image_s1": radar} if radar is not None else None
+                writer.add(record, image, f"EPSG:{patch.crs.epsg}", patch.transform,
+                           modalities=extra)  # fmt: skip
+                summary.fetched_now += 1
+        bar.close()
+        summary.written = len(writer.rows)
+        summary.with_generation = sum(
+            r.get("generation_mw") is not None and np.isfinite(r["generation_mw"])
+            for r in writer.rows.values()
+        )
+        if summary.failed:
+            return summary
+        _close(writer, registry, settings, summary, progress)
         return summary
-    _close(writer, registry, settings, summary, progress)
-    return summary
 
 
 def _row(acquisition: pd.Series, plant: pd.Series, labels: ObservationLabels | None) -> dict:
@@ -341,6 +350,7 @@ def _close(
         all(r.get(c) is not None and np.isfinite(r[c]) for c in WEATHER_COLUMNS) for r in rows
     )
     writer.info["aux_columns"] = list(WEATHER_COLUMNS) if complete_weather else []
+    writer.info["downloaded_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     observed = registry.plants[registry.plants["plant_id"].isin({r["plant_id"] for r in rows})]
     side_m = settings.size_px * layout.PIXEL_SIZE_M
     sites = group_sites(observed.geometry.x, observed.geometry.y, side_m, distance_m=0.0)
@@ -371,7 +381,6 @@ def _dataset_info(
         "registry": registry.source,
         "versions": {"plantwatch": plantwatch.__version__,
                      "sentinelhub": sentinelhub.__version__},
-        "downloaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "product": settings.product,
         "bands": list(product_bands(settings.product).bands),
         "reflectance_scale": layout.REFLECTANCE_SCALE,

@@ -28,6 +28,7 @@ import pandas as pd
 
 from plantwatch import physics
 from plantwatch.data.errors import DatasetError
+from plantwatch.ids import checked_id
 
 COLUMNS: tuple[str, ...] = ("plant_id", "name", "country", "fuel_type", "capacity_mw", "unit_codes")
 UNIT_SEPARATOR = ";"
@@ -83,10 +84,19 @@ class PlantRegistry:
             )
         if frame.crs is None:
             raise RegistryError(f"{where}: no CRS; set one (e.g. EPSG:4326) in the file")
+        ids = [None if pd.isna(v) else v for v in frame["plant_id"]]
+        frame["plant_id"] = [checked_id(v, "plant_id", f"{where}, plant {i + 1}")
+                             for i, v in enumerate(ids)]  # fmt: skip
         if len(frame) and not (frame.geometry.geom_type == "Point").all():
             raise RegistryError(f"{where}: every plant needs a point geometry (its location)")
         frame = frame.to_crs("EPSG:4326")
-        frame["plant_id"] = frame["plant_id"].astype(str)
+        x, y = frame.geometry.x, frame.geometry.y
+        placeless = frame.loc[~(x.between(-180, 180) & y.between(-90, 90)), "plant_id"].tolist()
+        if placeless:
+            raise RegistryError(
+                f"{where}: plants {placeless[:5]} have no valid location (lon in [-180, 180], "
+                "lat in [-90, 90] degrees); fill in their coordinates"
+            )
         duplicated = frame.loc[frame["plant_id"].duplicated(), "plant_id"].tolist()
         if duplicated:
             raise RegistryError(f"{where}: duplicate plant ids {duplicated[:5]}; make ids unique")

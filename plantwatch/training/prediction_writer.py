@@ -11,6 +11,8 @@ import pandas as pd
 from rasterio.transform import Affine
 
 from plantwatch.data.geotiff import write_geotiff
+from plantwatch.data.writer import write_text_atomic
+from plantwatch.ids import checked_id
 from plantwatch.tasks.registry import TASKS
 
 PLUME_THRESHOLD = 0.5
@@ -24,7 +26,7 @@ def merge_rank_files(folder: Path) -> Path:
     parts = sorted(folder.glob("predictions_rank*.csv"))
     merged = pd.concat([pd.read_csv(p, dtype={"obs_id": str, "plant_id": str}) for p in parts])
     merged = merged.drop_duplicates("obs_id").sort_values("obs_id", kind="stable")
-    merged.to_csv(folder / PREDICTIONS_CSV, index=False)
+    write_text_atomic(folder / PREDICTIONS_CSV, merged.to_csv(index=False))
     for part in parts:
         part.unlink()
     return folder / PREDICTIONS_CSV
@@ -111,17 +113,18 @@ class PredictionWriter(L.pytorch.callbacks.BasePredictionWriter):
                     crs = prediction["crs"][i] if "crs" in prediction else ""
                     if self.write_masks and crs:
                         transform = Affine(*prediction["transform"][i].tolist())
-                        write_geotiff(folder / spec.name / f"{obs_id}.tif", raster, crs, transform)
+                        name = checked_id(obs_id, "obs_id", "the predicted dataset")
+                        write_geotiff(folder / spec.name / f"{name}.tif", raster, crs, transform)
             self._rows.append(row)
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         folder = self._folder(trainer)
         folder.mkdir(parents=True, exist_ok=True)
+        table = pd.DataFrame(self._rows).to_csv(index=False)
         if trainer.world_size == 1:
-            pd.DataFrame(self._rows).to_csv(folder / PREDICTIONS_CSV, index=False)
+            write_text_atomic(folder / PREDICTIONS_CSV, table)
             return
-        part = folder / f"predictions_rank{trainer.global_rank}.csv"
-        pd.DataFrame(self._rows).to_csv(part, index=False)
+        write_text_atomic(folder / f"predictions_rank{trainer.global_rank}.csv", table)
         trainer.strategy.barrier("predictions written")
         if trainer.is_global_zero:
             merge_rank_files(folder)

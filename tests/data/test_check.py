@@ -64,6 +64,9 @@ def test_the_cli_converts_and_checks(tmp_path, capsys):
     )
 
 
-def test_bad_input_ends_the_command_with_its_message_not_a_traceback(tmp_path):
-    with pytest.raises(SystemExit, match=r"plantwatch data: .*no known dataset layout"):
+def test_bad_input_ends_the_command_with_its_message_not_a_traceback(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
         main(["data", "check", str(tmp_path), "--quiet"])
+    error = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(error.splitlines()) == 1
+    assert error.startswith("plantwatch data: ") and "no known dataset layout" in error

@@ -2,26 +2,32 @@
 
 import json
 import multiprocessing
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from rasterio.transform import Affine
 
 from plantwatch.data import writer as writer_module
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.observations import PlantObservations
 from plantwatch.data.splits import read_split
 from plantwatch.data.synthetic import power_plants
-from plantwatch.data.writer import JOURNAL, dataset_lock, ensure_split_set
+from plantwatch.data.writer import JOURNAL, WRITER_LOCK, dataset_lock, ensure_split_set
+from plantwatch.errors import UserError
 from tests.data.fakes import make_dataset
 
 SMALL = {"plants": 4, "per_plant": 3, "size": 32}
 
 
 def files_of(root: Path) -> dict[str, bytes]:
-    """Every file of a dataset by relative path (the lock beside it excluded)."""
+    """Every file of a dataset by relative path (the writer's lock file excluded)."""
     return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != WRITER_LOCK
     }
 
 
@@ -69,11 +75,11 @@ def test_a_row_cut_by_a_kill_is_written_again_on_resume(tmp_path, monkeypatch):
 
 
 def test_the_writer_refuses_a_complete_dataset_and_foreign_folders(tiny_dataset, tmp_path):
-    with pytest.raises(FileExistsError, match="dataset.json exists"):
+    with pytest.raises(UserError, match="dataset.json exists"):
         writer_module.DatasetWriter(tiny_dataset, {})
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="not empty and holds no dataset"):
+    with pytest.raises(UserError, match="not empty and holds no dataset"):
         writer_module.DatasetWriter(tmp_path / "other", {})
 
 
@@ -104,15 +110,47 @@ def _hold_lock(root: str, seconds: float, log: str) -> None:
             handle.write("out\n")
 
 
-def test_the_dataset_lock_serialises_processes(tmp_path):
+def test_the_dataset_lock_serialises_processes_that_overlap(tmp_path):
     log = tmp_path / "log.txt"
     context = multiprocessing.get_context("spawn")
-    workers = [
-        context.Process(target=_hold_lock, args=(str(tmp_path / "ds"), 0.5, str(log)))
-        for _ in range(2)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
+    first = context.Process(target=_hold_lock, args=(str(tmp_path / "ds"), 3.0, str(log)))
+    first.start()
+    for _ in range(600):  # the second starts only once the first holds the lock
+        if log.is_file() and log.read_text():
+            break
+        time.sleep(0.05)
+    second = context.Process(target=_hold_lock, args=(str(tmp_path / "ds"), 0.0, str(log)))
+    second.start()
+    for worker in (first, second):
+        worker.join(timeout=120)
+    # unserialised, the second would write "in" while the first sleeps: in, in, out, out
     assert log.read_text().splitlines() == ["in", "out", "in", "out"]
+
+
+def test_a_resume_with_other_settings_is_refused_naming_the_differences(tmp_path, monkeypatch):
+    monkeypatch.setattr(power_plants, "render_scene", CountingRenderer(die_at=3))
+    with pytest.raises(KeyboardInterrupt):
+        make_dataset(tmp_path / "ds", **SMALL)
+    monkeypatch.setattr(power_plants, "render_scene", CountingRenderer())
+    before = files_of(tmp_path / "ds")
+    with pytest.raises(UserError, match=r"other settings \(generator.size: 32 then, 48 now\)"):
+        make_dataset(tmp_path / "ds", **{**SMALL, "size": 48})
+    assert files_of(tmp_path / "ds") == before  # nothing written, nothing mixed
+    root = make_dataset(tmp_path / "ds", **SMALL)  # the same settings finish it
+    assert files_of(root) == files_of(make_dataset(tmp_path / "whole", **SMALL))
+
+
+def test_a_second_writer_on_the_same_folder_is_refused_while_the_first_writes(tmp_path):
+    first = writer_module.DatasetWriter(tmp_path / "ds", {"source": "one"})
+    with pytest.raises(UserError, match="another process is writing this dataset"):
+        writer_module.DatasetWriter(tmp_path / "ds", {"source": "one"})
+    assert first.has("x") is False
+
+
+@pytest.mark.parametrize("obs_id", ["../escape", "a/b", "", "/abs"])
+def test_an_observation_id_that_is_a_path_is_refused(tmp_path, obs_id):
+    writer = writer_module.DatasetWriter(tmp_path / "ds", {})
+    with pytest.raises(UserError, match="obs_id .* is not a safe id"):
+        writer.add({"obs_id": obs_id}, np.zeros((1, 2, 2), np.uint16), "EPSG:32632",
+                   Affine.identity())  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]

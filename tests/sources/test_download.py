@@ -124,7 +124,13 @@ def test_cli_dry_run_prints_the_plan(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "would send 6 process requests" in out and not (tmp_path / "ds").exists()
 
 
-def test_a_killed_download_resumes_without_refetching(tmp_path: Path) -> None:
+def files_of(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_killed_download_resumes_without_refetching_and_a_rerun_is_a_no_op(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     registry_path = plants(tmp_path).write(tmp_path / "registry.geojson")
     out = tmp_path / "ds"
     with serve(FakeSentinelHub(delay_s=0.3)) as fake:
@@ -148,7 +154,14 @@ def test_a_killed_download_resumes_without_refetching(tmp_path: Path) -> None:
         calls_before = fake.process_calls
         main([*command[3:]])
         refetched = fake.process_calls - calls_before
-    assert refetched == 12 - done  # the finished patches were not fetched again
+        assert refetched == 12 - done  # the finished patches were not fetched again
+        calls_before, written = fake.process_calls + fake.catalog_calls, files_of(out)
+        main([*command[3:]])  # a nightly pipeline runs the same command again: a no-op
+        assert fake.process_calls + fake.catalog_calls == calls_before
+    assert "complete from an earlier run of the same request; nothing to do" in (
+        capsys.readouterr().out
+    )
+    assert files_of(out) == written
     assert (out / "dataset.json").is_file() and not journal.exists()
     assert not list(out.rglob("*.partial"))
     for image in sorted((out / "images").glob("*.tif")):
@@ -189,6 +202,24 @@ def test_l1c_with_weather_for_every_row_declares_weather_inputs(tmp_path: Path) 
                                    "wind_v_ms")  # fmt: skip
     assert float(dataset[0]["aux"][0]) == 16.0  # 1 June, the row 20 min before the overpass
     assert not dataset.labels()["has_power"].any()  # no generation files: MW unknown
+
+
+def test_a_registry_id_that_is_a_path_is_refused_before_any_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = two_plants()
+    rows[0]["plant_id"] = "../../../x"
+    registry_path = write_registry(tmp_path / "plants.geojson", rows)
+    with serve(FakeSentinelHub()) as fake:
+        with pytest.raises(SystemExit) as stop:
+            main(["download", str(registry_path), str(tmp_path / "ds"), "--start", "2021-06-01",
+                  "--end", "2021-06-10", "--quiet", "--sh-base-url", fake.url,
+                  "--sh-token-url", fake.url + TOKEN_PATH])  # fmt: skip
+        assert fake.catalog_calls == 0 and fake.process_calls == 0
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and "plant_id '../../../x' is not a safe id" in error
+    assert str(registry_path) in error and not (tmp_path / "ds").exists()
+    assert not (tmp_path.parent / "x.tif").exists()
 
 
 def test_services_and_credentials() -> None:

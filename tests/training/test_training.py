@@ -70,7 +70,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     with pytest.raises(RuntimeError, match="killed"):
         main(["fit", *args, "--trainer.callbacks+=tests.training.test_training.DieAfterFirstEpoch"])
     last = tmp_path / "runs" / "plantwatch" / "v" / "checkpoints" / "last.ckpt"
-    first = torch.load(last, weights_only=False)
+    first = torch.load(last, weights_only=True)
     assert first["epoch"] == 0
     RecordEpochs.trained = []
     main(
@@ -81,7 +81,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
             "--trainer.callbacks+=tests.training.test_training.RecordEpochs",
         ]
     )
-    resumed = torch.load(last, weights_only=False)
+    resumed = torch.load(last, weights_only=True)
     assert RecordEpochs.trained == [1]  # only the missing epoch was trained
     assert resumed["global_step"] == 2 * first["global_step"]
 

@@ -219,40 +219,42 @@ def synthesize_power_plants(
         "pixel_size_m": layout.PIXEL_SIZE_M,
         "boa_add_offset_dn": 0,
     }  # fmt: skip
-    writer = DatasetWriter(out, info)
+    with DatasetWriter(out, info) as writer:
 
-    plant_rng = np.random.default_rng([seed, 0])
-    fuels = plant_rng.permutation(
-        [physics.FUEL_NAMES[i % physics.NUM_FUELS] for i in range(plants)]
-    )
-    total = plants * per_plant
-    masked = np.random.default_rng([seed, 3]).permutation(total)[: round(mask_fraction * total)]
-    keep_mask = set(masked.tolist())
+        plant_rng = np.random.default_rng([seed, 0])
+        fuels = plant_rng.permutation(
+            [physics.FUEL_NAMES[i % physics.NUM_FUELS] for i in range(plants)]
+        )
+        total = plants * per_plant
+        masked = np.random.default_rng([seed, 3]).permutation(total)[: round(mask_fraction * total)]
+        keep_mask = set(masked.tolist())
 
-    plant_rows, truth = [], []
-    bar = tqdm(total=total, desc="synthesising scenes", unit="scene", disable=not progress)
-    for p, fuel_name in enumerate(fuels):
-        plant = _draw_plant(plant_rng, p, fuel_name)
-        plant_rows.append(plant.row())
-        site_rng = np.random.default_rng([seed, 1, p])
-        landscape = make_landscape(site_rng, size, plant.fuel.name, plant.capacity_mw)
-        offset_rng = np.random.default_rng([seed, 4, p])  # its own stream: 0 changes nothing
-        offset = float(np.clip(offset_rng.normal(0.0, load_spread), -2 * load_spread,
-                               2 * load_spread)) if load_spread > 0 else 0.0  # fmt: skip
-        load = load_factor_series(site_rng, plant.fuel.name, PERIOD_DAYS, base_offset=offset)
-        truth.append(daily_truth(plant, load))
-        days = np.sort(site_rng.choice(PERIOD_DAYS, per_plant, replace=False))
-        crs, transform = plant.georeference(landscape.site_center)
-        for o, day in enumerate(days):
-            when = observation_time(plant, int(day))
-            if not writer.has(f"{plant.plant_id}_{when:%Y%m%d}"):
-                row, dn, mask = _observe(
-                    plant, landscape, float(load[day]), when, product_name,
-                    np.random.default_rng([seed, 2, p, o]),
-                )  # fmt: skip
-                keep = p * per_plant + o in keep_mask
-                writer.add(row, dn, crs, transform, mask if keep else None)
-            bar.update()
-    bar.close()
-    write_text_atomic(writer.root / layout.TRUTH_DAILY_CSV, pd.concat(truth).to_csv(index=False))
-    return writer.close(plant_rows, seed, val_fraction, test_fraction, label_fractions, progress)
+        plant_rows, truth = [], []
+        bar = tqdm(total=total, desc="synthesising scenes", unit="scene", disable=not progress)
+        for p, fuel_name in enumerate(fuels):
+            plant = _draw_plant(plant_rng, p, fuel_name)
+            plant_rows.append(plant.row())
+            site_rng = np.random.default_rng([seed, 1, p])
+            landscape = make_landscape(site_rng, size, plant.fuel.name, plant.capacity_mw)
+            offset_rng = np.random.default_rng([seed, 4, p])  # its own stream: 0 changes nothing
+            offset = float(np.clip(offset_rng.normal(0.0, load_spread), -2 * load_spread,
+                                   2 * load_spread)) if load_spread > 0 else 0.0  # fmt: skip
+            load = load_factor_series(site_rng, plant.fuel.name, PERIOD_DAYS, base_offset=offset)
+            truth.append(daily_truth(plant, load))
+            days = np.sort(site_rng.choice(PERIOD_DAYS, per_plant, replace=False))
+            crs, transform = plant.georeference(landscape.site_center)
+            for o, day in enumerate(days):
+                when = observation_time(plant, int(day))
+                if not writer.has(f"{plant.plant_id}_{when:%Y%m%d}"):
+                    row, dn, mask = _observe(
+                        plant, landscape, float(load[day]), when, product_name,
+                        np.random.default_rng([seed, 2, p, o]),
+                    )  # fmt: skip
+                    keep = p * per_plant + o in keep_mask
+                    writer.add(row, dn, crs, transform, mask if keep else None)
+                bar.update()
+        bar.close()
+        truth_csv = pd.concat(truth).to_csv(index=False)
+        write_text_atomic(writer.root / layout.TRUTH_DAILY_CSV, truth_csv)
+        return writer.close(plant_rows, seed, val_fraction, test_fraction, label_fractions,
+                            progress)  # fmt: skip

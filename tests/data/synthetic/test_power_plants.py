@@ -8,6 +8,7 @@ import rasterio
 from plantwatch import physics
 from plantwatch.data.splits import read_split
 from plantwatch.data.synthetic.power_plants import EFFICIENCY_SPREAD, synthesize_power_plants
+from plantwatch.errors import UserError
 from tests.data.fakes import make_dataset
 
 
@@ -141,7 +142,7 @@ def test_l1c_product_writes_13_bands(tmp_path):
 
 
 def test_refuses_to_overwrite_a_dataset(tiny_dataset):
-    with pytest.raises(FileExistsError, match="dataset.json exists"):
+    with pytest.raises(UserError, match="dataset.json exists"):
         synthesize_power_plants(tiny_dataset, plants=3, per_plant=1, progress=False)
 
 
