@@ -18,7 +18,7 @@ from plantwatch.data import layout
 from plantwatch.data.contract import SampleDataset
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.labelstudio import read_label_folder
-from plantwatch.data.native import read_native_image, scan_images
+from plantwatch.data.native import match_labels, read_native_image, scan_images
 
 LAYOUTS: tuple[str, ...] = ("canonical", "hanna2021", "smoke-plumes", "ben-ge")
 
@@ -57,7 +57,11 @@ def check_scenes(root: str | Path, sizes: tuple[int, ...], progress: bool = True
         return [f"{root / 'images'}: no images in positive/ or negative/ folders"]
     problems: list[str] = []
     labels = read_label_folder(root / "segmentation_labels", problems)
-    names = {o.path.name for o in observations}
+    try:
+        matched: dict | None = match_labels(observations, labels)
+    except DatasetError as error:
+        problems.append(str(error))
+        matched = None
     for observation in tqdm(observations, desc="checking", unit="image", disable=not progress):
         try:
             image = read_native_image(observation.path, 13)
@@ -68,9 +72,10 @@ def check_scenes(root: str | Path, sizes: tuple[int, ...], progress: bool = True
         if max(height, width) > max(sizes) or min(height, width) < min(sizes) // 2:
             expected = " or ".join(f"{s} px" for s in sizes)
             problems.append(f"{observation.path}: {height} × {width} px; expected {expected}")
-        if observation.positive and observation.path.name not in labels:
+        if matched is not None and observation.positive and observation.obs_id not in matched:
             problems.append(f"{observation.path}: positive image without a label file")
-    for name, label in sorted(labels.items()):
+    names = {o.path.name for o in observations}
+    for (_, name), label in sorted(labels.items()):
         if name not in names:
             problems.append(f"{label.source}: labels {name}, which is not under images/")
     return problems

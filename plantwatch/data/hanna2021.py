@@ -45,6 +45,7 @@ from plantwatch.data.native import (
     NativeObservation,
     datetime_from_name,
     find_scenes,
+    match_labels,
     scene_centres,
     scene_info,
     write_scene,
@@ -186,7 +187,7 @@ def convert_hanna2021(
         )
     if not usable:
         raise DatasetError(f"{table_path}: no row matches an image under {src / 'images'}")
-    labels = read_label_folder(src / "segmentation_labels")
+    labels = match_labels(observations, read_label_folder(src / "segmentation_labels"))
     centres = scene_centres(usable, progress)
     plants = plant_ids(usable, centres, site_distance_m)
     info = scene_info(

@@ -44,12 +44,15 @@ class PolygonLabel:
         polygons: one float64 [N, 2] array (x %, y %) per polygon.
         source: the JSON file it came from.
         skipped: polygons with fewer than 3 vertices, which outline no area.
+        folder: the sub-folders of the JSON file below the label folder (``()`` at its top);
+            they tell apart images of one name in different image sub-folders.
     """
 
     image: str
     polygons: list[np.ndarray] = field(default_factory=list)
     source: Path | None = None
     skipped: int = 0
+    folder: tuple[str, ...] = ()
 
 
 def _tasks(document: object, path: Path) -> Iterable[dict]:
@@ -88,17 +91,20 @@ def read_labels(path: str | Path) -> list[PolygonLabel]:
     return labels
 
 
+LabelKey = tuple[tuple[str, ...], str]  # (sub-folders of the label file, GeoTIFF name)
+
+
 def read_label_folder(
     folder: str | Path, problems: list[str] | None = None
-) -> dict[str, PolygonLabel]:
-    """All labels under ``folder`` (``**/*.json``) by GeoTIFF name; the polygons of an image
-    labelled in several files are merged.
+) -> dict[LabelKey, PolygonLabel]:
+    """All labels under ``folder`` (``**/*.json``) by (label sub-folders, GeoTIFF name); the
+    polygons of an image labelled in several files of one sub-folder are merged.
 
     Args:
         problems: when given, an unreadable file or a degenerate polygon is appended to it
             as a message and the other files are still read; else the first error raises.
     """
-    merged: dict[str, PolygonLabel] = {}
+    merged: dict[LabelKey, PolygonLabel] = {}
     for path in sorted(Path(folder).rglob("*.json")):
         try:
             labels = read_labels(path)
@@ -112,11 +118,13 @@ def read_label_folder(
                 problems.append(
                     f"{path}: {label.skipped} polygons with fewer than 3 vertices (ignored)"
                 )
-            if label.image in merged:
-                merged[label.image].polygons += label.polygons
-                merged[label.image].skipped += label.skipped
+            label.folder = path.parent.relative_to(folder).parts
+            key = (label.folder, label.image)
+            if key in merged:
+                merged[key].polygons += label.polygons
+                merged[key].skipped += label.skipped
             else:
-                merged[label.image] = label
+                merged[key] = label
     return merged
 
 

@@ -21,7 +21,7 @@ from plantwatch.bands import L1C_BAND_NAMES
 from plantwatch.data import layout
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.geotiff import read_geotiff
-from plantwatch.data.labelstudio import PolygonLabel, rasterize_polygons
+from plantwatch.data.labelstudio import LabelKey, PolygonLabel, rasterize_polygons
 from plantwatch.data.sample import MASK_UNLABELLED
 from plantwatch.data.sites import footprint_centre
 from plantwatch.data.writer import DatasetWriter
@@ -51,38 +51,93 @@ def datetime_from_name(name: str) -> str:
 
 @dataclass
 class NativeObservation:
-    """An image of a published dataset: its path, observation id and folder class."""
+    """An image of a published dataset: its path, observation id, folder class and path
+    below the images folder (``subset1/positive/a.tif``)."""
 
     path: Path
     obs_id: str
     positive: bool
+    relative: Path
 
 
 def scan_images(images: Path) -> list[NativeObservation]:
     """Every ``*.tif`` below ``images`` whose path has a ``positive`` or ``negative`` folder,
     with unique observation ids (the file stem; prefixed by its sub-folders where the stem
-    repeats)."""
+    repeats).
+
+    Raises:
+        DatasetError: two files whose ids are the same once made safe (``a b.tif``,
+            ``a-b.tif``), naming both.
+    """
     paths = [p for p in sorted(images.rglob("*.tif")) if {"positive", "negative"} & set(p.parts)]
     stems = Counter(p.stem for p in paths)
-    found = []
+    found: dict[str, NativeObservation] = {}
     for path in paths:
+        relative = path.relative_to(images)
         name = path.stem
         if stems[name] > 1:
-            name = "_".join((*path.relative_to(images).parent.parts, name))
-        found.append(NativeObservation(path, safe_id(name), "positive" in path.parts))
-    return found
+            name = "_".join((*relative.parent.parts, name))
+        obs_id = safe_id(name)
+        if obs_id in found:
+            raise DatasetError(
+                f"{found[obs_id].path} and {path}: both become observation id {obs_id!r}; "
+                "rename one of them"
+            )
+        found[obs_id] = NativeObservation(path, obs_id, "positive" in path.parts, relative)
+    return list(found.values())
+
+
+def match_labels(
+    observations: list[NativeObservation], labels: dict[LabelKey, PolygonLabel]
+) -> dict[str, PolygonLabel]:
+    """The labels of each observation (by obs_id). An image whose file name is unique gets
+    every label of that name. Images that share a name are told apart by path: each gets
+    the labels in the deepest label sub-folder that its own image sub-folders start with
+    (``segmentation_labels/subset1/`` for ``images/subset1/positive/a.tif``).
+
+    Raises:
+        DatasetError: one label entry would serve two images of the same name (a flat label
+            folder for ``subset1/positive/a.tif`` and ``subset2/positive/a.tif``).
+    """
+    by_name: dict[str, list[tuple[str, ...]]] = {}
+    for folder, image in labels:
+        by_name.setdefault(image, []).append(folder)
+    names = Counter(o.path.name for o in observations)
+    matched: dict[str, PolygonLabel] = {}
+    users: dict[LabelKey, NativeObservation] = {}
+    for observation in observations:
+        name, parts = observation.path.name, observation.relative.parent.parts
+        if names[name] == 1:
+            found = [labels[(f, name)] for f in by_name.get(name, [])]
+            if found:
+                matched[observation.obs_id] = PolygonLabel(
+                    name, [p for label in found for p in label.polygons], found[0].source
+                )
+            continue
+        folders = [f for f in by_name.get(name, []) if parts[: len(f)] == f]
+        if not folders:
+            continue
+        key = (max(folders, key=len), name)
+        if key in users:
+            raise DatasetError(
+                f"{labels[key].source}: labels {name}, and images/{users[key].relative} and "
+                f"images/{observation.relative} both have that name; put each one's labels in "
+                "a sub-folder of segmentation_labels named like its image sub-folder"
+            )
+        users[key] = observation
+        matched[observation.obs_id] = labels[key]
+    return matched
 
 
 def plume_mask(
     observation: NativeObservation,
-    labels: dict[str, PolygonLabel],
+    label: PolygonLabel | None,
     shape: tuple[int, int],
     all_touched: bool,
 ) -> np.ndarray | None:
     """The observation's plume mask at its native size, uint8 [H, W]; None when unknown."""
     if not observation.positive:
         return np.zeros(shape, np.uint8)
-    label = labels.get(observation.path.name)
     if label is None or not label.polygons:
         return None
     return rasterize_polygons(label.polygons, *shape, all_touched=all_touched)
@@ -202,11 +257,13 @@ def write_scene(
     size: int,
     all_touched: bool,
 ) -> Fitted:
-    """Read a 13-band scene, rasterise its plume mask, bring both to ``size`` and write them
-    with ``row`` plus ``padded_pixels`` and ``plume_lost_share`` (share of plume pixels the
-    crop cut off, 0–1)."""
+    """Read a 13-band scene, rasterise its plume mask (``labels`` by obs_id, from
+    `match_labels`), bring both to ``size`` and write them with ``row`` plus
+    ``padded_pixels`` and ``plume_lost_share`` (share of plume pixels the crop cut off,
+    0–1)."""
     image = read_native_image(observation.path, len(L1C_BAND_NAMES))
-    mask = plume_mask(observation, labels, image.dn.shape[1:], all_touched)
+    mask = plume_mask(observation, labels.get(observation.obs_id), image.dn.shape[1:],
+                      all_touched)  # fmt: skip
     fitted = fit_to_size(image, mask, size)
     record = {**row, "padded_pixels": fitted.padded_pixels,
               "plume_lost_share": round(fitted.plume_lost, 4)}  # fmt: skip

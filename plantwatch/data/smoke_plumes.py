@@ -33,6 +33,7 @@ from plantwatch.data.labelstudio import read_label_folder
 from plantwatch.data.native import (
     datetime_from_name,
     find_scenes,
+    match_labels,
     scene_centres,
     scene_info,
     write_scene,
@@ -66,7 +67,7 @@ def convert_smoke_plumes(
     """
     src, out = Path(src), Path(out)
     observations = find_scenes(src, "smoke-plume (Zenodo 4250706)")
-    labels = read_label_folder(src / "segmentation_labels")
+    labels = match_labels(observations, read_label_folder(src / "segmentation_labels"))
     centres = scene_centres(observations, progress)
     sites = group_sites(centres[:, 0], centres[:, 1], float(centres[:, 2].max()), site_distance_m)
     info = scene_info(

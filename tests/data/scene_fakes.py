@@ -58,6 +58,24 @@ def write_smoke_plume_fake(src: Path, sites: int = 2) -> Path:
     return src
 
 
+def add_second_subset(src: Path, flat_labels: bool = False) -> Path:
+    """A ``subset2`` beside ``subset1`` whose positive image has the name of one in subset1
+    (``plume_small.tif``) and a plume of its own (top-left corner, x and y 0–20 %), its label
+    in ``segmentation_labels/subset2/`` — or, with ``flat_labels``, both subsets' labels of
+    that name at the top of the label folder, where they cannot be told apart."""
+    _image(src / "images" / "subset2" / "positive" / "plume_small.tif", 5, seed=40)
+    corner = [[0.0, 0.0], [20.0, 0.0], [20.0, 20.0], [0.0, 20.0]]
+    task = json.dumps(label_task("plume_small.tif", [corner], upload="2a2a2a2a"))
+    labels = src / "segmentation_labels"
+    if flat_labels:
+        (labels / "subset1" / "plume_small.json").rename(labels / "plume_small.json")
+        (labels / "plume_small_2.json").write_text(task)
+    else:
+        (labels / "subset2").mkdir()
+        (labels / "subset2" / "plume_small.json").write_text(task)
+    return src
+
+
 # Hanna et al.: the table's rows (file name, generation MW, ENTSO-E fuel); weather in K and
 # specific humidity (kg/kg) as the authors' ERA-5 builder took it at 1000 hPa.
 HANNA_ROWS = [

@@ -41,9 +41,11 @@ def test_labels_merge_per_image_and_skip_degenerate_polygons(tmp_path):
     (tmp_path / "one.json").write_text(json.dumps(task))
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "two.json").write_text(json.dumps([newer]))
+    (tmp_path / "three.json").write_text(json.dumps(label_task("a.tif", [SQUARE])))
     labels = read_label_folder(tmp_path)
-    assert list(labels) == ["a.tif"]
-    assert len(labels["a.tif"].polygons) == 2 and labels["a.tif"].skipped == 1
+    assert sorted(labels) == [((), "a.tif"), (("sub",), "a.tif")]  # by label sub-folder
+    assert len(labels[(), "a.tif"].polygons) == 2 and labels[(), "a.tif"].skipped == 1
+    assert len(labels[("sub",), "a.tif"].polygons) == 1
 
 
 @pytest.mark.parametrize("content", ["{not json", json.dumps({"completions": []})])

@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 import rasterio
@@ -9,7 +11,7 @@ from plantwatch.data.native import datetime_from_name, safe_id
 from plantwatch.data.observations import PlantObservations
 from plantwatch.data.sample import MASK_UNLABELLED
 from plantwatch.data.smoke_plumes import convert_smoke_plumes
-from tests.data.scene_fakes import write_smoke_plume_fake
+from tests.data.scene_fakes import add_second_subset, write_smoke_plume_fake
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +64,34 @@ def test_a_bad_image_or_layout_is_named(tmp_path):
     write_geotiff(bad, np.zeros((12, 120, 120), np.uint16), crs, transform)
     with pytest.raises(DatasetError, match="clear_0.tif: has 12 bands, expected 13"):
         convert_smoke_plumes(src, tmp_path / "out2", progress=False)
+
+
+def test_images_of_one_name_in_two_subsets_keep_their_own_masks(tmp_path):
+    src = add_second_subset(write_smoke_plume_fake(tmp_path / "src"))
+    root = convert_smoke_plumes(src, tmp_path / "out", progress=False)
+    data = PlantObservations(root, aux_columns=[])
+    ids = list(data.observations.index)
+    first = data[ids.index("subset1_positive_plume_small")]["mask"].numpy()
+    second = data[ids.index("subset2_positive_plume_small")]["mask"].numpy()
+    assert first[50:75, 30:60].all() and not first[:20, :20].any()  # its square only
+    assert second[:24, :24].all() and second[30:].sum() == 0  # its corner only
+
+
+def test_a_flat_label_folder_cannot_serve_two_images_of_one_name(tmp_path):
+    src = add_second_subset(write_smoke_plume_fake(tmp_path / "src"), flat_labels=True)
+    with pytest.raises(DatasetError, match=r"labels plume_small.tif, and images/subset1/positive"
+                       r"/plume_small.tif and images/subset2/positive/plume_small.tif"):
+        convert_smoke_plumes(src, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_names_that_become_the_same_id_are_both_named(tmp_path):
+    src = write_smoke_plume_fake(tmp_path / "src")
+    negative = src / "images" / "subset1" / "negative"
+    (negative / "clear_0.tif").rename(negative / "a b.tif")
+    shutil.copy(negative / "a b.tif", negative / "a-b.tif")
+    with pytest.raises(DatasetError, match=r"a b.tif and .*a-b.tif: both become observation id"):
+        convert_smoke_plumes(src, tmp_path / "out", progress=False)
 
 
 def test_names_become_safe_ids_and_times():
