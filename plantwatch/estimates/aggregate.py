@@ -45,6 +45,18 @@ def period_of(times: pd.Series, period: str) -> pd.Series:
     return times.dt.strftime("%Y-%m" if period == "month" else "%Y")
 
 
+def unusable_rows(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The rows that cannot count fully: ``obs_id`` and ``reason`` (``no datetime``: left
+    out entirely; ``no power_mw`` / ``no co2_t_per_h``: left out of that quantity)."""
+    times = pd.to_datetime(predictions["datetime"], utc=True, errors="coerce")
+    found = [predictions.loc[times.isna(), ["obs_id"]].assign(reason="no datetime")]
+    for observed, _ in QUANTITIES.values():
+        if observed in predictions:
+            empty = times.notna() & ~np.isfinite(predictions[observed].to_numpy(np.float64))
+            found.append(predictions.loc[empty, ["obs_id"]].assign(reason=f"no {observed}"))
+    return pd.concat(found, ignore_index=True)
+
+
 def period_hours(label: str) -> float:
     """Hours in a period label (``2021`` or ``2021-03``)."""
     start = pd.Timestamp(f"{label}-01-01" if len(label) == 4 else f"{label}-01")
@@ -76,7 +88,9 @@ def aggregate_predictions(
     Args:
         predictions: one row per observation: ``plant_id``, ``datetime`` (UTC), ``power_mw``
             and/or ``co2_t_per_h``, optionally ``<column>_low``/``_high`` (the
-            per-observation ``level`` interval) and ``capacity_mw``.
+            per-observation ``level`` interval) and ``capacity_mw``. A row without a value
+            of a quantity is left out of that quantity (`unusable_rows` names them); a
+            period without any value of it gets no estimate (NaN).
         period: ``month`` or ``year``.
         level: nominal coverage of the intervals (per observation and aggregated).
         n_boot: bootstrap draws.
@@ -106,16 +120,21 @@ def aggregate_predictions(
         row = {"plant_id": plant, "period": label, "hours": hours, "n_obs": n,
                "few_observations": n < min_observations}  # fmt: skip
         for observed, total in quantities.values():
-            values = group[observed].to_numpy(np.float64)
+            usable = group[np.isfinite(group[observed].to_numpy(np.float64))]
+            n_usable = len(usable)
+            if n_usable == 0:  # no value of this quantity in the period: no estimate
+                row[total] = row[f"{total}_low"] = row[f"{total}_high"] = np.nan
+                continue
+            values = usable[observed].to_numpy(np.float64)
             row[total] = float(values.mean() * hours)
-            sigma = _sigma(group, observed, level) if n >= min_observations else None
+            sigma = _sigma(usable, observed, level) if n_usable >= min_observations else None
             if sigma is None or not np.isfinite(sigma).all():  # few, or an unbounded interval
                 row["few_observations"] = True
-                top = _physical_top(observed, capacity.get(plant), group)
+                top = _physical_top(observed, capacity.get(plant), usable)
                 row[f"{total}_low"], row[f"{total}_high"] = 0.0, top * hours
                 continue
-            picks = rng.integers(0, n, size=(n_boot, n))
-            draws = values[picks] + sigma[picks] * rng.standard_normal((n_boot, n))
+            picks = rng.integers(0, n_usable, size=(n_boot, n_usable))
+            draws = values[picks] + sigma[picks] * rng.standard_normal((n_boot, n_usable))
             means = draws.mean(axis=1).clip(min=0.0) * hours
             row[f"{total}_low"], row[f"{total}_high"] = np.quantile(means, [tail, 1 - tail])
         rows.append(row)

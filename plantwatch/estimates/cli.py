@@ -9,6 +9,8 @@ from plantwatch.errors import UserError
 
 
 def _aggregate(args: argparse.Namespace) -> None:
+    import pandas as pd
+
     from plantwatch.estimates.report import run_aggregate
 
     try:
@@ -22,6 +24,11 @@ def _aggregate(args: argparse.Namespace) -> None:
         raise UserError(str(error)) from None
     if "summary" in written:
         print(written["summary"].read_text())
+    if "unused" in written:
+        unused = pd.read_csv(written["unused"], dtype={"obs_id": str})
+        counts = unused["reason"].value_counts()
+        print(f"left out: {', '.join(f'{n} rows with {r}' for r, n in counts.items())} "
+              f"(e.g. {', '.join(unused['obs_id'].head(5))}; all in {written['unused']})")
     print("wrote " + ", ".join(str(p) for p in written.values()) + f" and {args.out}/figures/")
 
 

@@ -2,12 +2,19 @@
 intervals, scored against the truth where it is known, beside the naive reference.
 
 Writes into ``OUT``: ``estimates_<period>.csv`` (one row per plant and period),
-``scores_<period>.csv`` and ``summary_<period>.md`` (with a truth), and
-``figures/<plant>_<period>.png`` (estimates with intervals, the truth and the reference).
+``scores_<period>.csv`` and ``summary_<period>.md`` (with a truth),
+``figures/<plant>_<period>.png`` (estimates with intervals, the truth and the reference),
+``unused_rows.csv`` (obs ids of rows without a time or a value, and why) and
+``aggregate.json`` (the settings). Everything is written into a scratch folder beside
+``OUT`` that then takes its place: a rerun replaces the outputs of the last run, never
+mixes with them, and a killed run leaves ``OUT`` as it was. A folder that holds anything
+else is refused.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +24,8 @@ from matplotlib.figure import Figure
 
 from plantwatch.data import layout
 from plantwatch.data.splits import read_split
-from plantwatch.estimates.aggregate import QUANTITIES, aggregate_predictions
+from plantwatch.errors import UserError
+from plantwatch.estimates.aggregate import QUANTITIES, aggregate_predictions, unusable_rows
 from plantwatch.estimates.truth import (
     SCORE_UNITS,
     naive_reference,
@@ -30,6 +38,7 @@ from plantwatch.ids import checked_id
 from plantwatch.sources.generation import GenerationSeries, read_annual_emissions
 from plantwatch.sources.registry import PlantRegistry
 
+AGGREGATE_JSON = "aggregate.json"
 MODEL_ESTIMATE, NAIVE_ESTIMATE = "plantwatch", "naive reference"
 # The observed overpasses' true values aggregated alike: a perfect per-observation model,
 # so its error is what the sampling of a few clear-sky days costs.
@@ -165,13 +174,30 @@ def run_aggregate(
     min_observations: int = 3,
     seed: int = 0,
 ) -> dict[str, Path]:
-    """Aggregate, score and report (see the module docstring); returns the written files."""
+    """Aggregate, score and report (see the module docstring); returns the written files.
+
+    Raises:
+        UserError: ``out`` holds files of something else, or no row has a time.
+    """
     out = Path(out)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
+    if out.exists() and any(out.iterdir()) and not (out / AGGREGATE_JSON).is_file():
+        raise UserError(f"{out}: holds files that plantwatch aggregate did not write; choose "
+                        "an empty or new folder for OUT")  # fmt: skip
     table = read_predictions(predictions)
+    unused = unusable_rows(table)
+    table = table[~table["obs_id"].isin(unused.loc[unused["reason"] == "no datetime", "obs_id"])]
+    if table.empty:
+        raise UserError(f"{', '.join(map(str, predictions))}: no row has a datetime; predict "
+                        "on a dataset whose observations have times")  # fmt: skip
+    scratch = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(scratch, ignore_errors=True)
+    (scratch / "figures").mkdir(parents=True)
     estimates = aggregate_predictions(table, period, level, n_boot, min_observations, seed=seed)
-    written = {"estimates": out / f"estimates_{period}.csv"}
-    estimates.to_csv(written["estimates"], index=False)
+    written = {"estimates": f"estimates_{period}.csv"}
+    estimates.to_csv(scratch / written["estimates"], index=False)
+    if len(unused):
+        written["unused"] = "unused_rows.csv"
+        unused.to_csv(scratch / written["unused"], index=False)
     reference = reference_for(dataset, estimates) if dataset else None
     truth_table = combined_truth(period, truth, truth_generation, registry)
     if truth_table is not None:
@@ -182,18 +208,34 @@ def run_aggregate(
                                             n_boot, min_observations, seed=seed)  # fmt: skip
             scores.append(score(sampled, truth_table, SAMPLING_ESTIMATE))
         table_out = pd.concat(scores, ignore_index=True)
-        written["scores"] = out / f"scores_{period}.csv"
-        table_out.to_csv(written["scores"], index=False)
-        written["summary"] = out / f"summary_{period}.md"
+        written["scores"] = f"scores_{period}.csv"
+        table_out.to_csv(scratch / written["scores"], index=False)
+        written["summary"] = f"summary_{period}.md"
         unmatched = len(estimates.merge(truth_table, on=["plant_id", "period"], how="left_anti"))
-        written["summary"].write_text(
+        (scratch / written["summary"]).write_text(
             _summary(table_out, estimates, period, level, truth or "ENTSO-E 16.1.A", unmatched)
         )
     for plant in sorted(estimates["plant_id"].unique()):
         own = [None if t is None else t[t["plant_id"] == plant] for t in (truth_table, reference)]
         figure = plant_figure(plant, estimates, *own)
-        figure.savefig(out / "figures" / f"{plant}_{period}.png", dpi=100)
-    return written
+        figure.savefig(scratch / "figures" / f"{plant}_{period}.png", dpi=100)
+    settings = {"predictions": list(map(str, predictions)), "period": period,
+                "truth": truth and str(truth), "dataset": dataset and str(dataset),
+                "level": level, "n_boot": n_boot, "min_observations": min_observations,
+                "seed": seed, "files": sorted(written.values())}  # fmt: skip
+    (scratch / AGGREGATE_JSON).write_text(json.dumps(settings, indent=2) + "\n")
+    _replace_folder(scratch, out)
+    return {key: out / name for key, name in written.items()}
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Put the folder ``new`` in the place of ``target`` (removing what was there)."""
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _summary(

@@ -27,14 +27,15 @@ def test_period_hours() -> None:
 
 
 def test_annual_totals_are_the_mean_rate_times_the_hours() -> None:
-    out = aggregate_predictions(table(), "year", n_boot=500).set_index(["plant_id", "period"])
+    out = aggregate_predictions(table(), "year", n_boot=20_000).set_index(["plant_id", "period"])
     a = out.loc[("A", "2021")]
     assert a["n_obs"] == 3 and not a["few_observations"]
     assert a["generation_mwh"] == pytest.approx(200.0 * 8760)  # mean(100, 200, 300) MW × h
     assert a["co2_t"] == pytest.approx(180.0 * 8760)
-    # bootstrap over observations: inside the range of what resampling can give
-    assert 100.0 * 8760 <= a["generation_mwh_low"] < a["generation_mwh"] < a["generation_mwh_high"]
-    assert a["generation_mwh_high"] <= 300.0 * 8760
+    # the bootstrap mean of 3 draws from {100, 200, 300} MW is 100 with p = 1/27 and at most
+    # 133.3 with p = 4/27, so its 5 % quantile is 133.3 MW (and its 95 % one 266.7 MW)
+    assert a["generation_mwh_low"] == pytest.approx(400 / 3 * 8760)
+    assert a["generation_mwh_high"] == pytest.approx(800 / 3 * 8760)
     b = out.loc[("B", "2022")]  # one observation: the physical range [0, capacity × h]
     assert b["few_observations"] and b["generation_mwh"] == pytest.approx(50.0 * 8760)
     assert (b["generation_mwh_low"], b["generation_mwh_high"]) == (0.0, 100.0 * 8760)

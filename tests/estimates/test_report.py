@@ -86,3 +86,49 @@ def test_entsoe_generation_is_the_truth_of_complete_months(tmp_path: Path, capsy
         main(["aggregate", str(tmp_path / "predictions.csv"), str(tmp_path / "o2"),
               "--truth-generation", str(generation)])  # fmt: skip
     assert stop.value.code == 2 and "--registry" in capsys.readouterr().err
+
+
+def test_rows_without_a_time_or_a_value_are_named_and_left_out(tmp_path: Path, capsys) -> None:
+    predictions, truth = write_inputs(tmp_path)
+    table = pd.read_csv(predictions)
+    gaps = pd.DataFrame({"obs_id": ["A_late", "A_blank"], "plant_id": "A",
+                         "datetime": ["", "2021-12-01T10:00:00Z"], "capacity_mw": 500.0,
+                         "power_mw": [900.0, None], "co2_t_per_h": [900.0, 200.0]})  # fmt: skip
+    pd.concat([table, gaps]).to_csv(predictions, index=False)
+    main(["aggregate", str(predictions), str(tmp_path / "out"), "--truth", str(truth)])
+    printed = capsys.readouterr().out
+    assert "left out: 1 rows with no datetime, 1 rows with no power_mw (e.g. A_late, A_blank" in (
+        printed
+    )
+    unused = pd.read_csv(tmp_path / "out" / "unused_rows.csv")
+    assert unused.values.tolist() == [["A_late", "no datetime"], ["A_blank", "no power_mw"]]
+    estimates = pd.read_csv(tmp_path / "out" / "estimates_year.csv").iloc[0]
+    assert estimates["generation_mwh"] == pytest.approx(250.0 * 8760)  # the 4 with a value
+    assert estimates["co2_t"] == pytest.approx(200.0 * 8760)  # 5 rows: A_blank counts here
+    assert estimates["n_obs"] == 5
+
+
+def test_a_rerun_replaces_the_last_outputs_and_a_foreign_folder_is_refused(
+    tmp_path: Path, capsys
+) -> None:
+    predictions, truth = write_inputs(tmp_path)
+    table = pd.read_csv(predictions)
+    pd.concat([table, table.assign(plant_id="B", obs_id=table["obs_id"] + "b")]).to_csv(
+        tmp_path / "two.csv", index=False
+    )
+    out = tmp_path / "out"
+    main(["aggregate", str(tmp_path / "two.csv"), str(out), "--truth", str(truth)])
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["A_year.png", "B_year.png"]
+    main(["aggregate", str(predictions), str(out)])  # no truth, plant A only
+    assert sorted(p.name for p in out.iterdir()) == ["aggregate.json", "estimates_year.csv",
+                                                     "figures"]  # fmt: skip
+    assert [p.name for p in (out / "figures").iterdir()] == ["A_year.png"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main(["aggregate", str(predictions), str(mine)])
+    assert stop.value.code == 2 and "did not write" in capsys.readouterr().err
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
