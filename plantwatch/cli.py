@@ -14,6 +14,14 @@ from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+from plantwatch.arguments import (
+    fraction,
+    multiple_of_6,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from plantwatch.errors import UserError
 from plantwatch.estimates.cli import add_estimate_commands
 from plantwatch.sources.cli import add_source_commands
@@ -192,23 +200,24 @@ def build_parser() -> argparse.ArgumentParser:
     kinds = synth.add_subparsers(dest="kind", required=True)
     plants = kinds.add_parser("plants", help="power-plant observations in the canonical format")
     plants.add_argument("out", help="dataset folder to create")
-    plants.add_argument("--plants", type=int, default=24, help="number of plants")
-    plants.add_argument("--per-plant", type=int, default=10, help="observations per plant")
-    plants.add_argument("--size", type=int, default=120, help="image side, 10 m pixels")
+    plants.add_argument("--plants", type=positive_int, default=24, help="number of plants")
+    plants.add_argument("--per-plant", type=positive_int, default=10, help="observations per plant")
+    plants.add_argument("--size", type=positive_int, default=120, help="image side, 10 m pixels")
     plants.add_argument("--product", choices=("S2L2A", "S2L1C"), default="S2L2A")
-    plants.add_argument("--mask-fraction", type=float, default=1.0,
+    plants.add_argument("--mask-fraction", type=fraction, default=1.0,
                         help="share of observations that keep their plume mask")  # fmt: skip
     plants.add_argument("--seed", type=int, default=0)
     plants.add_argument(
-        "--load-spread", type=float, default=0.0,
+        "--load-spread", type=non_negative_float, default=0.0,
         help="std of each plant's offset from its fuel's long-run load factor",
     )  # fmt: skip
     plants.add_argument("--quiet", action="store_true", help="no progress bar")
     plants.set_defaults(run=_synth_plants)
     benge = kinds.add_parser("benge", help="ben-ge patches in ben-ge's native layout")
     benge.add_argument("out", help="folder to write")
-    benge.add_argument("--patches", type=int, default=64)
-    benge.add_argument("--size", type=int, default=120, help="patch side, 10 m px (multiple of 6)")
+    benge.add_argument("--patches", type=positive_int, default=64)
+    benge.add_argument("--size", type=multiple_of_6, default=120,
+                       help="patch side, 10 m px (multiple of 6)")  # fmt: skip
     benge.add_argument("--seed", type=int, default=0)
     benge.add_argument("--subset", default="ben-ge-synthetic", help="name in the table files")
     benge.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -226,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("root", help="dataset folder")
     preview.add_argument("--out", help="PNG path (default ROOT/preview.png)")
-    preview.add_argument("--count", type=int, default=8, help="observations to show")
+    preview.add_argument("--count", type=positive_int, default=8, help="observations to show")
     preview.set_defaults(run=_preview)
 
     data = commands.add_parser("data", help="datasets: fetch, check, convert, pack")
@@ -246,8 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("src", help="the unpacked dataset")
     convert.add_argument("out", help="canonical dataset folder to write (resumable)")
     convert.add_argument("--table", help="hanna2021: the label CSV (default: the one in SRC)")
-    convert.add_argument("--size", type=int, default=120, help="image side after crop/pad, px")
-    convert.add_argument("--site-distance-m", type=float, default=1000.0,
+    convert.add_argument("--size", type=positive_int, default=120,
+                         help="image side after crop/pad, px")  # fmt: skip
+    convert.add_argument("--site-distance-m", type=non_negative_float, default=1000.0,
                          help="footprints this close are one site (split group)")  # fmt: skip
     convert.add_argument("--split-seed", type=int, default=0)
     convert.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -258,8 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("--modalities", nargs="+", help="spatial inputs (default: all / ben-ge's)")
     pack.add_argument("--split-seed", nargs="+", default=["none"],
                       help="split sets to copy: none (the dataset's own), seeds k")  # fmt: skip
-    pack.add_argument("--shard-size", type=int, default=1024, help="samples per shard file")
-    pack.add_argument("--workers", type=int, default=2, help="processes reading the source")
+    pack.add_argument("--shard-size", type=positive_int, default=1024,
+                      help="samples per shard file")  # fmt: skip
+    pack.add_argument("--workers", type=non_negative_int, default=2,
+                      help="processes reading the source")  # fmt: skip
     pack.add_argument("--quiet", action="store_true", help="no progress bar")
     pack.set_defaults(run=_data_pack)
 
@@ -279,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--results", default="experiments/results", help="folder of the tables/plots"
     )
-    compare.add_argument("--jobs", type=int, default=1, help="runs at a time")
+    compare.add_argument("--jobs", type=positive_int, default=1, help="runs at a time")
     compare.set_defaults(run=_compare)
 
     zoo = commands.add_parser("zoo", help="the model zoo: export encoders, list entries")
@@ -301,14 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     targets = bench.add_subparsers(dest="target", required=True)
     data = targets.add_parser("data", help="samples/s supplied (GeoTIFF, packed) vs demanded")
-    data.add_argument("--plants", type=int, default=16)
-    data.add_argument("--per-plant", type=int, default=8)
-    data.add_argument("--batch-size", type=int, default=16)
-    data.add_argument("--seconds", type=float, default=3.0, help="timed per loader")
+    data.add_argument("--plants", type=positive_int, default=16)
+    data.add_argument("--per-plant", type=positive_int, default=8)
+    data.add_argument("--batch-size", type=positive_int, default=16)
+    data.add_argument("--seconds", type=positive_float, default=3.0, help="timed per loader")
     data.set_defaults(run=_bench_data)
     fit = targets.add_parser("fit", help="training samples/s: plantwatch fit vs a bare loop")
-    fit.add_argument("--batch-size", type=int, default=16)
-    fit.add_argument("--steps", type=int, default=20)
+    fit.add_argument("--batch-size", type=positive_int, default=16)
+    fit.add_argument("--steps", type=positive_int, default=20)
     fit.add_argument("--precision", default="bf16-mixed", choices=("bf16-mixed", "32-true"))
     fit.add_argument("--no-channels-last", action="store_true")
     fit.set_defaults(run=_bench_fit)

@@ -19,6 +19,7 @@ from plantwatch.data.contract import SampleDataset
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.labelstudio import read_label_folder
 from plantwatch.data.native import match_labels, read_native_image, scan_images
+from plantwatch.errors import UserError
 
 LAYOUTS: tuple[str, ...] = ("canonical", "hanna2021", "smoke-plumes", "ben-ge")
 
@@ -37,7 +38,10 @@ def detect_layout(root: str | Path) -> str:
             return "hanna2021"
         return "smoke-plumes"
     for path in sorted(root.glob("*.csv")):
-        header = pd.read_csv(path, nrows=0).columns
+        try:
+            header = pd.read_csv(path, nrows=0).columns
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
+            continue
         if {"patch_id", "patch_id_s1"} <= set(header):
             return "ben-ge"
     raise DatasetError(
@@ -113,7 +117,7 @@ def check_canonical(root: str | Path, progress: bool = True) -> list[str]:
 
     try:
         dataset = PlantObservations(root)
-    except DatasetError as error:
+    except UserError as error:  # dataset.json or observations.csv unreadable: one problem
         return [str(error)]
     return read_problems(dataset, progress)
 
@@ -124,7 +128,7 @@ def read_problems(dataset: SampleDataset, progress: bool = True) -> list[str]:
     for index in tqdm(range(len(dataset)), desc="checking", unit="sample", disable=not progress):
         try:
             dataset[index]
-        except DatasetError as error:
+        except UserError as error:
             problems.append(str(error))
     return problems
 

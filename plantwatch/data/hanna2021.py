@@ -53,6 +53,7 @@ from plantwatch.data.native import (
 from plantwatch.data.sites import group_sites
 from plantwatch.data.source import DatasetSource
 from plantwatch.data.writer import DatasetWriter
+from plantwatch.tables import read_csv
 
 DOIS = ("10.5281/zenodo.5644746", "10.5281/zenodo.5874537")
 CITATION = (
@@ -73,10 +74,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         DatasetError: unreadable, missing columns, or a file name listed twice.
     """
     path = Path(path)
-    try:
-        table = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
-        raise DatasetError(f"{path}: not a readable CSV ({error})") from None
+    table = read_csv(path, "the Hanna et al. label table")
     table = table.drop(columns=[c for c in table if str(c).startswith("Unnamed")])
     missing = [c for c in TABLE_COLUMNS if c not in table]
     if missing:

@@ -13,7 +13,6 @@ error names the file and the fix.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from plantwatch.data.splits import read_split, split_folder
 from plantwatch.data.statistics import STATISTICS_JSON, Statistics, default_statistics
 from plantwatch.data.synthetic.conditions import WEATHER_COLUMNS
 from plantwatch.data.writer import JOURNAL
+from plantwatch.tables import read_csv, read_json
 
 Transform = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
@@ -99,7 +99,9 @@ class PlantObservations(Dataset):
                 f"create one with `plantwatch synth plants {self.root}` or `plantwatch data "
                 "convert`, or read another layout with its dataset class (e.g. BenGe)"
             )
-        self.info: dict[str, Any] = json.loads(info_path.read_text())
+        self.info: dict[str, Any] = read_json(info_path, "a dataset record")
+        if not isinstance(self.info, dict) or "product" not in self.info:
+            raise DatasetError(f"{info_path}: no 'product' (S2L2A or S2L1C); fix dataset.json")
         self.product = product(self.info["product"])
         self.file_bands: tuple[str, ...] = tuple(self.info.get("bands", self.product.bands))
         if self.file_bands != self.product.bands:
@@ -148,7 +150,8 @@ class PlantObservations(Dataset):
         path = self.root / layout.OBSERVATIONS_CSV
         if not path.is_file():
             raise DatasetError(f"{path}: not found; the dataset is incomplete — regenerate it")
-        frame = pd.read_csv(path, dtype={"obs_id": str, "plant_id": str, "mask": str, "image": str})
+        frame = read_csv(path, "an observation table",
+                         dtype={"obs_id": str, "plant_id": str, "mask": str, "image": str})
         extra = [k for k in self.modalities if k != "image"]
         wanted = (*layout.REQUIRED_COLUMNS, *extra, *self.aux_columns,
                   *self.target_columns.values())  # fmt: skip

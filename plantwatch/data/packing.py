@@ -45,6 +45,7 @@ from plantwatch.data.packed_layout import (
 from plantwatch.data.splits import fraction_split_name, split_folder, write_splits
 from plantwatch.data.statistics import STATISTICS_JSON
 from plantwatch.data.writer import DEFAULT_LABEL_FRACTIONS, ensure_split_set
+from plantwatch.tables import read_json
 
 # ``make(split, split_seed)``: the source dataset of a split (None: every sample).
 SourceFactory = Callable[[str | None, int | None], SampleDataset]
@@ -194,7 +195,7 @@ def pack_folder(
 
     info = Path(root) / layout.DATASET_JSON
     if info.is_file():
-        declared = ["image", *json.loads(info.read_text()).get("modalities", {})]
+        declared = ["image", *read_json(info, "a dataset record").get("modalities", {})]
         chosen = list(modalities or declared)
         for seed in split_seeds:
             ensure_split_set(root, seed, progress)

@@ -46,6 +46,7 @@ from plantwatch.data.splits import (
 from plantwatch.data.statistics import STATISTICS_JSON, Statistics
 from plantwatch.errors import UserError
 from plantwatch.ids import checked_id
+from plantwatch.tables import read_json
 
 JOURNAL = "rows.jsonl.partial"
 WRITER_SETTINGS = "writer_settings.json"  # the dataset.json record a writer started with
@@ -287,7 +288,7 @@ def finalize(
     """
     root = Path(root)
     if info is None:
-        info = json.loads((root / layout.DATASET_JSON).read_text())
+        info = read_json(root / layout.DATASET_JSON, "a dataset record")
     folder = split_folder(root, split_seed)
     seed = seed if split_seed is None else split_seed
     observations = pd.read_csv(
@@ -325,7 +326,7 @@ def ensure_split_set(root: str | Path, split_seed: int | None, progress: bool = 
         return folder
     with dataset_lock(root):
         if not (folder / STATISTICS_JSON).is_file():
-            info = json.loads((Path(root) / layout.DATASET_JSON).read_text())
+            info = read_json(Path(root) / layout.DATASET_JSON, "a dataset record")
             settings = info.get("splits", {})
             finalize(
                 root, split_seed,

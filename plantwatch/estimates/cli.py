@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from plantwatch.arguments import open_fraction, positive_int
 from plantwatch.errors import UserError
 
 
@@ -53,9 +54,10 @@ def add_estimate_commands(commands: Any) -> None:
         help="canonical dataset of the plants: adds the naive reference (capacity × mean load "
         "factor of the training split)",
     )
-    aggregate.add_argument("--level", type=float, default=0.9, help="interval coverage, 0–1")
-    aggregate.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws")
-    aggregate.add_argument("--min-observations", type=int, default=3,
+    aggregate.add_argument("--level", type=open_fraction, default=0.9,
+                           help="interval coverage, 0–1")  # fmt: skip
+    aggregate.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap draws")
+    aggregate.add_argument("--min-observations", type=positive_int, default=3,
                            help="fewer: the interval is the physical range")  # fmt: skip
     aggregate.add_argument("--seed", type=int, default=0)
     aggregate.set_defaults(run=_aggregate)

@@ -37,6 +37,7 @@ from plantwatch.estimates.truth import (
 from plantwatch.ids import checked_id
 from plantwatch.sources.generation import GenerationSeries, read_annual_emissions
 from plantwatch.sources.registry import PlantRegistry
+from plantwatch.tables import read_csv
 
 AGGREGATE_JSON = "aggregate.json"
 MODEL_ESTIMATE, NAIVE_ESTIMATE = "plantwatch", "naive reference"
@@ -53,7 +54,8 @@ BIASES = (
 def read_predictions(paths: Sequence[str | Path]) -> pd.DataFrame:
     """One table from prediction CSVs (per-rank files of a multi-device run included),
     one row per observation."""
-    frames = [pd.read_csv(p, dtype={"obs_id": str, "plant_id": str}) for p in paths]
+    frames = [read_csv(p, "a prediction table", dtype={"obs_id": str, "plant_id": str})
+              for p in paths]  # fmt: skip
     table = pd.concat(frames, ignore_index=True)
     missing = [c for c in ("obs_id", "plant_id", "datetime") if c not in table]
     if missing:
@@ -78,7 +80,7 @@ def read_truth(path: str | Path, period: str, registry: str | Path | None = None
     """Truth per plant and period from a synthetic ``truth_daily.csv`` (columns ``date``,
     ``generation_mwh``, ``co2_t``) or reported annual figures (``read_annual_emissions``;
     per unit needs the ``registry`` that maps units to plants)."""
-    table = pd.read_csv(path, dtype={"plant_id": str}, nrows=1)
+    table = read_csv(path, "a truth table", dtype={"plant_id": str}, nrows=1)
     if "date" in table:
         return truth_from_daily(pd.read_csv(path, dtype={"plant_id": str}), period)
     if period != "year":

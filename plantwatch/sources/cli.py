@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from plantwatch.arguments import non_negative_float, percent, positive_int
 from plantwatch.errors import UserError
 
 
@@ -95,23 +96,24 @@ def add_source_commands(commands: Any) -> None:
     download.add_argument("--start", required=True, help="first date, YYYY-MM-DD (UTC)")
     download.add_argument("--end", required=True, help="last date, YYYY-MM-DD (UTC, inclusive)")
     download.add_argument("--product", choices=("S2L2A", "S2L1C"), default="S2L2A")
-    download.add_argument("--size", type=int, default=120, help="patch side, 10 m pixels")
-    download.add_argument("--max-cloud", type=float, default=20.0, help="scene cloud cover, %%")
+    download.add_argument("--size", type=positive_int, default=120, help="patch side, 10 m pixels")
+    download.add_argument("--max-cloud", type=percent, default=20.0, help="scene cloud cover, %%")
     download.add_argument("--s1", action="store_true", help="add a Sentinel-1 VV/VH companion")
-    download.add_argument("--s1-window-days", type=float, default=3.0,
+    download.add_argument("--s1-window-days", type=non_negative_float, default=3.0,
                           help="largest S2–S1 time gap, days")  # fmt: skip
     download.add_argument("--generation", nargs="+", help="ENTSO-E 16.1.A files (either layout)")
     download.add_argument("--annual-emissions", help="reported annual CO₂ and generation per "
                           "plant or unit (CSV; or JRC_OPEN_TEMPORAL.csv)")  # fmt: skip
     download.add_argument("--weather", help="weather CSV: plant_id, datetime and weather columns")
     download.add_argument(
-        "--tolerance-min", type=float, default=30.0,
+        "--tolerance-min", type=non_negative_float, default=30.0,
         help="largest gap to a generation interval or weather row, min",
     )  # fmt: skip
     download.add_argument("--service", choices=("sentinel-hub", "cdse"), default="sentinel-hub")
     download.add_argument("--sh-base-url", help="override the service's base URL")
     download.add_argument("--sh-token-url", help="override the service's token URL")
-    download.add_argument("--threads", type=int, default=4, help="parallel process requests")
+    download.add_argument("--threads", type=positive_int, default=4,
+                          help="parallel process requests")  # fmt: skip
     download.add_argument(
         "--dry-run", action="store_true",
         help="search the catalog, list what would be fetched, write nothing",

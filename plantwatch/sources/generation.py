@@ -30,6 +30,7 @@ import pandas as pd
 from plantwatch import physics
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.synthetic.conditions import WEATHER_COLUMNS
+from plantwatch.tables import read_csv
 
 # Normalised column name (lower case, no spaces, no unit suffix) → our name.
 COLUMN_NAMES: dict[str, str] = {
@@ -63,10 +64,7 @@ def read_generation_file(path: str | Path) -> pd.DataFrame:
         DatasetError: unreadable, or without the time, unit or generation column.
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, sep="\t", dtype=str)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{path}: not a readable tab-separated 16.1.A file ({error})") from None
+    raw = read_csv(path, "a tab-separated 16.1.A file", sep="\t", dtype=str)
     frame = raw.rename(columns=lambda c: COLUMN_NAMES.get(_normalise(c), c))
     missing = [c for c in REQUIRED if c not in frame]
     if missing:
@@ -167,15 +165,12 @@ def read_annual_emissions(path: str | Path) -> pd.DataFrame:
     and ``plant_id`` or ``unit_code``, or a JRC-PPDB-OPEN temporal table (recognised by its
     ``eic_g`` and ``cyear`` columns)."""
     path = Path(path)
-    try:
-        header = pd.read_csv(path, nrows=0).columns
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{path}: not a readable CSV ({error})") from None
+    header = read_csv(path, "a table of annual emissions", nrows=0).columns
     if {"eic_g", "cyear"} <= set(header):
         from plantwatch.sources.jrc import annual_emissions_from_jrc
 
         return annual_emissions_from_jrc(path)
-    return pd.read_csv(path, dtype={"plant_id": str, "unit_code": str})
+    return read_csv(path, "a table of annual emissions", dtype={"plant_id": str, "unit_code": str})
 
 
 def co2_t_per_h(
@@ -197,10 +192,7 @@ def read_weather(path: str | Path) -> pd.DataFrame:
     """A weather table: ``plant_id``, ``datetime`` (UTC) and the weather columns
     (``temperature_c``, ``relative_humidity_pct``, ``wind_u_ms``, ``wind_v_ms``)."""
     path = Path(path)
-    try:
-        table = pd.read_csv(path, dtype={"plant_id": str})
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{path}: not a readable CSV ({error})") from None
+    table = read_csv(path, "a weather table", dtype={"plant_id": str})
     missing = [c for c in ("plant_id", "datetime", *WEATHER_COLUMNS) if c not in table]
     if missing:
         raise DatasetError(f"{path}: missing weather columns {missing}")

@@ -22,6 +22,7 @@ import geopandas as gpd
 import pandas as pd
 
 from plantwatch.sources.registry import UNIT_SEPARATOR, PlantRegistry, RegistryError
+from plantwatch.tables import read_csv
 
 DOI = "10.5281/zenodo.3574566"
 ATTRIBUTION = (
@@ -35,10 +36,7 @@ TEMPORAL_COLUMNS = ("eic_g", "cyear", "Generation", "co2emitted")
 
 def _read(path: str | Path, columns: tuple[str, ...]) -> pd.DataFrame:
     path = Path(path)
-    try:
-        table = pd.read_csv(path, dtype={"eic_p": str, "eic_g": str})
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise RegistryError(f"{path}: not a readable CSV ({error})") from None
+    table = read_csv(path, "a JRC-PPDB-OPEN table", dtype={"eic_p": str, "eic_g": str})
     missing = [c for c in columns if c not in table]
     if missing:
         raise RegistryError(f"{path}: missing JRC-PPDB-OPEN columns {missing}")

@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from plantwatch.errors import UserError
+from plantwatch.ids import checked_id
 from plantwatch.tasks.metrics import describe_metric
 from plantwatch.tasks.registry import TASKS
 
@@ -86,43 +88,58 @@ class Study:
     def from_yaml(cls, path: str | Path) -> Study:
         """Read and check a study file; errors name the file and the key."""
         path = Path(path)
-        spec = yaml.safe_load(path.read_text()) or {}
+        if not path.is_file():
+            raise UserError(f"{path}: no such study file; see experiments/studies/")
+        try:
+            spec = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise UserError(f"{path}: not valid YAML ({error})") from None
+        if not isinstance(spec, dict):
+            raise UserError(f"{path}: a study file is a mapping of keys (name, base, …)")
         missing = [k for k in ("name", "base", "variants", "seeds") if k not in spec]
         if missing:
-            raise ValueError(f"{path}: missing keys {missing}")
-        study = cls(
-            name=str(spec["name"]),
-            base=tuple(spec["base"]),
-            args=tuple(str(a) for a in spec.get("args", [])),
-            variants=dict(spec["variants"]),
-            seeds=tuple(int(s) for s in spec["seeds"]),
-            label_fractions=tuple(float(f) for f in spec.get("label_fractions", [1.0])),
-            baselines=dict(spec.get("baselines", {})),
-            path=path,
-            split_seeds=tuple(int(s) for s in spec.get("split_seeds", [])) or (None,),
-            cut_val_labels=bool(spec.get("cut_val_labels", False)),
-            metrics=tuple(spec.get("metrics", PLANT_METRICS)),
-        )
+            raise UserError(f"{path}: missing keys {missing}")
+        try:
+            study = cls(
+                name=checked_id(spec["name"], "name", path),
+                base=tuple(spec["base"]),
+                args=tuple(str(a) for a in spec.get("args", [])),
+                variants={
+                    checked_id(k, "variant name", path): v
+                    for k, v in dict(spec["variants"]).items()
+                },
+                seeds=tuple(int(s) for s in spec["seeds"]),
+                label_fractions=tuple(float(f) for f in spec.get("label_fractions", [1.0])),
+                baselines=dict(spec.get("baselines", {})),
+                path=path,
+                split_seeds=tuple(int(s) for s in spec.get("split_seeds", [])) or (None,),
+                cut_val_labels=bool(spec.get("cut_val_labels", False)),
+                metrics=tuple(spec.get("metrics", PLANT_METRICS)),
+            )
+        except (TypeError, ValueError) as error:
+            if isinstance(error, UserError):
+                raise
+            raise UserError(f"{path}: a key has a value of the wrong kind ({error})") from None
         try:
             for metric in study.metrics:
                 describe_metric(metric)
         except KeyError as error:
-            raise ValueError(f"{path}: metrics: {error.args[0]}") from None
+            raise UserError(f"{path}: metrics: {error.args[0]}") from None
         for config in study.base + tuple(
             c for v in study.variants.values() if isinstance(v, list) for c in v
         ):
             if not Path(config).is_file():
-                raise ValueError(
+                raise UserError(
                     f"{path}: config {config} not found (paths are relative to the working folder)"
                 )
         unknown = {
             t: v for t, v in study.baselines.items() if v not in study.variants or t not in TASKS
         }
         if unknown:
-            raise ValueError(f"{path}: baselines {unknown} name unknown tasks or variants")
+            raise UserError(f"{path}: baselines {unknown} name unknown tasks or variants")
         for key, values in (("seeds", study.seeds), ("split_seeds", study.split_seeds)):
             if len(set(values)) != len(values) or not values:
-                raise ValueError(f"{path}: {key} must be distinct and at least one")
+                raise UserError(f"{path}: {key} must be distinct and at least one")
         return study
 
     def runs(self) -> list[Run]:

@@ -9,6 +9,7 @@ from plantwatch.data.check import check_dataset, detect_layout
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.geotiff import write_geotiff
 from tests.data.benge_fake import write_benge_fake
+from tests.data.fakes import copy_dataset
 from tests.data.scene_fakes import label_task, write_hanna_fake, write_smoke_plume_fake
 
 
@@ -70,3 +71,19 @@ def test_bad_input_ends_the_command_with_its_message_not_a_traceback(tmp_path, c
     error = capsys.readouterr().err.strip()
     assert stop.value.code == 2 and len(error.splitlines()) == 1
     assert error.startswith("plantwatch data: ") and "no known dataset layout" in error
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [("observations.csv", "", "observations.csv: empty; expected an observation table"),
+     ("dataset.json", '{"format": "plant', "dataset.json: not valid JSON")],
+)  # fmt: skip
+def test_a_damaged_table_or_record_is_listed_as_a_problem(
+    tiny_dataset, tmp_path, capsys, name, content, problem
+):
+    damaged = copy_dataset(tiny_dataset, tmp_path / "copy")
+    (damaged / name).write_text(content)
+    with pytest.raises(SystemExit) as stop:
+        main(["data", "check", str(damaged), "--quiet"])
+    out = capsys.readouterr().out
+    assert stop.value.code == 1 and problem in out and "canonical layout, 1 problems" in out

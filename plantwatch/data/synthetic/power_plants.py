@@ -34,6 +34,7 @@ from plantwatch.data.synthetic.conditions import load_factor_series, sample_weat
 from plantwatch.data.synthetic.landscape import Landscape, make_landscape
 from plantwatch.data.synthetic.scene import Acquisition, render_scene
 from plantwatch.data.writer import DEFAULT_LABEL_FRACTIONS, DatasetWriter, write_text_atomic
+from plantwatch.errors import UserError
 
 FIRST_DAY = datetime(2021, 1, 1, tzinfo=timezone.utc)
 PERIOD_DAYS = 730
@@ -198,11 +199,16 @@ def synthesize_power_plants(
         progress: show a progress bar.
     """
     if product_name not in ("S2L2A", "S2L1C"):
-        raise ValueError(f"synthetic product must be S2L2A or S2L1C, got {product_name!r}")
+        raise UserError(f"synthetic product must be S2L2A or S2L1C, got {product_name!r}")
+    if plants < 3:
+        raise UserError(f"plants: {plants}; at least 3 plants are needed for train, validation "
+                        "and test splits that share no plant")  # fmt: skip
     if not 1 <= per_plant <= PERIOD_DAYS:
-        raise ValueError(f"per_plant must be in 1..{PERIOD_DAYS}, got {per_plant}")
+        raise UserError(f"per_plant must be in 1..{PERIOD_DAYS}, got {per_plant}")
     if not 0.0 <= mask_fraction <= 1.0:
-        raise ValueError(f"mask_fraction must be in [0, 1], got {mask_fraction}")
+        raise UserError(f"mask_fraction must be in [0, 1], got {mask_fraction}")
+    if size < 16:
+        raise UserError(f"size: {size} px; scenes need at least 16 × 16 pixels")
     info = {
         "format": layout.FORMAT_NAME,
         "format_version": layout.FORMAT_VERSION,

@@ -12,6 +12,7 @@ from plantwatch.data import layout
 from plantwatch.data.source import DatasetSource
 from plantwatch.data.synthetic.benge import SETTINGS_JSON, synthesize_benge
 from plantwatch.data.synthetic.power_plants import synthesize_power_plants
+from plantwatch.tables import read_json
 
 
 def _warn_if_different(root: Path, on_disk: dict, configured: dict) -> None:
@@ -60,7 +61,7 @@ class SyntheticPlants(DatasetSource):
                                 **self.settings)  # fmt: skip
 
     def check(self, root: Path) -> None:
-        info = json.loads((root / layout.DATASET_JSON).read_text())
+        info = read_json(root / layout.DATASET_JSON, "a dataset record")
         on_disk = {"load_spread": 0.0, **info.get("generator", {})}  # older datasets: 0
         _warn_if_different(root, on_disk, self.settings)
 
