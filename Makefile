@@ -6,11 +6,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# uv installs the stack in seconds; it is given the same local sources as pip's own
-# configuration names (none on most machines). pip is the fallback.
+# uv installs the stack in seconds. It is given the local sources that pip's own
+# configuration names: find-links folders and file:// indexes (mirrors on this machine).
+# A remote extra index is passed only when asked (TRUST_EXTRA_INDEXES=1): resolved together
+# with the main index, any index could shadow one of its packages. pip is the fallback.
 PIP_FIND_LINKS = $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 PIP_EXTRA_INDEX = $(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null)
-UV_SOURCES = $(foreach u,$(PIP_EXTRA_INDEX),--extra-index-url $(u)) \
+EXTRA_INDEXES = $(if $(TRUST_EXTRA_INDEXES),$(PIP_EXTRA_INDEX),$(filter file://%,$(PIP_EXTRA_INDEX)))
+UV_SOURCES = $(foreach u,$(EXTRA_INDEXES),--extra-index-url $(u)) \
              $(foreach d,$(PIP_FIND_LINKS),--find-links $(d))
 
 export HF_HUB_OFFLINE := 1

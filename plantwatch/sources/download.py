@@ -32,8 +32,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import requests
 import sentinelhub
+from oauthlib.oauth2 import OAuth2Error
 from sentinelhub import SentinelHubDownloadClient
+from sentinelhub.exceptions import DownloadFailedException
 from tqdm.auto import tqdm
 
 import plantwatch
@@ -257,7 +260,19 @@ def download_dataset(
         return summary
     plan = None if dry_run else _open_plan(out, request)
     if plan is None:
-        plan = _plan(registry, settings, config, service, summary, progress)
+        try:
+            plan = _plan(registry, settings, config, service, summary, progress)
+        except OAuth2Error as error:
+            raise UserError(
+                f"{service.token_url}: the token request was refused ({error}); check "
+                "SH_CLIENT_ID and SH_CLIENT_SECRET (an OAuth client of that service)"
+            ) from None
+        except (DownloadFailedException, requests.RequestException) as error:
+            reason = str(error).splitlines()[0][:200]
+            raise UserError(
+                f"{service.base_url}: the catalog search failed ({reason}); check the service "
+                "address and the network, then rerun"
+            ) from None
     else:
         planned = set(plan["plant_id"])
         summary.no_acquisition = [

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -101,8 +102,13 @@ def credentials() -> tuple[str, str]:
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces registered secrets in log records by ``***`` (requests-oauthlib logs the
-    token request's body, client secret included, at DEBUG level)."""
+    """Replaces registered secrets and every access token in log records by ``***``
+    (requests-oauthlib logs the token request's body, client secret included, and the
+    token answer, access token included, at DEBUG level)."""
+
+    TOKENS = re.compile(
+        r"""((?:access|refresh|id)_token['"]?\s*[:=]\s*['"]?|Bearer\s+)[^'"\s,;}]+"""
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -110,10 +116,11 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if any(secret in message for secret in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, ()
+        redacted = self.TOKENS.sub(r"\1***", message)
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "***")
+        if redacted != message:
+            record.msg, record.args = redacted, ()
         return True
 
 

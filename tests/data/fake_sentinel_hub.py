@@ -24,6 +24,7 @@ import tifffile
 from tests.data.entsoe_fakes import SFTP, write_generation_file, write_registry
 
 TOKEN_PATH = "/oauth/token"
+ACCESS_TOKEN = "fake.eyJleHAiOjF9.token"
 PAGE_SIZE = 2  # small pages, so every search pages
 BANDS = {"sentinel-2-l2a": 12, "sentinel-2-l1c": 13, "sentinel-1-grd": 2}
 
@@ -39,6 +40,7 @@ class FakeSentinelHub:
         failures: status codes answered (in order) to the next process requests.
         revisit_days: days between acquisitions.
         delay_s: seconds each process answer takes.
+        token_status: the status of token answers (401: the credentials are refused).
     """
 
     cloudy_west_of: float = -180.0
@@ -46,6 +48,7 @@ class FakeSentinelHub:
     failures: list[int] = field(default_factory=list)
     revisit_days: int = 5
     delay_s: float = 0.0
+    token_status: int = 200
     process_calls: int = 0
     catalog_calls: int = 0
     token_calls: int = 0
@@ -112,11 +115,16 @@ def _handler(state: FakeSentinelHub) -> type[BaseHTTPRequestHandler]:
                 with state.lock:
                     state.token_calls += 1
                     state.secrets_seen += form.get("client_secret", [])
-                token = {"access_token": "fake.eyJleHAiOjF9.token", "token_type": "Bearer",
+                if state.token_status != 200:
+                    refusal = {"error": "invalid_client", "error_description": "Invalid client"}
+                    self._send(state.token_status, json.dumps(refusal).encode(),
+                               "application/json")  # fmt: skip
+                    return
+                token = {"access_token": ACCESS_TOKEN, "token_type": "Bearer",
                          "expires_in": 3600}  # fmt: skip
                 self._send(200, json.dumps(token).encode(), "application/json")
                 return
-            if self.headers.get("Authorization", "") != "Bearer fake.eyJleHAiOjF9.token":
+            if self.headers.get("Authorization", "") != f"Bearer {ACCESS_TOKEN}":
                 self._send(401, b'{"error": "unauthorized"}', "application/json")
                 return
             payload = json.loads(body or b"{}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import subprocess
@@ -22,7 +23,7 @@ from plantwatch.sources.download import DownloadSettings, download_dataset
 from plantwatch.sources.labels import ObservationLabels
 from plantwatch.sources.registry import PlantRegistry
 from tests.data.entsoe_fakes import SFTP, two_plants, write_generation_file, write_registry
-from tests.data.fake_sentinel_hub import TOKEN_PATH, FakeSentinelHub, serve
+from tests.data.fake_sentinel_hub import ACCESS_TOKEN, TOKEN_PATH, FakeSentinelHub, serve
 
 SECRET = "s3cret-never-shown"
 REPO = Path(__file__).resolve().parents[2]
@@ -96,7 +97,8 @@ def test_download_writes_a_dataset_the_reader_and_check_accept(
     # the secret went to the token endpoint only, and nowhere else
     assert fake.secrets_seen == [SECRET]
     text = caplog.text + capsys.readouterr().out
-    assert SECRET not in text
+    assert SECRET not in text and ACCESS_TOKEN not in text
+    assert "Obtained token {'access_token': '***'" in caplog.text  # the record is kept, redacted
     for path in (tmp_path / "ds").rglob("*"):
         assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
     assert not credentials.exists() and not (tmp_path / "home").exists()  # no config written
@@ -220,6 +222,44 @@ def test_a_registry_id_that_is_a_path_is_refused_before_any_request(
     assert stop.value.code == 2 and "plant_id '../../../x' is not a safe id" in error
     assert str(registry_path) in error and not (tmp_path / "ds").exists()
     assert not (tmp_path.parent / "x.tif").exists()
+
+
+@pytest.mark.parametrize("credentials_set", [True, False])
+def test_refused_or_missing_credentials_end_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    credentials_set: bool,
+) -> None:  # fmt: skip
+    registry_path = plants(tmp_path).write(tmp_path / "registry.csv")
+    if not credentials_set:
+        monkeypatch.delenv("SH_CLIENT_SECRET")
+    with serve(FakeSentinelHub(token_status=401)) as fake:
+        with pytest.raises(SystemExit) as stop:
+            main(["download", str(registry_path), str(tmp_path / "ds"), "--start", "2021-06-01",
+                  "--end", "2021-06-10", "--quiet", "--sh-base-url", fake.url,
+                  "--sh-token-url", fake.url + TOKEN_PATH])  # fmt: skip
+        assert fake.catalog_calls == 0
+    error = capsys.readouterr().err.strip()
+    expected = ("the token request was refused ((invalid_client) Invalid client); check "
+                "SH_CLIENT_ID and SH_CLIENT_SECRET") if credentials_set else (
+                "no Sentinel Hub credentials: set SH_CLIENT_ID and SH_CLIENT_SECRET")  # fmt: skip
+    assert stop.value.code == 2 and len(error.splitlines()) == 1 and expected in error
+    assert SECRET not in error and not (tmp_path / "ds").exists()
+
+
+def test_an_incomplete_download_exits_1_and_says_to_rerun(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quick = functools.partial(sentinel.make_config, retry_sleep_s=0.01)
+    monkeypatch.setattr(sentinel, "make_config", quick)
+    registry_path = plants(tmp_path).filter(countries=["Poland"]).write(tmp_path / "r.csv")
+    with serve(FakeSentinelHub(failures=[500] * 4)) as fake:
+        with pytest.raises(SystemExit) as stop:
+            main(["download", str(registry_path), str(tmp_path / "ds"), "--start", "2021-06-01",
+                  "--end", "2021-06-20", "--size", "16", "--threads", "1", "--quiet",
+                  "--sh-base-url", fake.url, "--sh-token-url", fake.url + TOKEN_PATH])  # fmt: skip
+    out = tmp_path / "ds"
+    assert stop.value.code == f"{out} is incomplete; rerun the same command to finish it"
+    assert "1 failed; rerun the same command to retry them" in capsys.readouterr().out
 
 
 def test_services_and_credentials() -> None:
