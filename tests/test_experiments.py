@@ -1,8 +1,10 @@
 """Every YAML file in experiments/ trains: fast_dev_run on CPU with tiny data on top."""
 
+import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -130,9 +132,13 @@ def test_the_multitask_model_trains_on_a_downloaded_dataset(tmp_path):
         f"--trainer.default_root_dir={tmp_path / 'runs'}",
         *CPU_RUN,
     ]
+    rows = (root / "observations.csv").read_text()
     metrics, cli = fit_and_test(args)
     assert cli.trainer.current_epoch == 2 and not cli.model.hparams.use_aux
-    assert metrics["power_mae_mw"] >= 0.0 and 0.0 <= metrics["fuel_accuracy"] <= 1.0
+    assert cli.datamodule.source is None  # the quickstart's generator is not inherited
+    assert json.loads((root / "dataset.json").read_text())["source"] == "download"
+    assert (root / "observations.csv").read_text() == rows
+    assert np.isfinite(metrics["power_mae_mw"]) and np.isfinite(metrics["fuel_accuracy"])
 
 
 def test_the_benge_preset_serves_batches_of_every_modality(tmp_path):
