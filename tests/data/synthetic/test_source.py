@@ -15,8 +15,9 @@ from plantwatch.errors import UserError
 def test_a_generator_never_writes_into_a_partial_download(tmp_path):
     root = tmp_path / "downloaded"
     with DatasetWriter(root, {"source": "download", "product": "S2L2A"}) as writer:
+        origin = from_origin(500_000, 5_600_000, 10, 10)
         writer.add({"obs_id": "P1_20210601", "plant_id": "P1"},
-                   np.ones((12, 8, 8), np.uint16), "EPSG:32634", from_origin(500_000, 5_600_000, 10, 10))  # fmt: skip
+                   np.ones((12, 8, 8), np.uint16), "EPSG:32634", origin)  # fmt: skip
     before = sorted(p.name for p in root.rglob("*"))
     source = SyntheticPlants(plants=3, per_plant=1, size=16, progress=False)
     with pytest.raises(UserError, match=r"holds part of a dataset written with other settings"):
