@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from plantwatch.data.observations import PlantObservations
 from plantwatch.models.multitask_unet import MultiTaskUNet
 from plantwatch.tasks.intervals import LEVELS, RegressionIntervals
 from plantwatch.tasks.losses import spread_loss
@@ -34,7 +35,7 @@ def test_spread_loss_trains_the_spread_not_the_mean(kind: str) -> None:
     loss = spread_loss(log_sigma, mean, target, present, scale=2.0, kind=kind)
     # e = (10 − 12) / 2 = −1, log σ = 0.5
     expected = 0.5 * math.exp(-1.0) + 0.5 if kind == "gaussian" else math.exp(-0.5) + 0.5
-    assert float(loss) == pytest.approx(expected)
+    assert loss.item() == pytest.approx(expected)
     loss.backward()
     assert mean.grad is None or float(mean.grad.abs().sum()) == 0.0
     assert float(log_sigma.grad[1]) == 0.0 and float(log_sigma.grad[0]) != 0.0
@@ -76,8 +77,11 @@ def test_a_run_with_spreads_reports_coverage_and_keeps_the_calibration(tmp_path:
             "--model.init_args.tasks=[fuel, power, co2]", "--model.init_args.uncertainty=laplace",
             "--trainer.max_epochs=2"]  # fmt: skip
     metrics, cli = fit_and_test(args)
-    assert 0.0 <= metrics["power_coverage"] <= 1.0 and "co2_coverage_95" in metrics
-    assert metrics["power_interval_width_mw"] > 0
+    labelled = PlantObservations(tmp_path / "ds", split="test").labels()["has_power"].sum()
+    coverage = [metrics[f"power_coverage_{round(100 * level)}"] for level in LEVELS]
+    assert coverage == sorted(coverage) and metrics["power_coverage"] == coverage[4]  # 90 %
+    assert all(abs(c * labelled - round(c * labelled)) < 1e-6 for c in coverage)  # shares
+    assert math.isfinite(metrics["power_interval_width_mw"])  # calibrated: a finite quantile
     quantiles = cli.model.intervals.quantiles
     assert math.isfinite(float(quantiles[0, LEVELS.index(0.5)]))
     best = cli.trainer.checkpoint_callback.best_model_path
