@@ -130,11 +130,12 @@ def test_augmented_batches_repeat_for_the_same_seed(tmp_path, workers):
     dm.prepare_data()
     dm.setup("fit")
 
-    def first_epoch() -> torch.Tensor:
-        torch.manual_seed(123)
+    def first_epoch(seed: int) -> torch.Tensor:
+        torch.manual_seed(seed)
         return torch.cat([b["image"] for b in dm.train_dataloader()])
 
-    torch.testing.assert_close(first_epoch(), first_epoch())
+    torch.testing.assert_close(first_epoch(123), first_epoch(123))
+    assert not torch.equal(first_epoch(123), first_epoch(124))  # the seed decides them
 
 
 class NoFuel(Dataset):

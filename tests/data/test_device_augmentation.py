@@ -71,7 +71,8 @@ def test_randomness_is_per_sample_and_repeats_for_a_seed():
     first, again, other = run(3), run(3), run(4)
     assert torch.equal(first["image"], again["image"]) and torch.equal(first["mask"], again["mask"])
     assert not torch.equal(first["image"], other["image"])
-    assert len({tuple(v.flatten().tolist()) for v in first["mask"]}) > 1  # per sample
+    assert len({tuple(v.flatten().tolist()) for v in first["image"]}) == 16  # per sample
+    assert len({tuple(v.flatten().tolist()) for v in first["mask"]}) >= 4  # geometry too
 
 
 def test_radiometry_varies_only_the_optical_image_within_its_bounds():

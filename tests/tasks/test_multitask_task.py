@@ -348,12 +348,12 @@ def test_the_compile_switch_compiles_in_place_and_keeps_checkpoint_keys():
     assert list(compiled.state_dict()) == list(eager.state_dict())  # no _orig_mod. prefix
 
 
-@pytest.mark.slow
 def test_a_compiled_model_computes_what_the_eager_one_does():
-    """About 70 s of inductor compilation on 2 CPU cores."""
+    """The encoder and a global head (no decoder): about 25 s of inductor compilation on 2
+    CPU cores, where the whole U-Net takes 70 s."""
     torch.manual_seed(0)
-    eager = MultiTaskTask(figure_examples=0).eval()
-    compiled = MultiTaskTask(compile=True, figure_examples=0).eval()
+    eager = MultiTaskTask(tasks=["power"], figure_examples=0).eval()
+    compiled = MultiTaskTask(tasks=["power"], compile=True, figure_examples=0).eval()
     compiled.load_state_dict(eager.state_dict())
     batch = {"image": torch.rand(2, 12, 32, 32), "aux": torch.zeros(2, 4),
              "capacity": torch.full((2,), 500.0),

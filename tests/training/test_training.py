@@ -186,6 +186,10 @@ def test_the_same_seed_and_config_give_identical_test_metrics(tmp_path, workers)
     second, _ = fit_and_test([*args, "--trainer.logger.init_args.version=b"])
     assert first == second and "power_mae_mw" in first
     assert "val_power_mae_mw" in first and "val_selection_loss" in first
+    if workers == 0:  # and the seed matters: another one trains another model
+        other, _ = fit_and_test([*args, "--seed_everything=4",
+                                 "--trainer.logger.init_args.version=c"])  # fmt: skip
+        assert other["val_selection_loss"] != first["val_selection_loss"]
 
 
 def test_the_ddp_preset_trains_two_cpu_processes_on_the_packed_path(tmp_path):
