@@ -279,3 +279,26 @@ def test_label_efficiency_variants_take_their_encoders_from_the_zoo(tmp_path, mo
     assert all(torch.equal(v, source.model.encoder.state_dict()[k]) for k, v in encoder.items())
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     assert cli.trainer.state.finished
+
+
+def test_a_failing_run_is_named_and_the_others_are_tabulated(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    study = yaml.safe_load(write_study(tmp_path).read_text())
+    study.update(seeds=[0], baselines={}, metrics=["power_mae_mw"], variants={
+        "multitask": study["variants"]["multitask"],
+        "broken": {"model": {"init_args": {"tasks": ["no_such_task"]}}},
+    })  # fmt: skip
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(study))
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    with pytest.raises(SystemExit) as stop:
+        main(["compare", str(tmp_path / "tiny.yaml"), "--root", str(runs),
+              "--results", str(results)])  # fmt: skip
+    assert stop.value.code == "1 runs failed: ['broken/frac1/seed0']"
+    log = runs / "tiny" / "broken" / "frac1" / "seed0" / "stdout.log"
+    assert f"broken/frac1/seed0: FAILED (exit 1, see {log.parent}/stdout.log)" in (
+        capsys.readouterr().out
+    )
+    assert "no_such_task" in log.read_text()
+    frame = pd.read_csv(results / "tiny.csv")
+    variants = frame["variant"].tolist()
+    assert variants.count("multitask") == 1 and "broken" not in variants
