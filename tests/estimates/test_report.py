@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -132,3 +133,41 @@ def test_a_rerun_replaces_the_last_outputs_and_a_foreign_folder_is_refused(
         main(["aggregate", str(predictions), str(mine)])
     assert stop.value.code == 2 and "did not write" in capsys.readouterr().err
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+def test_the_naive_reference_of_a_dataset_matches_a_hand_computation(
+    tmp_path: Path, tiny_dataset: Path
+) -> None:
+    table = pd.read_csv(tiny_dataset / "observations.csv", dtype={"obs_id": str, "plant_id": str})
+    test_ids = (tiny_dataset / "splits" / "test.txt").read_text().split()
+    train_ids = (tiny_dataset / "splits" / "train.txt").read_text().split()
+    observed = table.set_index("obs_id").loc[test_ids].reset_index()
+    exact = observed.rename(columns={"generation_mw": "power_mw"})[
+        ["obs_id", "plant_id", "datetime", "capacity_mw", "power_mw", "co2_t_per_h"]]
+    exact.to_csv(tmp_path / "predictions.csv", index=False)  # a perfect model of each overpass
+    out = tmp_path / "out"
+    main(["aggregate", str(tmp_path / "predictions.csv"), str(out), "--dataset",
+          str(tiny_dataset), "--truth", str(tiny_dataset / "truth_daily.csv")])  # fmt: skip
+    scores = pd.read_csv(out / "scores_year.csv").set_index(["estimate", "quantity"])
+
+    train = table.set_index("obs_id").loc[train_ids]
+    load = (train["generation_mw"] / train["capacity_mw"]).groupby(train["fuel_type"]).mean()
+    daily = pd.read_csv(tiny_dataset / "truth_daily.csv", dtype={"plant_id": str})
+    daily["year"] = daily["date"].str[:4]
+    truth = daily.groupby(["plant_id", "year"])["generation_mwh"].sum()
+    years = observed.assign(year=observed["datetime"].str[:4])[
+        ["plant_id", "year", "capacity_mw", "fuel_type"]].drop_duplicates(["plant_id", "year"])
+    hours = years["year"].map(lambda y: 8784.0 if int(y) % 4 == 0 else 8760.0)
+    reference = years["capacity_mw"] * years["fuel_type"].map(load) * hours
+    errors = reference.to_numpy() - truth.loc[list(zip(years["plant_id"], years["year"],
+                                                       strict=True))].to_numpy()  # fmt: skip
+    naive = scores.loc[("naive reference", "generation_mwh")]
+    assert naive["n"] == len(years)
+    assert naive["rmse"] == pytest.approx(np.sqrt((errors**2).mean()) / 1e6)  # TWh
+    assert naive["bias"] == pytest.approx(errors.mean() / 1e6)
+    # a perfect per-overpass model is exactly the sampling-only estimate
+    model = scores.loc[("plantwatch", "generation_mwh")]
+    sampling = scores.loc[("true overpass values (sampling only)", "generation_mwh")]
+    assert model[["rmse", "mae", "bias"]].tolist() == pytest.approx(
+        sampling[["rmse", "mae", "bias"]].tolist()
+    )
