@@ -176,3 +176,57 @@ def test_fraction_errors_are_in_percentage_points():
     assert describe_metric("land_cover_fractions_mae_pp") == (
         "land-cover fractions MAE (percentage points)", False)  # fmt: skip
     assert describe_metric("land_cover_iou_cropland") == ("land cover IoU of cropland", True)
+
+
+def _random_epoch(samples: int = 11) -> tuple[dict, dict]:
+    """Outputs and a batch of ``samples`` with random targets and random label presence."""
+    generator = torch.Generator().manual_seed(5)
+    mask = (torch.rand(samples, 16, 16, generator=generator) > 0.7).long()
+    mask[torch.rand(samples, 16, 16, generator=generator) > 0.9] = 255  # unlabelled pixels
+    batch = {
+        "mask": mask, "fuel": torch.randint(0, 4, (samples,), generator=generator),
+        "power": torch.rand(samples, generator=generator) * 900,
+        "co2": torch.rand(samples, generator=generator) * 800,
+    }  # fmt: skip
+    for key in ("mask", "fuel", "power", "co2"):
+        batch[f"has_{key}"] = torch.rand(samples, generator=generator) > 0.3
+    outputs = {
+        "plume": torch.randn(samples, 16, 16, generator=generator) * 3,
+        "fuel": torch.randn(samples, 4, generator=generator),
+        "power": batch["power"] + torch.randn(samples, generator=generator) * 100,
+        "co2": batch["co2"] + torch.randn(samples, generator=generator) * 100,
+    }
+    return outputs, batch
+
+
+def _metrics_of(shares: list[slice]) -> dict[str, float]:
+    outputs, batch = _random_epoch()
+    metrics = TaskMetrics(get_tasks(["plume", "fuel", "power", "co2"]))
+    for part in shares:
+        metrics.update({k: v[part] for k, v in outputs.items()},
+                       {k: v[part] for k, v in batch.items()})  # fmt: skip
+    values = {k: float(v) for k, v in metrics.compute().items()}
+    values.update({f"count_{k}": float(v) for k, v in metrics.labelled_counts().items()})
+    return values
+
+
+def _rank(rank: int, rendezvous: str, out: str) -> None:
+    torch.distributed.init_process_group("gloo", init_method=rendezvous, rank=rank, world_size=2)
+    # uneven shards: rank 0 reads two batches (4 + 3 samples), rank 1 one batch of 4
+    shares = [slice(0, 4), slice(4, 7)] if rank == 0 else [slice(7, 11)]
+    torch.save(_metrics_of(shares), f"{out}/rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_metrics_over_two_processes_with_uneven_shards_equal_one_processs(tmp_path):
+    single = _metrics_of([slice(0, 5), slice(5, 11)])
+    torch.multiprocessing.start_processes(
+        _rank, args=(f"file://{tmp_path / 'rendezvous'}", str(tmp_path)), nprocs=2,
+        start_method="spawn",
+    )  # fmt: skip
+    for rank in (0, 1):
+        synced = torch.load(tmp_path / f"rank{rank}.pt")
+        assert synced.keys() == single.keys()
+        for name, value in single.items():
+            assert synced[name] == pytest.approx(value, rel=1e-5, abs=1e-6), (rank, name)
+    assert single["count_power"] < 11 and "plume_iou" in single  # flags took effect
