@@ -99,6 +99,11 @@ def _predictions_without_columns(tmp: Path, _: Path) -> list[str]:
     return ["aggregate", str(tmp / "p.csv"), str(tmp / "out")]
 
 
+def _predictions_escaping(tmp: Path, _: Path) -> list[str]:
+    (tmp / "p.csv").write_text("obs_id,plant_id,datetime,power_mw\na,../../x,2021-01-01,1\n")
+    return ["aggregate", str(tmp / "p.csv"), str(tmp / "out")]
+
+
 def _malformed_manifest(tmp: Path, _: Path) -> list[str]:
     (tmp / "m.yaml").write_text(json.dumps({"name": "x"}))
     return ["data", "fetch", str(tmp / "m.yaml"), str(tmp / "root")]
@@ -140,6 +145,8 @@ MISTAKES: list[tuple[str, Prepare, str]] = [
      "loads checkpoints from local files only"),
     ("preview of a truncated dataset.json", _truncated_info, "dataset.json: not valid JSON"),
     ("aggregate of a table without times", _predictions_without_columns, "no ['plant_id', "),
+    ("aggregate of a plant id that is a path", _predictions_escaping,
+     "plant_id '../../x' is not a safe id"),
     ("aggregate level of 90", _fixed("aggregate", "TMP/p.csv", "TMP/o", "--level", "90"),
      "'90' is not a number strictly between 0 and 1"),
     ("fetch of an unknown dataset", _fixed("data", "fetch", "smoke-plume", "TMP/r"),

@@ -80,3 +80,10 @@ def test_the_same_seed_gives_the_same_augmentation():
         a = first({"image": image, "mask": mask})
         b = second({"image": image, "mask": mask})
         np.testing.assert_array_equal(a["image"], b["image"])
+    other = Augmentation(crop_size=20)
+    other.set_random_seed(12)
+    outputs = [other({"image": image, "mask": mask})["image"] for _ in range(3)]
+    seeded = Augmentation(crop_size=20)
+    seeded.set_random_seed(11)
+    assert any(not np.array_equal(o, seeded({"image": image, "mask": mask})["image"])
+               for o in outputs)  # fmt: skip
