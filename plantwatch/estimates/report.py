@@ -4,9 +4,10 @@ intervals, scored against the truth where it is known, beside the naive referenc
 Writes into ``OUT``: ``estimates_<period>.csv`` (one row per plant and period),
 ``scores_<period>.csv`` and ``summary_<period>.md`` (with a truth),
 ``figures/<plant>_<period>.png`` (estimates with intervals, the truth and the reference),
-``unused_rows.csv`` (obs ids of rows without a time or a value, and why) and
-``aggregate.json`` (the settings). Everything is written into a scratch folder beside
-``OUT`` that then takes its place: a rerun replaces the outputs of the last run, never
+``unused_rows_<period>.csv`` (obs ids of rows without a time or a value, and why) and
+``aggregate_<period>.json`` (the settings and the files written). Everything is written
+into a scratch folder beside ``OUT`` (with the other period's outputs carried over) that
+then takes its place: a rerun replaces the outputs of the last run of that period, never
 mixes with them, and a killed run leaves ``OUT`` as it was. A folder that holds anything
 else is refused.
 """
@@ -39,7 +40,7 @@ from plantwatch.sources.generation import GenerationSeries, read_annual_emission
 from plantwatch.sources.registry import PlantRegistry
 from plantwatch.tables import read_csv
 
-AGGREGATE_JSON = "aggregate.json"
+AGGREGATE_JSON = "aggregate_{period}.json"  # the record of one period's outputs
 MODEL_ESTIMATE, NAIVE_ESTIMATE = "plantwatch", "naive reference"
 # The observed overpasses' true values aggregated alike: a perfect per-observation model,
 # so its error is what the sampling of a few clear-sky days costs.
@@ -182,7 +183,8 @@ def run_aggregate(
         UserError: ``out`` holds files of something else, or no row has a time.
     """
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / AGGREGATE_JSON).is_file():
+    records = sorted(out.glob(AGGREGATE_JSON.format(period="*"))) if out.is_dir() else []
+    if out.exists() and any(out.iterdir()) and not records:
         raise UserError(f"{out}: holds files that plantwatch aggregate did not write; choose "
                         "an empty or new folder for OUT")  # fmt: skip
     table = read_predictions(predictions)
@@ -194,11 +196,15 @@ def run_aggregate(
     scratch = out.with_name(f".{out.name}.partial")
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "figures").mkdir(parents=True)
+    for record in records:  # the other period's outputs stay; this period's are replaced
+        if record.name != AGGREGATE_JSON.format(period=period):
+            for name in [*json.loads(record.read_text())["files"], record.name]:
+                shutil.copy2(out / name, scratch / name)
     estimates = aggregate_predictions(table, period, level, n_boot, min_observations, seed=seed)
     written = {"estimates": f"estimates_{period}.csv"}
     estimates.to_csv(scratch / written["estimates"], index=False)
     if len(unused):
-        written["unused"] = "unused_rows.csv"
+        written["unused"] = f"unused_rows_{period}.csv"
         unused.to_csv(scratch / written["unused"], index=False)
     reference = reference_for(dataset, estimates) if dataset else None
     truth_table = combined_truth(period, truth, truth_generation, registry)
@@ -217,15 +223,17 @@ def run_aggregate(
         (scratch / written["summary"]).write_text(
             _summary(table_out, estimates, period, level, truth or "ENTSO-E 16.1.A", unmatched)
         )
+    figures = []
     for plant in sorted(estimates["plant_id"].unique()):
         own = [None if t is None else t[t["plant_id"] == plant] for t in (truth_table, reference)]
-        figure = plant_figure(plant, estimates, *own)
-        figure.savefig(scratch / "figures" / f"{plant}_{period}.png", dpi=100)
+        figures.append(f"figures/{plant}_{period}.png")
+        plant_figure(plant, estimates, *own).savefig(scratch / figures[-1], dpi=100)
     settings = {"predictions": list(map(str, predictions)), "period": period,
                 "truth": truth and str(truth), "dataset": dataset and str(dataset),
                 "level": level, "n_boot": n_boot, "min_observations": min_observations,
-                "seed": seed, "files": sorted(written.values())}  # fmt: skip
-    (scratch / AGGREGATE_JSON).write_text(json.dumps(settings, indent=2) + "\n")
+                "seed": seed, "files": sorted(written.values()) + figures}  # fmt: skip
+    record = scratch / AGGREGATE_JSON.format(period=period)
+    record.write_text(json.dumps(settings, indent=2) + "\n")
     _replace_folder(scratch, out)
     return {key: out / name for key, name in written.items()}
 

@@ -25,7 +25,7 @@ import json
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from plantwatch.data.synthetic.conditions import WEATHER_COLUMNS
 from plantwatch.data.writer import DatasetWriter, write_text_atomic
 from plantwatch.errors import UserError
 from plantwatch.sources import sentinel
+from plantwatch.sources.download_summary import DownloadSummary
 from plantwatch.sources.labels import ObservationLabels
 from plantwatch.sources.registry import PlantRegistry
 
@@ -80,55 +81,6 @@ class DownloadSettings:
     service: str = "sentinel-hub"
     base_url: str | None = None
     token_url: str | None = None
-
-
-@dataclass
-class DownloadSummary:
-    """What a download did; ``complete`` when ``dataset.json`` was written."""
-
-    plants: int = 0
-    planned: int = 0
-    written: int = 0
-    fetched_now: int = 0
-    catalog_requests: int = 0
-    process_requests: int = 0
-    no_acquisition: list[str] = field(default_factory=list)
-    no_s1: int = 0
-    skipped_no_data: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    with_generation: int = 0
-    complete: bool = False
-    already_complete: bool = False
-
-    def lines(self) -> list[str]:
-        """The summary as printable lines."""
-        if self.already_complete:
-            return ["the dataset is complete from an earlier run of the same request; "
-                    "nothing to do"]  # fmt: skip
-        out = [
-            f"plants: {self.plants}; planned observations: {self.planned}; written: "
-            f"{self.written} ({self.fetched_now} fetched now); with generation: "
-            f"{self.with_generation}",
-            f"requests: {self.catalog_requests} catalog searches, {self.process_requests} "
-            "process requests",
-        ]
-        if self.no_acquisition:
-            out.append(
-                f"no clear acquisition for {len(self.no_acquisition)} plants: "
-                + ", ".join(self.no_acquisition)
-            )
-        if self.no_s1:
-            out.append(f"{self.no_s1} acquisitions left out: no Sentinel-1 within the window")
-        if self.skipped_no_data:
-            out.append(
-                f"{len(self.skipped_no_data)} patches skipped for no-data pixels: "
-                + ", ".join(self.skipped_no_data[:10])
-            )
-        for obs_id, error in list(self.failed.items())[:10]:
-            out.append(f"failed {obs_id}: {error}")
-        if self.failed:
-            out.append(f"{len(self.failed)} failed; rerun the same command to retry them")
-        return out
 
 
 def _plan(

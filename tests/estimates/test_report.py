@@ -101,7 +101,7 @@ def test_rows_without_a_time_or_a_value_are_named_and_left_out(tmp_path: Path, c
     assert "left out: 1 rows with no datetime, 1 rows with no power_mw (e.g. A_late, A_blank" in (
         printed
     )
-    unused = pd.read_csv(tmp_path / "out" / "unused_rows.csv")
+    unused = pd.read_csv(tmp_path / "out" / "unused_rows_year.csv")
     assert unused.values.tolist() == [["A_late", "no datetime"], ["A_blank", "no power_mw"]]
     estimates = pd.read_csv(tmp_path / "out" / "estimates_year.csv").iloc[0]
     assert estimates["generation_mwh"] == pytest.approx(250.0 * 8760)  # the 4 with a value
@@ -120,10 +120,16 @@ def test_a_rerun_replaces_the_last_outputs_and_a_foreign_folder_is_refused(
     out = tmp_path / "out"
     main(["aggregate", str(tmp_path / "two.csv"), str(out), "--truth", str(truth)])
     assert sorted(p.name for p in (out / "figures").iterdir()) == ["A_year.png", "B_year.png"]
+    main(["aggregate", str(tmp_path / "two.csv"), str(out), "--period", "month"])
     main(["aggregate", str(predictions), str(out)])  # no truth, plant A only
-    assert sorted(p.name for p in out.iterdir()) == ["aggregate.json", "estimates_year.csv",
-                                                     "figures"]  # fmt: skip
-    assert [p.name for p in (out / "figures").iterdir()] == ["A_year.png"]
+    # the months stay as they were; the years are replaced: no scores, no plant B
+    assert sorted(p.name for p in out.iterdir()) == [
+        "aggregate_month.json", "aggregate_year.json", "estimates_month.csv",
+        "estimates_year.csv", "figures",
+    ]  # fmt: skip
+    assert sorted(p.name for p in (out / "figures").iterdir()) == [
+        "A_month.png", "A_year.png", "B_month.png",
+    ]  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     mine = tmp_path / "mine"
     mine.mkdir()
