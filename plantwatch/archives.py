@@ -23,6 +23,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from plantwatch.errors import UserError
+from plantwatch.ids import inside
 
 READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, lzma.LZMAError,
                zlib.error)  # fmt: skip
@@ -86,16 +87,22 @@ def _untar(archive: Path, target: Path) -> None:
 
 
 def _unzip(archive: Path, target: Path) -> None:
+    """Write each member to a path built and checked here (no links, nothing outside)."""
     with zipfile.ZipFile(archive) as bundle:
+        bundle.testzip()
         for member in bundle.infolist():
             name = PurePosixPath(member.filename.replace("\\", "/"))
-            mode = member.external_attr >> 16
             if name.is_absolute() or ".." in name.parts:
                 raise MemberRefused(f"member {member.filename!r} leaves the folder")
-            if stat.S_ISLNK(mode):
+            if stat.S_ISLNK(member.external_attr >> 16):
                 raise MemberRefused(f"member {member.filename!r} is a symbolic link")
-        bundle.testzip()
-        bundle.extractall(target)
+            path = inside(target, Path(*name.parts))
+            if member.is_dir():
+                path.mkdir(parents=True, exist_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with bundle.open(member) as source, path.open("wb") as sink:
+                shutil.copyfileobj(source, sink)
 
 
 def _merge(source: Path, target: Path) -> None:

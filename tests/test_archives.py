@@ -1,5 +1,6 @@
 import io
 import tarfile
+import zipfile
 
 import pytest
 
@@ -80,3 +81,15 @@ def test_a_python_without_the_data_filter_is_refused(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="lacks tarfile's 'data' filter.*upgrade Python"):
         unpack_archive(benign_tar(tmp_path / "a.tar.gz"), tmp_path / "root")
     assert not (tmp_path / "root" / "images").exists()
+
+
+def test_a_zip_unpacks_its_folders_and_files(tmp_path):
+    archive = tmp_path / "ok.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("images/positive/", b"")
+        bundle.writestr("images/positive/a.tif", b"x" * 300)
+        bundle.writestr("labels.csv", b"obs_id\na\n")
+    unpack_archive(archive, tmp_path / "root")
+    assert _everything(tmp_path / "root") == ["images", "images/positive",
+                                              "images/positive/a.tif", "labels.csv"]  # fmt: skip
+    assert (tmp_path / "root" / "images" / "positive" / "a.tif").read_bytes() == b"x" * 300
