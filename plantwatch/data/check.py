@@ -142,6 +142,22 @@ def check_dataset(root: str | Path, progress: bool = True) -> tuple[str, list[st
         return kind, check_scenes(root, (120,), progress)
     if kind == "hanna2021":
         return kind, check_hanna_table(root) + check_scenes(root, (120, 300), progress)
-    from plantwatch.data.benge.dataset import check_benge
-
     return kind, check_benge(root, progress=progress)
+
+
+def check_benge(root: str | Path, subset: str = "ben-ge-8k", progress: bool = True) -> list[str]:
+    """Every problem of a ben-ge folder: its tables and split files, then each patch as read."""
+    from plantwatch.data.benge import tables
+    from plantwatch.data.benge.dataset import MODALITY_KEYS, BenGe
+
+    try:
+        dataset = BenGe(root, modalities=MODALITY_KEYS)
+    except DatasetError as error:
+        return [str(error)]
+    problems = []
+    for split in tables.find_splits(Path(root), subset).paths:
+        try:
+            BenGe(root, split=split, subset=subset, modalities=("image",), targets=())
+        except DatasetError as error:
+            problems.append(str(error))
+    return problems + read_problems(dataset, progress)

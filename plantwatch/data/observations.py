@@ -28,10 +28,9 @@ from plantwatch.bands import band_indices, product
 from plantwatch.data import layout
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.geotiff import read_geotiff
-from plantwatch.data.sample import FUEL_UNKNOWN, MASK_UNLABELLED, flag_key
+from plantwatch.data.sample import FUEL_UNKNOWN, MASK_UNLABELLED, WEATHER_COLUMNS, flag_key
 from plantwatch.data.splits import read_split, split_folder
 from plantwatch.data.statistics import STATISTICS_JSON, Statistics, default_statistics
-from plantwatch.data.synthetic.conditions import WEATHER_COLUMNS
 from plantwatch.data.writer import JOURNAL
 from plantwatch.tables import read_csv, read_json
 

@@ -31,6 +31,15 @@ from typing import Any
 import torch
 from torch.utils.data import default_collate
 
+# The weather columns of an observation table, in the order of ``aux``: 2 m air temperature
+# (°C), relative humidity (%), wind components towards east and north (m/s).
+WEATHER_COLUMNS: tuple[str, ...] = (
+    "temperature_c",
+    "relative_humidity_pct",
+    "wind_u_ms",
+    "wind_v_ms",
+)
+
 MASK_UNLABELLED = 255
 FUEL_UNKNOWN = -1
 

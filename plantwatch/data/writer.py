@@ -34,6 +34,7 @@ from rasterio.crs import CRS
 from rasterio.transform import Affine
 from tqdm.auto import tqdm
 
+from plantwatch.atomic import write_text_atomic
 from plantwatch.data import layout
 from plantwatch.data.geotiff import read_geotiff, write_geotiff
 from plantwatch.data.splits import (
@@ -66,14 +67,6 @@ def dataset_lock(root: str | Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``<path>.partial``, then rename it: a killed writer leaves no
-    truncated ``path``."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    partial.replace(path)
 
 
 def _exclusive_lock(path: Path) -> IO[str]:

@@ -27,6 +27,7 @@ from torch import nn
 from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.checkpoints import load_checkpoint
 from plantwatch.errors import UserError
+from plantwatch.scalar_modalities import SCALAR_MODALITIES
 
 ZOO_WEIGHTS = "encoder.pt"
 ZOO_CARD = "card.yaml"
@@ -90,8 +91,6 @@ def input_channels(
     ``branch`` when the task has an encoder per modality: late fusion, or ``branched``), the
     further spatial channels of early fusion, and the scalar channels (``aux_0`` …,
     ``season``, ``climate_zone_0`` …) where they are fused."""
-    from plantwatch.tasks.base import SCALAR_MODALITIES
-
     extras = dict(hparams.get("extra_modalities") or {})
     late = bool(extras) and (branched or hparams.get("fusion", "early") == "late")
     uses_image = hparams.get("use_image", True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from segmentation_models_pytorch.base import SegmentationHead
 from torch import nn
 
-from plantwatch.tasks.registry import TaskSpec
+from plantwatch.task_registry import TaskSpec
 
 
 def dense_head(spec: TaskSpec, decoder_channels: int) -> nn.Module:

@@ -5,7 +5,7 @@ when a dense task (plume, land-cover map …) is selected; each dense task has i
 head on the decoder's last feature map and comes out at input resolution. Global tasks
 (fuel, power, CO₂, climate zone …) have an MLP on the pooled encoder features (optionally
 also the pooled decoder output) concatenated with ``aux``. Heads follow the task's kind
-(``tasks/registry.py``); the plant tasks' outputs pass through their physics hooks
+(``task_registry.py``); the plant tasks' outputs pass through their physics hooks
 (``models/plant_physics.py``):
 
 - power (MW): capacity × a load factor clamped to [0, 1] (straight-through, so a plant
@@ -46,7 +46,7 @@ from torch import nn
 from plantwatch.models.fusion import EarlyFusion, FusionOperator, LateFusionEncoder
 from plantwatch.models.heads import dense_head, global_head
 from plantwatch.models.plant_physics import physics_co2, power_from_load_factor
-from plantwatch.tasks.registry import PLANT_TASKS, get_tasks
+from plantwatch.task_registry import PLANT_TASKS, get_tasks
 
 DECODER_CHANNELS: tuple[int, ...] = (256, 128, 64, 32, 16)
 
@@ -59,7 +59,7 @@ class MultiTaskUNet(nn.Module):
     Args:
         in_channels: channels of the optical image (0: the image is no input; then
             ``extra_inputs`` must hold a spatial modality).
-        tasks: names of registered tasks (``tasks/registry.py``).
+        tasks: names of registered tasks (``task_registry.py``).
         encoder: smp encoder name (``resnet18``, ``resnet50``, ``efficientnet-b0``, ``tu-…``).
         aux_features: length of the ``aux`` vector fed to the global heads (0: none).
         co2_mode: ``head``, ``physics`` or ``physics_corrected`` (the latter two need the

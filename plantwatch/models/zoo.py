@@ -26,8 +26,8 @@ import torch
 import yaml
 from torch import nn
 
+from plantwatch.atomic import write_text_atomic
 from plantwatch.checkpoints import load_checkpoint
-from plantwatch.data.writer import write_text_atomic
 from plantwatch.errors import UserError
 from plantwatch.ids import checked_id, inside
 from plantwatch.models.encoders import (

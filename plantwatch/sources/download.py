@@ -40,11 +40,12 @@ from sentinelhub.exceptions import DownloadFailedException
 from tqdm.auto import tqdm
 
 import plantwatch
+from plantwatch.atomic import write_text_atomic
 from plantwatch.bands import product as product_bands
 from plantwatch.data import layout
+from plantwatch.data.sample import WEATHER_COLUMNS
 from plantwatch.data.sites import group_sites
-from plantwatch.data.synthetic.conditions import WEATHER_COLUMNS
-from plantwatch.data.writer import DatasetWriter, write_text_atomic
+from plantwatch.data.writer import DatasetWriter
 from plantwatch.errors import UserError
 from plantwatch.sources import sentinel
 from plantwatch.sources.download_summary import DownloadSummary

@@ -13,10 +13,10 @@ from matplotlib.figure import Figure
 from plantwatch.studies.runner import run_dir
 from plantwatch.studies.spec import Study
 from plantwatch.studies.worker import BASELINES, METRICS
+from plantwatch.task_registry import TASKS
 from plantwatch.tasks.intervals import LEVELS
 from plantwatch.tasks.metrics import describe_metric, task_of
 from plantwatch.tasks.plots import reliability_figure
-from plantwatch.tasks.registry import TASKS
 
 
 def metric_label(metric: str) -> str:

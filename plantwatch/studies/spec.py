@@ -27,8 +27,8 @@ import yaml
 
 from plantwatch.errors import UserError
 from plantwatch.ids import checked_id
+from plantwatch.task_registry import TASKS
 from plantwatch.tasks.metrics import describe_metric
-from plantwatch.tasks.registry import TASKS
 
 # The record's columns of a plant study (headline test metrics, best first).
 PLANT_METRICS: tuple[str, ...] = (

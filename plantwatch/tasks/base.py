@@ -32,12 +32,9 @@ from torch import nn
 from torch.utils.tensorboard.summary import hparams
 
 from plantwatch.data.statistics import Statistics
-from plantwatch.tasks.registry import KOPPEN_GEIGER
+from plantwatch.scalar_modalities import SCALAR_MODALITIES
 
 NO_DECAY_NAMES = ("log_vars",)  # learned loss weights
-# Scalar modalities that can be fused as constant channels, with their vector length (aux:
-# the weather vector, its length set by the task).
-SCALAR_MODALITIES: dict[str, int] = {"aux": 0, "season": 1, "climate_zone": len(KOPPEN_GEIGER)}
 
 
 def scalar_vector(batch: Mapping[str, Any], key: str, aux: torch.Tensor | None) -> torch.Tensor:

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from plantwatch.task_registry import TaskSpec
 from plantwatch.tasks.metrics import TaskMetrics
 from plantwatch.tasks.plume_reference import TRUE_PLUME, true_plume_reference
-from plantwatch.tasks.registry import TaskSpec
 
 MEAN = "predict-the-mean"
 CAPACITY = "capacity × mean load factor"

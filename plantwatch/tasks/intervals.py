@@ -19,8 +19,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from plantwatch.estimates.conformal import conformal_quantile, nonconformity
+from plantwatch.task_registry import TaskSpec
 from plantwatch.tasks.plots import interval_width_figure, reliability_figure
-from plantwatch.tasks.registry import TaskSpec
 
 LEVELS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 

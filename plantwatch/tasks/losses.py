@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from plantwatch.tasks.registry import SEGMENTATION_IGNORE, TaskSpec
+from plantwatch.task_registry import SEGMENTATION_IGNORE, TaskSpec
 
 RegressionLoss = Literal["huber", "l1"]
 Uncertainty = Literal["none", "gaussian", "laplace"]

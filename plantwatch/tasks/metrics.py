@@ -39,7 +39,7 @@ from torchmetrics.classification import (
 )
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
-from plantwatch.tasks.registry import SEGMENTATION_IGNORE, TASKS, TaskSpec
+from plantwatch.task_registry import SEGMENTATION_IGNORE, TASKS, TaskSpec
 
 # Metric suffix → (label, higher is better); regression suffixes carry the unit tag.
 _SUFFIXES: dict[str, tuple[str, bool]] = {

@@ -26,7 +26,9 @@ from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.statistics import Statistics
 from plantwatch.models.encoders import input_channels, load_encoder_weights
 from plantwatch.models.multitask_unet import CO2Mode, MultiTaskUNet
-from plantwatch.tasks.base import SCALAR_MODALITIES, BaseTask
+from plantwatch.scalar_modalities import SCALAR_MODALITIES
+from plantwatch.task_registry import PLANT_TASKS, get_tasks
+from plantwatch.tasks.base import BaseTask
 from plantwatch.tasks.intervals import RegressionIntervals, sigma_key
 from plantwatch.tasks.losses import (
     LossWeighting,
@@ -37,7 +39,6 @@ from plantwatch.tasks.losses import (
 )
 from plantwatch.tasks.metrics import TaskMetrics
 from plantwatch.tasks.plots import ExampleCollector, confusion_figure, scatter_figure
-from plantwatch.tasks.registry import PLANT_TASKS, get_tasks
 
 STAGES = ("train", "val", "test")
 

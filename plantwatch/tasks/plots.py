@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 
 from plantwatch.bands import WORLDCOVER_COLOURS
 from plantwatch.data.preview import rgb_composite
-from plantwatch.tasks.registry import SEGMENTATION_IGNORE, WORLDCOVER_NAMES, TaskSpec
+from plantwatch.task_registry import SEGMENTATION_IGNORE, WORLDCOVER_NAMES, TaskSpec
 
 
 class ExampleCollector:

@@ -22,8 +22,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from tqdm.auto import tqdm
 
 from plantwatch.bands import RGB, band_indices
+from plantwatch.task_registry import SEGMENTATION_IGNORE, TaskSpec
 from plantwatch.tasks.metrics import TaskMetrics
-from plantwatch.tasks.registry import SEGMENTATION_IGNORE, TaskSpec
 
 TRUE_PLUME = "true-plume reference (reads true masks)"
 PLUME_FEATURES: tuple[str, ...] = ("plume_pixels", "plume_extent_px", "plume_brightness")

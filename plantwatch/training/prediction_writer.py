@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 from rasterio.transform import Affine
 
+from plantwatch.atomic import write_text_atomic
 from plantwatch.data.geotiff import write_geotiff
-from plantwatch.data.writer import write_text_atomic
 from plantwatch.ids import checked_id
-from plantwatch.tasks.registry import TASKS
+from plantwatch.task_registry import TASKS
 
 PLUME_THRESHOLD = 0.5
 PREDICTIONS_CSV = "predictions.csv"

@@ -4,7 +4,8 @@ import rasterio
 import torch
 
 from plantwatch.bands import L2A_BAND_NAMES
-from plantwatch.data.benge.dataset import BenGe, acquisition, check_benge
+from plantwatch.data.benge.dataset import BenGe, acquisition
+from plantwatch.data.check import check_benge
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.sample import collate_samples
 from plantwatch.data.transforms import Augmentation

@@ -3,7 +3,7 @@ import torch
 
 from plantwatch import physics
 from plantwatch.models.multitask_unet import MultiTaskUNet
-from plantwatch.tasks.registry import TASKS, TaskSpec, register_task
+from plantwatch.task_registry import TASKS, TaskSpec, register_task
 
 
 @pytest.fixture(scope="module")

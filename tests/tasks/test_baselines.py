@@ -2,8 +2,8 @@ import pandas as pd
 import pytest
 import torch
 
+from plantwatch.task_registry import get_tasks
 from plantwatch.tasks.baselines import CAPACITY, MEAN, baseline_metrics
-from plantwatch.tasks.registry import get_tasks
 
 
 def test_mean_and_capacity_baselines():

@@ -10,10 +10,10 @@ import torch
 
 from plantwatch.data.observations import PlantObservations
 from plantwatch.models.multitask_unet import MultiTaskUNet
+from plantwatch.task_registry import TASKS
 from plantwatch.tasks.intervals import LEVELS, RegressionIntervals
 from plantwatch.tasks.losses import spread_loss
 from plantwatch.tasks.metrics import describe_metric
-from plantwatch.tasks.registry import TASKS
 from plantwatch.training.cli import fit_and_test
 from tests.data.fakes import tiny_cli_args
 

@@ -3,8 +3,8 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, mean_absolute_error, r2_score
 
+from plantwatch.task_registry import get_tasks
 from plantwatch.tasks.metrics import BothNonEmptyIoU, TaskMetrics, describe_metric
-from plantwatch.tasks.registry import get_tasks
 
 
 def batch(mask, has_mask, fuel=None, power=None):

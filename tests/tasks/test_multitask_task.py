@@ -6,13 +6,12 @@ import torch
 
 from plantwatch.data.datamodule import DataModule
 from plantwatch.data.observations import PlantObservations
-from plantwatch.data.sample import collate_samples
+from plantwatch.data.sample import WEATHER_COLUMNS, collate_samples
 from plantwatch.data.splits import read_split
 from plantwatch.data.statistics import default_statistics
-from plantwatch.data.synthetic.conditions import WEATHER_COLUMNS
+from plantwatch.task_registry import TASKS, TaskSpec, register_task
 from plantwatch.tasks.metrics import TaskMetrics
 from plantwatch.tasks.multitask_task import MultiTaskTask
-from plantwatch.tasks.registry import TASKS, TaskSpec, register_task
 from tests.data.fakes import copy_dataset, make_dataset
 
 

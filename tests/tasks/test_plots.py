@@ -2,8 +2,8 @@ import numpy as np
 import torch
 
 from plantwatch.bands import L2A_BAND_NAMES
+from plantwatch.task_registry import get_tasks
 from plantwatch.tasks.plots import ExampleCollector, scatter_figure
-from plantwatch.tasks.registry import get_tasks
 
 
 def batch_of(plants: list[str]) -> dict:

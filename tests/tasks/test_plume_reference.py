@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from plantwatch.bands import L2A_BAND_NAMES
+from plantwatch.task_registry import get_tasks
 from plantwatch.tasks.plume_reference import plume_features, true_plume_reference
-from plantwatch.tasks.registry import get_tasks
 
 
 def sample(rows: int, cols: int, has_mask: bool = True) -> dict:

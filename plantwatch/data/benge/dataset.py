@@ -40,10 +40,9 @@ from plantwatch.data.benge import tables
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.geotiff import read_geotiff
 from plantwatch.data.resample import stack_at_10m
-from plantwatch.data.sample import MASK_UNLABELLED, flag_key
+from plantwatch.data.sample import MASK_UNLABELLED, WEATHER_COLUMNS, flag_key
 from plantwatch.data.splits import nested_label_fractions, split_by_plant
 from plantwatch.data.statistics import default_statistics
-from plantwatch.data.synthetic.conditions import WEATHER_COLUMNS
 
 MODALITY_KEYS: tuple[str, ...] = ("image", "image_s1", "dem", "lulc")
 TARGET_KEYS: tuple[str, ...] = (
@@ -310,20 +309,3 @@ class BenGe(Dataset):
             known = bool(scalars["has_season"])
             sample["season"] = torch.tensor(float(scalars["season"]) if known else 0.0)
             sample["has_season"] = torch.tensor(known)
-
-
-def check_benge(root: str | Path, subset: str = "ben-ge-8k", progress: bool = True) -> list[str]:
-    """Every problem of a ben-ge folder: its tables and split files, then each patch as read."""
-    try:
-        dataset = BenGe(root, modalities=MODALITY_KEYS)
-    except DatasetError as error:
-        return [str(error)]
-    problems = []
-    for split in tables.find_splits(Path(root), subset).paths:
-        try:
-            BenGe(root, split=split, subset=subset, modalities=("image",), targets=())
-        except DatasetError as error:
-            problems.append(str(error))
-    from plantwatch.data.check import read_problems
-
-    return problems + read_problems(dataset, progress)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from plantwatch.bands import WORLDCOVER_CLASSES
 from plantwatch.data.errors import DatasetError
-from plantwatch.data.synthetic.conditions import WEATHER_COLUMNS
+from plantwatch.data.sample import WEATHER_COLUMNS
 
 META_COLUMNS: tuple[str, ...] = ("patch_id", "patch_id_s1", "timestamp_s2")
 KELVIN_OFFSET = 273.15

@@ -14,12 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-WEATHER_COLUMNS: tuple[str, ...] = (
-    "temperature_c",
-    "relative_humidity_pct",
-    "wind_u_ms",
-    "wind_v_ms",
-)
+from plantwatch.data.sample import WEATHER_COLUMNS
 
 
 @dataclass(frozen=True)
