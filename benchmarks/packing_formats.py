@@ -22,10 +22,10 @@ from litdata import StreamingDataLoader, StreamingDataset, optimize
 from torch.utils.data import DataLoader
 
 from plantwatch.bench import loader_rate
-from plantwatch.data.observations import PlantObservations
-from plantwatch.data.packed import PackedDataset
-from plantwatch.data.packing import pack_dataset
-from plantwatch.data.sample import collate_samples
+from plantwatch.data.loading.sample import collate_samples
+from plantwatch.data.packing.reader import PackedDataset
+from plantwatch.data.packing.writer import pack_dataset
+from plantwatch.data.readers.observations import PlantObservations
 from plantwatch.data.synthetic.power_plants import synthesize_power_plants
 
 SECONDS, BATCH, SCENES, REPEATS = 5.0, 16, 128, 8

@@ -23,15 +23,15 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
-from plantwatch.data.datamodule import DataModule
-from plantwatch.data.device_augmentation import DeviceAugmentation
-from plantwatch.data.observations import PlantObservations
-from plantwatch.data.packed import PackedDataset
-from plantwatch.data.packing import pack_dataset
-from plantwatch.data.sample import collate_samples
+from plantwatch.data.augmentation.device import DeviceAugmentation
+from plantwatch.data.augmentation.transforms import Augmentation
+from plantwatch.data.loading.datamodule import DataModule
+from plantwatch.data.loading.sample import collate_samples
+from plantwatch.data.packing.reader import PackedDataset
+from plantwatch.data.packing.writer import pack_dataset
+from plantwatch.data.readers.observations import PlantObservations
 from plantwatch.data.synthetic.power_plants import synthesize_power_plants
 from plantwatch.data.synthetic.source import SyntheticPlants
-from plantwatch.data.transforms import Augmentation
 from plantwatch.tasks.multitask_task import MultiTaskTask
 
 # Dense bf16 tensor throughput by device name, TFLOP/s (vendor data sheets, SXM parts).

@@ -75,18 +75,18 @@ def _zoo_list(args: argparse.Namespace) -> None:
 
 
 def _preview(args: argparse.Namespace) -> None:
-    from plantwatch.data.check import detect_layout
+    from plantwatch.data.tools.check import detect_layout
 
     out = args.out or Path(args.root) / "preview.png"
     if detect_layout(args.root) == "ben-ge":
-        from plantwatch.data.benge.preview import render_benge_preview as render
+        from plantwatch.data.readers.benge.preview import render_benge_preview as render
     else:
-        from plantwatch.data.preview import render_preview as render
+        from plantwatch.data.tools.preview import render_preview as render
     print(f"preview of {args.root}: {render(args.root, out, count=args.count)}")
 
 
 def _data_check(args: argparse.Namespace) -> None:
-    from plantwatch.data.check import check_dataset
+    from plantwatch.data.tools.check import check_dataset
 
     layout, problems = check_dataset(args.root, progress=not args.quiet)
     for problem in problems:
@@ -100,25 +100,25 @@ def _data_convert(args: argparse.Namespace) -> None:
     settings = {"size": args.size, "site_distance_m": args.site_distance_m,
                 "split_seed": args.split_seed, "progress": not args.quiet}  # fmt: skip
     if args.kind == "smoke-plumes":
-        from plantwatch.data.smoke_plumes import convert_smoke_plumes
+        from plantwatch.data.readers.smoke_plumes import convert_smoke_plumes
 
         root = convert_smoke_plumes(args.src, args.out, **settings)
     else:
-        from plantwatch.data.hanna2021 import convert_hanna2021
+        from plantwatch.data.readers.hanna2021 import convert_hanna2021
 
         root = convert_hanna2021(args.src, args.out, table=args.table, **settings)
     print(f"wrote {root} (plantwatch data check {root}; preview: plantwatch preview {root})")
 
 
 def _data_fetch(args: argparse.Namespace) -> None:
-    from plantwatch.data.fetch import fetch
+    from plantwatch.data.tools.fetch import fetch
 
     root = fetch(args.name, args.root, base_url=args.base_url, progress=not args.quiet)
     print(f"fetched {args.name} into {root}")
 
 
 def _data_pack(args: argparse.Namespace) -> None:
-    from plantwatch.data.packing import pack_folder
+    from plantwatch.data.packing.writer import pack_folder
 
     seeds = [None if s == "none" else int(s) for s in args.split_seed]
     out = pack_folder(args.root, args.out, modalities=args.modalities, split_seeds=seeds,

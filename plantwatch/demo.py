@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from plantwatch.data.preview import render_preview
+from plantwatch.data.tools.preview import render_preview
 from plantwatch.tasks.baselines import datamodule_baselines
 from plantwatch.tasks.metrics import describe_metric
 

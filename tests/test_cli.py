@@ -64,8 +64,8 @@ def test_check_lists_every_bad_observation(tiny_dataset, tmp_path, capsys):
 
 
 def test_data_pack_copies_the_split_sets_it_is_asked_for(tmp_path, capsys):
-    from plantwatch.data.packed import PackedDataset
-    from plantwatch.data.splits import read_split
+    from plantwatch.data.format.splits import read_split
+    from plantwatch.data.packing.reader import PackedDataset
 
     source = make_dataset(tmp_path / "ds", plants=6, per_plant=2, size=32)
     main(["data", "pack", str(source), str(tmp_path / "packed"), "--split-seed", "none", "4",

@@ -23,8 +23,8 @@ import geopandas as gpd
 import pandas as pd
 from matplotlib.figure import Figure
 
-from plantwatch.data import layout
-from plantwatch.data.splits import read_split
+from plantwatch.data.format import layout
+from plantwatch.data.format.splits import read_split
 from plantwatch.errors import UserError
 from plantwatch.estimates.aggregate import QUANTITIES, aggregate_predictions, unusable_rows
 from plantwatch.estimates.truth import (

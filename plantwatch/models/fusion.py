@@ -1,7 +1,7 @@
 """Data fusion of modalities chosen by name: early fusion (one input tensor) and late fusion
 (one encoder per modality, fused at every U-Net skip level).
 
-Inputs are a dict by sample key (``data/sample.py``): spatial modalities [B, C_k, H, W]
+Inputs are a dict by sample key (``data/loading/sample.py``): spatial modalities [B, C_k, H, W]
 (``image``, ``image_s1``, ``dem`` …) and scalar or vector modalities [B, A_k] (``aux``
 weather, ``season``, a one-hot ``climate_zone`` …), all normalised.
 

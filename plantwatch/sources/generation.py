@@ -29,7 +29,7 @@ import pandas as pd
 
 from plantwatch import physics
 from plantwatch.data.errors import DatasetError
-from plantwatch.data.sample import WEATHER_COLUMNS
+from plantwatch.data.loading.sample import WEATHER_COLUMNS
 from plantwatch.tables import read_csv
 
 # Normalised column name (lower case, no spaces, no unit suffix) → our name.

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from plantwatch.data.sample import WEATHER_COLUMNS
+from plantwatch.data.loading.sample import WEATHER_COLUMNS
 from plantwatch.sources.generation import (
     GenerationSeries,
     co2_t_per_h,

@@ -38,7 +38,7 @@ from sentinelhub import (
 )
 
 from plantwatch.bands import product
-from plantwatch.data.layout import PIXEL_SIZE_M
+from plantwatch.data.format.layout import PIXEL_SIZE_M
 
 EVALSCRIPTS = Path(__file__).resolve().parents[2] / "data_sources" / "evalscripts"
 S1_BANDS: tuple[str, ...] = ("VV", "VH")

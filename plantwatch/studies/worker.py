@@ -31,7 +31,7 @@ def annual_scores(cli: Any, run_dir: Path) -> dict[str, dict[str, float]]:
     model, the naive reference, the true overpass values): the best checkpoint predicts the
     test split into ``RUN_DIR/predictions/``, ``plantwatch aggregate`` scores it into
     ``RUN_DIR/annual/``. Empty without a truth or a power/CO₂ task."""
-    from plantwatch.data import layout
+    from plantwatch.data.format import layout
     from plantwatch.estimates.report import annual_metrics, run_aggregate
     from plantwatch.training.prediction_writer import PREDICTIONS_CSV, PredictionWriter
 

@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.tensorboard.summary import hparams
 
-from plantwatch.data.statistics import Statistics
+from plantwatch.data.format.statistics import Statistics
 from plantwatch.scalar_modalities import SCALAR_MODALITIES
 
 NO_DECAY_NAMES = ("log_vars",)  # learned loss weights
@@ -203,7 +203,7 @@ class BaseTask(L.LightningModule):
             self.set_statistics(dataset.statistics, dataset.aux_columns)
         else:
             warnings.warn(
-                "the data exposes no training statistics (use plantwatch.data.datamodule."
+                "the data exposes no training statistics (use plantwatch.data.loading.datamodule."
                 "DataModule, or call set_statistics): inputs are fed unnormalised",
                 stacklevel=2,
             )

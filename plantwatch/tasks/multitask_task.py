@@ -23,7 +23,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from plantwatch.bands import L2A_BAND_NAMES
-from plantwatch.data.statistics import Statistics
+from plantwatch.data.format.statistics import Statistics
 from plantwatch.models.encoders import input_channels, load_encoder_weights
 from plantwatch.models.multitask_unet import CO2Mode, MultiTaskUNet
 from plantwatch.scalar_modalities import SCALAR_MODALITIES

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from plantwatch.bands import WORLDCOVER_COLOURS
-from plantwatch.data.preview import rgb_composite
+from plantwatch.data.tools.preview import rgb_composite
 from plantwatch.task_registry import SEGMENTATION_IGNORE, WORLDCOVER_NAMES, TaskSpec
 
 

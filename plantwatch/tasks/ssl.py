@@ -10,7 +10,7 @@ of the encoder's pooled features: each sample is classified by its k most simila
 validation samples *of other plants* (or acquisitions), so several views of one plant
 cannot vote for each other. The encoder is what transfer takes: a checkpoint of either task
 is an ``encoder_checkpoint`` of `MultiTaskTask` (the cross-modal one gives its Sentinel-2
-branch). Views are made on the device (``data/batch_augmentation.py``); run the data
+branch). Views are made on the device (``data/augmentation/views.py``); run the data
 without the CPU augmentation (``augmentation: null``).
 """
 
@@ -25,7 +25,7 @@ from lightly.models.modules import SimCLRProjectionHead
 from torch import nn
 
 from plantwatch.bands import L2A_BAND_NAMES
-from plantwatch.data.batch_augmentation import MultispectralViews
+from plantwatch.data.augmentation.views import MultispectralViews
 from plantwatch.models.encoders import build_encoder
 from plantwatch.tasks.base import BaseTask
 from plantwatch.tasks.contrastive_losses import (

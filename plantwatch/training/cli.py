@@ -30,7 +30,7 @@ from plantwatch.training.prediction_writer import PredictionWriter
 
 LIGHTNING_CHECKPOINT_NAMES = ("best", "last", "hpc", "registry")  # the trainer's own files
 DEFAULT_MODEL = {"class_path": "plantwatch.tasks.multitask_task.MultiTaskTask"}
-DEFAULT_DATA = {"class_path": "plantwatch.data.datamodule.DataModule"}
+DEFAULT_DATA = {"class_path": "plantwatch.data.loading.datamodule.DataModule"}
 
 VERSIONED_PACKAGES = (
     "plantwatch", "torch", "torchvision", "lightning", "segmentation-models-pytorch", "timm",

@@ -11,7 +11,7 @@ import pandas as pd
 from rasterio.transform import Affine
 
 from plantwatch.atomic import write_text_atomic
-from plantwatch.data.geotiff import write_geotiff
+from plantwatch.data.format.geotiff import write_geotiff
 from plantwatch.ids import checked_id
 from plantwatch.task_registry import TASKS
 

@@ -12,7 +12,7 @@ import pandas as pd
 import rasterio
 
 from plantwatch.bands import WORLDCOVER_CLASSES
-from plantwatch.data.geotiff import write_geotiff
+from plantwatch.data.format.geotiff import write_geotiff
 from tests.data.bigearthnet import extract_examples, s2_patches
 
 CODES = np.array(list(WORLDCOVER_CLASSES))

@@ -12,8 +12,8 @@ import rasterio
 from rasterio.warp import transform as warp_points
 
 from plantwatch.bands import L2A_BAND_NAMES
-from plantwatch.data.geotiff import read_geotiff, write_geotiff
-from plantwatch.data.resample import stack_at_10m
+from plantwatch.data.format.geotiff import read_geotiff, write_geotiff
+from plantwatch.data.format.resample import stack_at_10m
 from plantwatch.data.synthetic.realism import bigearthnet_examples
 
 

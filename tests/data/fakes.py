@@ -48,7 +48,7 @@ def tiny_cli_args(root: Path, runs: Path, **data: object) -> list[str]:
     generator.update({k: data.pop(k) for k in list(data) if k in generator})
     settings = {"root": str(root), "batch_size": 4, "num_workers": 0, **data}
     return [
-        "--data=plantwatch.data.datamodule.DataModule",
+        "--data=plantwatch.data.loading.datamodule.DataModule",
         *(f"--data.init_args.{k}={v}" for k, v in settings.items()),
         "--data.init_args.source=plantwatch.data.synthetic.source.SyntheticPlants",
         *(f"--data.init_args.source.init_args.{k}={v}" for k, v in generator.items()),

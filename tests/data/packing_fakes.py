@@ -7,8 +7,8 @@ import signal
 import sys
 from typing import Any
 
-from plantwatch.data.observations import PlantObservations
-from plantwatch.data.packing import pack_dataset
+from plantwatch.data.packing.writer import pack_dataset
+from plantwatch.data.readers.observations import PlantObservations
 
 
 class DyingObservations(PlantObservations):

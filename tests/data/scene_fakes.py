@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from rasterio.transform import from_origin
 
-from plantwatch.data.geotiff import write_geotiff
+from plantwatch.data.format.geotiff import write_geotiff
 
 UTM = "EPSG:32632"
 SITE_SPACING_M = 20_000.0

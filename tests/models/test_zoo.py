@@ -3,7 +3,7 @@ import torch
 import yaml
 
 from plantwatch.cli import main
-from plantwatch.data.observations import PlantObservations
+from plantwatch.data.readers.observations import PlantObservations
 from plantwatch.errors import UserError
 from plantwatch.models.zoo import export_encoder, list_zoo
 from plantwatch.tasks.multitask_task import MultiTaskTask

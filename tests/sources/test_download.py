@@ -15,9 +15,9 @@ import pytest
 from sentinelhub import SentinelHubDownloadClient
 
 from plantwatch.cli import main
-from plantwatch.data.check import check_dataset
-from plantwatch.data.geotiff import read_geotiff
-from plantwatch.data.observations import PlantObservations
+from plantwatch.data.format.geotiff import read_geotiff
+from plantwatch.data.readers.observations import PlantObservations
+from plantwatch.data.tools.check import check_dataset
 from plantwatch.sources import sentinel
 from plantwatch.sources.download import DownloadSettings, download_dataset
 from plantwatch.sources.labels import ObservationLabels

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from plantwatch.cli import main
-from plantwatch.data.observations import PlantObservations
+from plantwatch.data.readers.observations import PlantObservations
 from plantwatch.studies.results import (
     chosen_on_validation,
     markdown,

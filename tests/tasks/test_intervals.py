@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from plantwatch.data.observations import PlantObservations
+from plantwatch.data.readers.observations import PlantObservations
 from plantwatch.models.multitask_unet import MultiTaskUNet
 from plantwatch.task_registry import TASKS
 from plantwatch.tasks.intervals import LEVELS, RegressionIntervals

@@ -4,11 +4,11 @@ import pytest
 import rasterio
 import torch
 
-from plantwatch.data.datamodule import DataModule
-from plantwatch.data.observations import PlantObservations
-from plantwatch.data.sample import WEATHER_COLUMNS, collate_samples
-from plantwatch.data.splits import read_split
-from plantwatch.data.statistics import default_statistics
+from plantwatch.data.format.splits import read_split
+from plantwatch.data.format.statistics import default_statistics
+from plantwatch.data.loading.datamodule import DataModule
+from plantwatch.data.loading.sample import WEATHER_COLUMNS, collate_samples
+from plantwatch.data.readers.observations import PlantObservations
 from plantwatch.task_registry import TASKS, TaskSpec, register_task
 from plantwatch.tasks.metrics import TaskMetrics
 from plantwatch.tasks.multitask_task import MultiTaskTask

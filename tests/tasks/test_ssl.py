@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from plantwatch.data.batch_augmentation import MultispectralViews
-from plantwatch.data.observations import PlantObservations
-from plantwatch.data.sample import collate_samples
+from plantwatch.data.augmentation.views import MultispectralViews
+from plantwatch.data.loading.sample import collate_samples
+from plantwatch.data.readers.observations import PlantObservations
 from plantwatch.tasks.ssl import CrossModalTask, SimCLRTask, group_codes, knn_accuracy
 
 

@@ -16,7 +16,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from plantwatch.cli import main
-from plantwatch.data.splits import read_split
+from plantwatch.data.format.splits import read_split
 from plantwatch.demo import run_demo
 from plantwatch.tasks.multitask_task import MultiTaskTask
 from plantwatch.training.cli import fit_and_test

@@ -1,5 +1,5 @@
 """`plantwatch synth benge OUT`: a synthetic ben-ge in ben-ge's native layout, exactly as
-`plantwatch.data.benge.dataset.BenGe` reads the real one.
+`plantwatch.data.readers.benge.dataset.BenGe` reads the real one.
 
 Patches come in acquisitions of four neighbouring patches (one Sentinel-2 product, as in
 BigEarthNet), over Europe (36–70° N, 9° W–28° E) between June 2017 and May 2018. Each is
@@ -31,8 +31,8 @@ from tqdm.auto import tqdm
 
 from plantwatch.atomic import write_text_atomic
 from plantwatch.bands import L2A_BAND_NAMES, WORLDCOVER_CLASSES, resolutions_m
-from plantwatch.data.geotiff import write_geotiff
-from plantwatch.data.splits import split_by_plant
+from plantwatch.data.format.geotiff import write_geotiff
+from plantwatch.data.format.splits import split_by_plant
 from plantwatch.data.synthetic.benge_scene import PatchScene, make_patch
 
 PATCHES_PER_ACQUISITION = 4

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plantwatch.data.sample import WEATHER_COLUMNS
+from plantwatch.data.loading.sample import WEATHER_COLUMNS
 
 
 @dataclass(frozen=True)

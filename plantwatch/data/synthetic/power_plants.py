@@ -30,11 +30,11 @@ import plantwatch
 from plantwatch import physics
 from plantwatch.atomic import write_text_atomic
 from plantwatch.bands import product
-from plantwatch.data import layout
+from plantwatch.data.format import layout
+from plantwatch.data.format.writer import DEFAULT_LABEL_FRACTIONS, DatasetWriter
 from plantwatch.data.synthetic.conditions import load_factor_series, sample_weather
 from plantwatch.data.synthetic.landscape import Landscape, make_landscape
 from plantwatch.data.synthetic.scene import Acquisition, render_scene
-from plantwatch.data.writer import DEFAULT_LABEL_FRACTIONS, DatasetWriter
 from plantwatch.errors import UserError
 
 FIRST_DAY = datetime(2021, 1, 1, tzinfo=timezone.utc)

@@ -22,7 +22,7 @@ import pandas as pd
 from plantwatch.archives import unpack_archive
 from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.errors import DatasetError
-from plantwatch.data.geotiff import read_geotiff
+from plantwatch.data.format.geotiff import read_geotiff
 
 S1_BANDS: tuple[str, ...] = ("VV", "VH")
 

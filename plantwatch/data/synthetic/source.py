@@ -8,8 +8,8 @@ import warnings
 from pathlib import Path
 from typing import Literal
 
-from plantwatch.data import layout
-from plantwatch.data.source import DatasetSource
+from plantwatch.data.format import layout
+from plantwatch.data.loading.source import DatasetSource
 from plantwatch.data.synthetic.benge import SETTINGS_JSON, synthesize_benge
 from plantwatch.data.synthetic.power_plants import synthesize_power_plants
 from plantwatch.tables import read_json
@@ -68,7 +68,7 @@ class SyntheticPlants(DatasetSource):
 
 class SyntheticBenGe(DatasetSource):
     """Generate a synthetic ben-ge (``data/synthetic/benge.py``) into the root on first use;
-    read it with `plantwatch.data.benge.dataset.BenGe` and ``subset`` alike.
+    read it with `plantwatch.data.readers.benge.dataset.BenGe` and ``subset`` alike.
 
     Args:
         patches: number of patches (four per acquisition).

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from plantwatch.cli import main
-from plantwatch.data.benge.dataset import BenGe
+from plantwatch.data.readers.benge.dataset import BenGe
 from plantwatch.data.synthetic.benge import synthesize_benge
 
 SUBSET = "ben-ge-synthetic"

@@ -6,7 +6,7 @@ import pytest
 import rasterio
 
 from plantwatch import physics
-from plantwatch.data.splits import read_split
+from plantwatch.data.format.splits import read_split
 from plantwatch.data.synthetic.power_plants import EFFICIENCY_SPREAD, synthesize_power_plants
 from plantwatch.errors import UserError
 from tests.data.fakes import make_dataset

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from rasterio.transform import from_origin
 
+from plantwatch.data.format.writer import DatasetWriter
 from plantwatch.data.synthetic.source import SyntheticPlants
-from plantwatch.data.writer import DatasetWriter
 from plantwatch.errors import UserError
 
 
