@@ -35,10 +35,10 @@ from plantwatch.estimates.truth import (
     truth_from_generation,
     truth_from_reported,
 )
-from plantwatch.ids import checked_id
+from plantwatch.files.ids import checked_id
+from plantwatch.files.tables import read_csv
 from plantwatch.sources.generation import GenerationSeries, read_annual_emissions
 from plantwatch.sources.registry import PlantRegistry
-from plantwatch.tables import read_csv
 
 AGGREGATE_JSON = "aggregate_{period}.json"  # the record of one period's outputs
 MODEL_ESTIMATE, NAIVE_ESTIMATE = "plantwatch", "naive reference"

@@ -25,8 +25,8 @@ import yaml
 from torch import nn
 
 from plantwatch.bands import L2A_BAND_NAMES
-from plantwatch.checkpoints import load_checkpoint
 from plantwatch.errors import UserError
+from plantwatch.files.checkpoints import load_checkpoint
 from plantwatch.scalar_modalities import SCALAR_MODALITIES
 
 ZOO_WEIGHTS = "encoder.pt"

@@ -26,10 +26,10 @@ import torch
 import yaml
 from torch import nn
 
-from plantwatch.atomic import write_text_atomic
-from plantwatch.checkpoints import load_checkpoint
 from plantwatch.errors import UserError
-from plantwatch.ids import checked_id, inside
+from plantwatch.files.atomic import write_text_atomic
+from plantwatch.files.checkpoints import load_checkpoint
+from plantwatch.files.ids import checked_id, inside
 from plantwatch.models.encoders import (
     ZOO_CARD,
     ZOO_WEIGHTS,

@@ -40,13 +40,13 @@ from sentinelhub.exceptions import DownloadFailedException
 from tqdm.auto import tqdm
 
 import plantwatch
-from plantwatch.atomic import write_text_atomic
 from plantwatch.bands import product as product_bands
 from plantwatch.data.format import layout
 from plantwatch.data.format.sites import group_sites
 from plantwatch.data.format.writer import DatasetWriter
 from plantwatch.data.loading.sample import WEATHER_COLUMNS
 from plantwatch.errors import UserError
+from plantwatch.files.atomic import write_text_atomic
 from plantwatch.sources import sentinel
 from plantwatch.sources.download_summary import DownloadSummary
 from plantwatch.sources.labels import ObservationLabels

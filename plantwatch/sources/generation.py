@@ -30,7 +30,7 @@ import pandas as pd
 from plantwatch import physics
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.loading.sample import WEATHER_COLUMNS
-from plantwatch.tables import read_csv
+from plantwatch.files.tables import read_csv
 
 # Normalised column name (lower case, no spaces, no unit suffix) → our name.
 COLUMN_NAMES: dict[str, str] = {

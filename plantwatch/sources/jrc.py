@@ -21,8 +21,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from plantwatch.files.tables import read_csv
 from plantwatch.sources.registry import UNIT_SEPARATOR, PlantRegistry, RegistryError
-from plantwatch.tables import read_csv
 
 DOI = "10.5281/zenodo.3574566"
 ATTRIBUTION = (

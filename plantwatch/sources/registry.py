@@ -28,7 +28,7 @@ import pandas as pd
 
 from plantwatch import physics
 from plantwatch.data.errors import DatasetError
-from plantwatch.ids import checked_id
+from plantwatch.files.ids import checked_id
 
 COLUMNS: tuple[str, ...] = ("plant_id", "name", "country", "fuel_type", "capacity_mw", "unit_codes")
 UNIT_SEPARATOR = ";"

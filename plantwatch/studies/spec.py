@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from plantwatch.errors import UserError
-from plantwatch.ids import checked_id
+from plantwatch.files.ids import checked_id
 from plantwatch.task_registry import TASKS
 from plantwatch.tasks.metrics import describe_metric
 

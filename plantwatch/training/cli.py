@@ -22,8 +22,8 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
-from plantwatch.checkpoints import load_checkpoint, local_checkpoint
 from plantwatch.errors import UserError
+from plantwatch.files.checkpoints import load_checkpoint, local_checkpoint
 from plantwatch.tasks.base import BaseTask
 from plantwatch.tasks.multitask_task import MultiTaskTask
 from plantwatch.training.prediction_writer import PredictionWriter
@@ -87,7 +87,7 @@ class PlantwatchCLI(LightningCLI):
 
     def _parse_ckpt_path(self) -> None:
         """Lightning reads the hyperparameters of ``--ckpt_path`` here, before anything is
-        built: the file is checked first (``plantwatch/checkpoints.py``: local, tensors and
+        built: the file is checked first (``plantwatch/files/checkpoints.py``: local, tensors and
         plain values only; a URL is refused), and the trainer loads it with
         ``weights_only=True`` whatever the torch default."""
         subcommand = self.config.get("subcommand")

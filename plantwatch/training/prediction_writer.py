@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from rasterio.transform import Affine
 
-from plantwatch.atomic import write_text_atomic
 from plantwatch.data.format.geotiff import write_geotiff
-from plantwatch.ids import checked_id
+from plantwatch.files.atomic import write_text_atomic
+from plantwatch.files.ids import checked_id
 from plantwatch.task_registry import TASKS
 
 PLUME_THRESHOLD = 0.5

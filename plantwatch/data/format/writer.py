@@ -34,7 +34,6 @@ from rasterio.crs import CRS
 from rasterio.transform import Affine
 from tqdm.auto import tqdm
 
-from plantwatch.atomic import write_text_atomic
 from plantwatch.data.format import layout
 from plantwatch.data.format.geotiff import read_geotiff, write_geotiff
 from plantwatch.data.format.splits import (
@@ -46,8 +45,9 @@ from plantwatch.data.format.splits import (
 )
 from plantwatch.data.format.statistics import STATISTICS_JSON, Statistics
 from plantwatch.errors import UserError
-from plantwatch.ids import checked_id
-from plantwatch.tables import read_json
+from plantwatch.files.atomic import write_text_atomic
+from plantwatch.files.ids import checked_id
+from plantwatch.files.tables import read_json
 
 JOURNAL = "rows.jsonl.partial"
 WRITER_SETTINGS = "writer_settings.json"  # the dataset.json record a writer started with

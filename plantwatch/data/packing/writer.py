@@ -45,7 +45,7 @@ from plantwatch.data.packing.layout import (
     SHARDS_DIR,
     shard_path,
 )
-from plantwatch.tables import read_json
+from plantwatch.files.tables import read_json
 
 # ``make(split, split_seed)``: the source dataset of a split (None: every sample).
 SourceFactory = Callable[[str | None, int | None], SampleDataset]

@@ -53,7 +53,7 @@ from plantwatch.data.readers.native import (
     scene_info,
     write_scene,
 )
-from plantwatch.tables import read_csv
+from plantwatch.files.tables import read_csv
 
 DOIS = ("10.5281/zenodo.5644746", "10.5281/zenodo.5874537")
 CITATION = (

@@ -32,7 +32,7 @@ from plantwatch.data.format.splits import read_split, split_folder
 from plantwatch.data.format.statistics import STATISTICS_JSON, Statistics, default_statistics
 from plantwatch.data.format.writer import JOURNAL
 from plantwatch.data.loading.sample import FUEL_UNKNOWN, MASK_UNLABELLED, WEATHER_COLUMNS, flag_key
-from plantwatch.tables import read_csv, read_json
+from plantwatch.files.tables import read_csv, read_json
 
 Transform = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 

@@ -29,11 +29,11 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 from tqdm.auto import tqdm
 
-from plantwatch.atomic import write_text_atomic
 from plantwatch.bands import L2A_BAND_NAMES, WORLDCOVER_CLASSES, resolutions_m
 from plantwatch.data.format.geotiff import write_geotiff
 from plantwatch.data.format.splits import split_by_plant
 from plantwatch.data.synthetic.benge_scene import PatchScene, make_patch
+from plantwatch.files.atomic import write_text_atomic
 
 PATCHES_PER_ACQUISITION = 4
 SETTINGS_JSON = "synthetic_benge.json"  # written last: a folder with it is complete

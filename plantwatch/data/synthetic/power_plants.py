@@ -28,7 +28,6 @@ from tqdm.auto import tqdm
 
 import plantwatch
 from plantwatch import physics
-from plantwatch.atomic import write_text_atomic
 from plantwatch.bands import product
 from plantwatch.data.format import layout
 from plantwatch.data.format.writer import DEFAULT_LABEL_FRACTIONS, DatasetWriter
@@ -36,6 +35,7 @@ from plantwatch.data.synthetic.conditions import load_factor_series, sample_weat
 from plantwatch.data.synthetic.landscape import Landscape, make_landscape
 from plantwatch.data.synthetic.scene import Acquisition, render_scene
 from plantwatch.errors import UserError
+from plantwatch.files.atomic import write_text_atomic
 
 FIRST_DAY = datetime(2021, 1, 1, tzinfo=timezone.utc)
 PERIOD_DAYS = 730

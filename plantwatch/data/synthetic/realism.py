@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from plantwatch.archives import unpack_archive
 from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.format.geotiff import read_geotiff
+from plantwatch.files.archives import unpack_archive
 
 S1_BANDS: tuple[str, ...] = ("VV", "VH")
 

@@ -12,7 +12,7 @@ from plantwatch.data.format import layout
 from plantwatch.data.loading.source import DatasetSource
 from plantwatch.data.synthetic.benge import SETTINGS_JSON, synthesize_benge
 from plantwatch.data.synthetic.power_plants import synthesize_power_plants
-from plantwatch.tables import read_json
+from plantwatch.files.tables import read_json
 
 
 def _warn_if_different(root: Path, on_disk: dict, configured: dict) -> None:

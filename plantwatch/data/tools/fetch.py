@@ -6,7 +6,7 @@ unpack to. Each file is streamed into ``ROOT/downloads/<file>.partial`` with a p
 a rerun resumes a partial file with an HTTP range request. Only a verified file is renamed
 to ``ROOT/downloads/<file>``, and it is verified again before it is unpacked: a file whose
 checksum or size differs from the manifest is refused (deleted, never unpacked). Archives
-are unpacked safely (``plantwatch/archives.py``: nothing can land outside ``ROOT``) into
+are unpacked safely (``plantwatch/files/archives.py``: nothing can land outside ``ROOT``) into
 ``ROOT`` once (a ``.unpacked`` marker beside the download remembers it). File names in a
 manifest are plain names, never paths. Nothing is fetched unless this command is run.
 """
@@ -23,9 +23,9 @@ import requests
 import yaml
 from tqdm.auto import tqdm
 
-from plantwatch.archives import unpack_archive
 from plantwatch.data.errors import DatasetError
-from plantwatch.ids import checked_id
+from plantwatch.files.archives import unpack_archive
+from plantwatch.files.ids import checked_id
 
 MANIFESTS = Path(__file__).resolve().parents[3] / "data_sources" / "datasets"
 CHUNK_BYTES = 1 << 20

@@ -6,9 +6,9 @@ from typing import ClassVar
 import pytest
 import torch
 
-from plantwatch.checkpoints import load_checkpoint, local_checkpoint
 from plantwatch.cli import main
 from plantwatch.errors import UserError
+from plantwatch.files.checkpoints import load_checkpoint, local_checkpoint
 from plantwatch.tasks.multitask_task import MultiTaskTask
 from plantwatch.training.cli import check_checkpoint_fits
 

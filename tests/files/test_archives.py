@@ -4,8 +4,8 @@ import zipfile
 
 import pytest
 
-from plantwatch.archives import unpack_archive
 from plantwatch.errors import UserError
+from plantwatch.files.archives import unpack_archive
 from tests.data.hostile_archives import ATTACKS, TAR_MODES, benign_tar, hostile_tar, hostile_zip
 
 FORMATS = (*TAR_MODES, ".zip")

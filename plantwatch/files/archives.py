@@ -23,7 +23,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from plantwatch.errors import UserError
-from plantwatch.ids import inside
+from plantwatch.files.ids import inside
 
 READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, lzma.LZMAError,
                zlib.error)  # fmt: skip
