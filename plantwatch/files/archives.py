@@ -1,6 +1,6 @@
 """Unpacking downloaded archives so that nothing in them can write outside their folder.
 
-`unpack_archive` recognises the archive by its content (every tar flavour: plain, gzip,
+`unpack_safely` recognises the archive by its content (every tar flavour: plain, gzip,
 bzip2, xz; zip), unpacks it into a temporary folder inside the destination, and only when
 every member is out moves the result into place. Tar members must have relative names and
 pass Python's ``data`` filter (no ``..``, no links that leave the folder, no devices); zip
@@ -29,7 +29,7 @@ READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, lzma.LZM
                zlib.error)  # fmt: skip
 
 
-def unpack_archive(archive: str | Path, destination: str | Path) -> Path:
+def unpack_safely(archive: str | Path, destination: str | Path) -> Path:
     """Unpack ``archive`` (tar, tar.gz/tgz, tar.bz2/tbz2, tar.xz/txz or zip) into
     ``destination``, merging with what is there; returns ``destination``.
 

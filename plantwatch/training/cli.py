@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import platform
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -98,13 +100,14 @@ class PlantwatchCLI(LightningCLI):
             path = settings.get("ckpt_path")
             if path is not None and str(path) not in LIGHTNING_CHECKPOINT_NAMES:
                 settings["ckpt_path"] = str(local_checkpoint(path, "--ckpt_path"))
-                load_checkpoint(path, "--ckpt_path")
+                self._checkpoint = load_checkpoint(path, "--ckpt_path")  # checked once, here
         super()._parse_ckpt_path()
 
     def _check_ckpt_path(self) -> None:
-        path = self.config_init[self.subcommand].get("ckpt_path")
-        if path is not None and str(path) not in LIGHTNING_CHECKPOINT_NAMES:
-            check_checkpoint_fits(self.model, path)
+        checkpoint = getattr(self, "_checkpoint", None)
+        if checkpoint is not None:
+            path = self.config_init[self.subcommand].get("ckpt_path")
+            check_checkpoint_fits(self.model, checkpoint, path)
 
     before_fit = before_validate = before_test = before_predict = _check_ckpt_path
 
@@ -123,15 +126,17 @@ class PlantwatchCLI(LightningCLI):
         parser.link_arguments("model.init_args.bands", "data.init_args.bands")
 
 
-def check_checkpoint_fits(model: L.LightningModule, path: str | Path) -> None:
-    """Refuse a checkpoint whose weights do not fit ``model`` (another task selection,
-    encoder or band set), naming the first differences; it is loaded with
-    ``weights_only=True`` (tensors memory-mapped, so the check costs little).
+def check_checkpoint_fits(
+    model: L.LightningModule, checkpoint: Mapping[str, Any], path: str | Path
+) -> None:
+    """Refuse a checkpoint (as `load_checkpoint` read it from ``path``) whose weights do not
+    fit ``model`` (another task selection, encoder or band set), naming the first
+    differences.
 
     Raises:
-        UserError: an unsafe or unreadable file, or weights of another model.
+        UserError: no state dict, or weights of another model.
     """
-    state = load_checkpoint(path, "--ckpt_path").get("state_dict")
+    state = checkpoint.get("state_dict")
     if not isinstance(state, dict):
         raise UserError(f"--ckpt_path {path}: no state_dict; give a checkpoint of plantwatch fit")
     own = model.state_dict()

@@ -96,10 +96,10 @@ def test_a_checkpoint_of_another_model_is_refused_and_its_own_accepted(tmp_path)
     power_only, everything = MultiTaskTask(tasks=["power"]), MultiTaskTask()
     path = tmp_path / "power.ckpt"
     torch.save({"state_dict": power_only.state_dict()}, path)
-    check_checkpoint_fits(power_only, path)
+    check_checkpoint_fits(power_only, load_checkpoint(path), path)
     with pytest.raises(UserError, match=r"power.ckpt: the checkpoint is of another model \(miss"):
-        check_checkpoint_fits(everything, path)
+        check_checkpoint_fits(everything, load_checkpoint(path), path)
     torch.save({"state_dict": MultiTaskTask(tasks=["power"], bands=["B02", "B03"]).state_dict()},
                path)  # fmt: skip
     with pytest.raises(UserError, match=r"shapes \['input_mean \(2,\) ≠ \(12,\)'"):
-        check_checkpoint_fits(power_only, path)
+        check_checkpoint_fits(power_only, load_checkpoint(path), path)

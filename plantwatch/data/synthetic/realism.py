@@ -22,7 +22,7 @@ import pandas as pd
 from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.format.geotiff import read_geotiff
-from plantwatch.files.archives import unpack_archive
+from plantwatch.files.archives import unpack_safely
 
 S1_BANDS: tuple[str, ...] = ("VV", "VH")
 
@@ -56,7 +56,7 @@ def bigearthnet_examples(target: Path) -> list[Path]:
         ) from None
     folders = []
     for sensor in ("S1", "S2"):
-        unpack_archive(Path(str(package / f"BigEarthNet-{sensor}-Example.tar.bz2")), target)
+        unpack_safely(Path(str(package / f"BigEarthNet-{sensor}-Example.tar.bz2")), target)
         folders.append(target / f"BigEarthNet-{sensor}-Example")
     return folders
 

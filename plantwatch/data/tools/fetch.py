@@ -24,7 +24,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from plantwatch.data.errors import DatasetError
-from plantwatch.files.archives import unpack_archive
+from plantwatch.files.archives import unpack_safely
 from plantwatch.files.ids import checked_id
 
 MANIFESTS = Path(__file__).resolve().parents[3] / "data_sources" / "datasets"
@@ -185,7 +185,7 @@ def fetch(name: str, root: str | Path, base_url: str | None = None, progress: bo
         if entry.unpack and not marker.is_file():
             if not fresh:  # placed or changed since it was downloaded: checked again
                 verify(target, entry)
-            unpack_archive(target, root)
+            unpack_safely(target, root)
             marker.write_text("")
     absent = [p for p in manifest.expected if not (root / p).exists()]
     if absent:
