@@ -25,28 +25,40 @@ ARGS = "args.json"
 ATTEMPTS = "attempts.log"
 
 
+def predict_splits(cli: Any, run_dir: Path, splits: tuple[str, ...] = ("val", "test")) -> Path:
+    """The best checkpoint's predictions of each split in ``RUN_DIR/predictions/<split>/``
+    (the validation split calibrates plant-period intervals, the test split is scored);
+    returns ``RUN_DIR/predictions``."""
+    from plantwatch.training.prediction_writer import PredictionWriter
+
+    trainer = cli.trainer
+    writer = next(c for c in trainer.callbacks if isinstance(c, PredictionWriter))
+    best = trainer.checkpoint_callback.best_model_path or None
+    for split in splits:
+        writer.output_dir, writer.write_masks = str(run_dir / "predictions" / split), False
+        cli.datamodule.hparams.predict_split = split
+        trainer.predict(cli.model, datamodule=cli.datamodule, ckpt_path=best,
+                        return_predictions=False, weights_only=True)  # fmt: skip
+    return run_dir / "predictions"
+
+
 def annual_scores(cli: Any, run_dir: Path) -> dict[str, dict[str, float]]:
     """Per-plant annual totals of the test plants against the dataset's daily truth (a
     synthetic dataset's ``truth_daily.csv``), by estimate (``estimates/report.py``: the
     model, the naive reference, the true overpass values): the best checkpoint predicts the
-    test split into ``RUN_DIR/predictions/``, ``plantwatch aggregate`` scores it into
-    ``RUN_DIR/annual/``. Empty without a truth or a power/CO₂ task."""
+    validation and test splits into ``RUN_DIR/predictions/``, ``plantwatch aggregate``
+    scores the test split into ``RUN_DIR/annual/``. Empty without a truth or a power/CO₂
+    task."""
     from plantwatch.data.format import layout
     from plantwatch.estimates.report import annual_metrics, run_aggregate
-    from plantwatch.training.prediction_writer import PREDICTIONS_CSV, PredictionWriter
+    from plantwatch.training.prediction_writer import PREDICTIONS_CSV
 
     root = Path(cli.datamodule.root)
     truth = root / layout.TRUTH_DAILY_CSV
     if not truth.is_file() or not {"power", "co2"} & set(cli.model.tasks):
         return {}
-    trainer = cli.trainer
-    writer = next(c for c in trainer.callbacks if isinstance(c, PredictionWriter))
-    writer.output_dir, writer.write_masks = str(run_dir / "predictions"), False
-    cli.datamodule.hparams.predict_split = "test"
-    best = trainer.checkpoint_callback.best_model_path or None
-    trainer.predict(cli.model, datamodule=cli.datamodule, ckpt_path=best, return_predictions=False,
-                    weights_only=True)
-    written = run_aggregate([run_dir / "predictions" / PREDICTIONS_CSV], run_dir / "annual",
+    predictions = predict_splits(cli, run_dir)
+    written = run_aggregate([predictions / "test" / PREDICTIONS_CSV], run_dir / "annual",
                             "year", truth=truth, dataset=root)  # fmt: skip
     return annual_metrics(pd.read_csv(written["scores"]))
 

@@ -6,7 +6,10 @@ two years; each observation is a Sentinel-2 overpass on one of those days. Gener
 capacity × load factor; CO₂ = generation × the fuel's emission factor × the plant's spread
 (a less efficient plant burns more fuel per MWh). The plants' daily generation and CO₂ over
 the whole period are written too (``truth_daily.csv``), so estimates aggregated from the
-observed days can be scored against what the plants really emitted. Everything is drawn from
+observed days can be scored against what the plants really emitted. The overpass days are
+drawn uniformly (``per_plant`` of them) or as Sentinel-2 sees a plant (``sentinel2``: every
+``revisit_days`` days, clear with a chance that depends on season and latitude;
+``data/synthetic/revisits.py``). Everything is drawn from
 ``numpy.random.default_rng([seed, …])`` streams keyed by plant and observation, so the same
 seed gives the same dataset — also when a killed run is resumed: the dataset is written
 through the canonical writer, which skips the observations a killed run finished.
@@ -33,12 +36,14 @@ from plantwatch.data.format import layout
 from plantwatch.data.format.writer import DEFAULT_LABEL_FRACTIONS, DatasetWriter
 from plantwatch.data.synthetic.conditions import load_factor_series, sample_weather
 from plantwatch.data.synthetic.landscape import Landscape, make_landscape
+from plantwatch.data.synthetic.revisits import clear_overpasses
 from plantwatch.data.synthetic.scene import Acquisition, render_scene
 from plantwatch.errors import UserError
 from plantwatch.files.atomic import write_text_atomic
 
 FIRST_DAY = datetime(2021, 1, 1, tzinfo=timezone.utc)
 PERIOD_DAYS = 730
+OVERPASSES = ("uniform", "sentinel2")
 EFFICIENCY_SPREAD = 0.06  # plant-specific CO₂/MWh factor lies in [1 - s, 1 + s]
 
 
@@ -170,6 +175,8 @@ def synthesize_power_plants(
     mask_fraction: float = 1.0,
     seed: int = 0,
     load_spread: float = 0.0,
+    overpasses: str = "uniform",
+    revisit_days: int = 5,
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
     label_fractions: Sequence[float] = DEFAULT_LABEL_FRACTIONS,
@@ -183,7 +190,8 @@ def synthesize_power_plants(
     Args:
         out: dataset root; must not hold a complete dataset.
         plants: number of plants (at least 3 for train/val/test splits).
-        per_plant: observations (overpass days) per plant, at most 730.
+        per_plant: observations (overpass days) per plant, at most 730, with ``uniform``
+            overpasses; ``sentinel2`` overpasses leave the number to the sky.
         size: image height and width in 10 m pixels.
         product_name: ``S2L2A`` (12 bands) or ``S2L1C`` (13 bands, top of atmosphere).
         mask_fraction: share of observations whose plume mask is kept (0–1); real data
@@ -194,6 +202,10 @@ def synthesize_power_plants(
             load factor (clipped to ±2 std); 0: every plant of a fuel shares it (the
             datasets of earlier versions). Real fleets differ: the 17 JRC-PPDB-OPEN plants'
             annual capacity factors 2015–18 have an interquartile range of 0.46–0.76.
+        overpasses: ``uniform`` (``per_plant`` days drawn uniformly, the datasets of earlier
+            versions) or ``sentinel2`` (every ``revisit_days`` days, clear by the cloud
+            climate: ~20–30 a plant-year in Europe).
+        revisit_days: days between overpasses with ``sentinel2``.
         val_fraction: approximate share of observations (by plant) for validation.
         test_fraction: approximate share of observations (by plant) for testing.
         label_fractions: nested subsets of the training split written as split files.
@@ -206,6 +218,10 @@ def synthesize_power_plants(
                         "and test splits that share no plant")  # fmt: skip
     if not 1 <= per_plant <= PERIOD_DAYS:
         raise UserError(f"per_plant must be in 1..{PERIOD_DAYS}, got {per_plant}")
+    if overpasses not in OVERPASSES:
+        raise UserError(f"overpasses must be one of {OVERPASSES}, got {overpasses!r}")
+    if revisit_days < 1:
+        raise UserError(f"revisit_days must be at least 1, got {revisit_days}")
     if not 0.0 <= mask_fraction <= 1.0:
         raise UserError(f"mask_fraction must be in [0, 1], got {mask_fraction}")
     if size < 16:
@@ -219,6 +235,9 @@ def synthesize_power_plants(
             "version": plantwatch.__version__,
             "seed": seed, "plants": plants, "per_plant": per_plant, "size": size,
             "mask_fraction": mask_fraction, "load_spread": load_spread,
+            # recorded only when not the default, so earlier datasets stay identical
+            **({"overpasses": overpasses, "revisit_days": revisit_days}
+               if overpasses != "uniform" else {}),
         },
         "product": product_name,
         "bands": list(product(product_name).bands),
@@ -232,14 +251,18 @@ def synthesize_power_plants(
         fuels = plant_rng.permutation(
             [physics.FUEL_NAMES[i % physics.NUM_FUELS] for i in range(plants)]
         )
-        total = plants * per_plant
+        drawn = [_draw_plant(plant_rng, p, fuel_name) for p, fuel_name in enumerate(fuels)]
+        seen = None
+        if overpasses == "sentinel2":  # their own streams, drawn before any scene
+            seen = [clear_overpasses(np.random.default_rng([seed, 5, p]), plant.lat, PERIOD_DAYS,
+                                     revisit_days=revisit_days) for p, plant in enumerate(drawn)]
+        total = plants * per_plant if seen is None else sum(map(len, seen))
         masked = np.random.default_rng([seed, 3]).permutation(total)[: round(mask_fraction * total)]
         keep_mask = set(masked.tolist())
 
-        plant_rows, truth = [], []
+        plant_rows, truth, first = [], [], 0
         bar = tqdm(total=total, desc="synthesising scenes", unit="scene", disable=not progress)
-        for p, fuel_name in enumerate(fuels):
-            plant = _draw_plant(plant_rng, p, fuel_name)
+        for p, plant in enumerate(drawn):
             plant_rows.append(plant.row())
             site_rng = np.random.default_rng([seed, 1, p])
             landscape = make_landscape(site_rng, size, plant.fuel.name, plant.capacity_mw)
@@ -248,7 +271,8 @@ def synthesize_power_plants(
                                    2 * load_spread)) if load_spread > 0 else 0.0  # fmt: skip
             load = load_factor_series(site_rng, plant.fuel.name, PERIOD_DAYS, base_offset=offset)
             truth.append(daily_truth(plant, load))
-            days = np.sort(site_rng.choice(PERIOD_DAYS, per_plant, replace=False))
+            days = (np.sort(site_rng.choice(PERIOD_DAYS, per_plant, replace=False))
+                    if seen is None else seen[p])  # fmt: skip
             crs, transform = plant.georeference(landscape.site_center)
             for o, day in enumerate(days):
                 when = observation_time(plant, int(day))
@@ -257,9 +281,10 @@ def synthesize_power_plants(
                         plant, landscape, float(load[day]), when, product_name,
                         np.random.default_rng([seed, 2, p, o]),
                     )  # fmt: skip
-                    keep = p * per_plant + o in keep_mask
+                    keep = first + o in keep_mask
                     writer.add(row, dn, crs, transform, mask if keep else None)
                 bar.update()
+            first += len(days)
         bar.close()
         truth_csv = pd.concat(truth).to_csv(index=False)
         write_text_atomic(writer.root / layout.TRUTH_DAILY_CSV, truth_csv)

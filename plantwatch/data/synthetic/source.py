@@ -36,6 +36,9 @@ class SyntheticPlants(DatasetSource):
         mask_fraction: share of observations with a plume mask.
         seed: generator seed (and the seed of the default split set).
         load_spread: std of the plants' offsets from their fuel's long-run load factor.
+        overpasses: ``uniform`` (``per_plant`` days a plant) or ``sentinel2`` (a revisit
+            every ``revisit_days`` days, clear by season and latitude).
+        revisit_days: days between overpasses with ``sentinel2``.
         progress: show a progress bar.
     """
 
@@ -48,11 +51,14 @@ class SyntheticPlants(DatasetSource):
         mask_fraction: float = 1.0,
         seed: int = 0,
         load_spread: float = 0.0,
+        overpasses: Literal["uniform", "sentinel2"] = "uniform",
+        revisit_days: int = 5,
         progress: bool = True,
     ) -> None:
         self.settings = {"plants": plants, "per_plant": per_plant, "size": size,
                          "mask_fraction": mask_fraction, "seed": seed,
-                         "load_spread": load_spread}  # fmt: skip
+                         "load_spread": load_spread, "overpasses": overpasses,
+                         "revisit_days": revisit_days}  # fmt: skip
         self.product = product
         self.progress = progress
 
@@ -62,7 +68,9 @@ class SyntheticPlants(DatasetSource):
 
     def check(self, root: Path) -> None:
         info = read_json(root / layout.DATASET_JSON, "a dataset record")
-        on_disk = {"load_spread": 0.0, **info.get("generator", {})}  # older datasets: 0
+        # what older datasets and the defaults left unrecorded
+        on_disk = {"load_spread": 0.0, "overpasses": "uniform", "revisit_days": 5,
+                   **info.get("generator", {})}  # fmt: skip
         _warn_if_different(root, on_disk, self.settings)
 
 
