@@ -146,12 +146,14 @@ def _compare(args: argparse.Namespace) -> None:
     import shlex
 
     from plantwatch.studies.results import collect, write_results
-    from plantwatch.studies.runner import pending_runs, run_study
+    from plantwatch.studies.runner import pending_runs, rescore_study, run_study
     from plantwatch.studies.spec import Study
     from plantwatch.training.cli import package_versions
 
     study = Study.from_yaml(args.study)
     root = Path(args.root) / study.name
+    if args.rescore:
+        rescore_study(study, root)
     ran = len(pending_runs(study, root))
     start = time.perf_counter()
     failed = run_study(study, args.root, jobs=args.jobs)
@@ -292,6 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--results", default="experiments/results", help="folder of the tables/plots"
     )
     compare.add_argument("--jobs", type=positive_int, default=1, help="runs at a time")
+    compare.add_argument(
+        "--rescore", action="store_true",
+        help="score the finished runs' saved predictions again (plant-period estimates) "
+        "before running the rest",
+    )  # fmt: skip
     compare.set_defaults(run=_compare)
 
     zoo = commands.add_parser("zoo", help="the model zoo: export encoders, list entries")

@@ -19,7 +19,8 @@ def _aggregate(args: argparse.Namespace) -> None:
             args.predictions, args.out, args.period, truth=args.truth, dataset=args.dataset,
             registry=args.registry, truth_generation=args.truth_generation or (),
             level=args.level, n_boot=args.n_boot,
-            min_observations=args.min_observations, seed=args.seed,
+            min_observations=args.min_observations, seed=args.seed, method=args.method,
+            calibration=args.calibration or (),
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as error:
         raise UserError(str(error)) from None
@@ -51,9 +52,21 @@ def add_estimate_commands(commands: Any) -> None:
                            "per unit)")  # fmt: skip
     aggregate.add_argument(
         "--dataset",
-        help="canonical dataset of the plants: adds the naive reference (capacity × mean load "
-        "factor of the training split)",
+        help="canonical dataset of the plants: their capacity and fuel (CO₂ from the known "
+        "fuel), the fleet prior and the naive reference (capacity × mean load factor of the "
+        "training split)",
     )
+    aggregate.add_argument(
+        "--method", choices=("pooled", "mean"),
+        help="pooled: each plant-period shrunk towards the fleet prior of the --dataset's "
+        "training plants, intervals calibrated on the --calibration plants (the default with "
+        "--calibration); mean: the mean of the overpasses with a bootstrap interval",
+    )  # fmt: skip
+    aggregate.add_argument(
+        "--calibration", nargs="+",
+        help="predictions.csv of the validation split (plantwatch predict "
+        "--data.init_args.predict_split=val): the model's errors and the interval scale",
+    )  # fmt: skip
     aggregate.add_argument("--level", type=open_fraction, default=0.9,
                            help="interval coverage, 0–1")  # fmt: skip
     aggregate.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap draws")

@@ -19,14 +19,20 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 from matplotlib.figure import Figure
 
-from plantwatch.data.format import layout
-from plantwatch.data.format.splits import read_split
 from plantwatch.errors import UserError
 from plantwatch.estimates.aggregate import QUANTITIES, aggregate_predictions, unusable_rows
+from plantwatch.estimates.evaluation import RunEstimates
+from plantwatch.estimates.period_intervals import interval_scales, with_intervals
+from plantwatch.estimates.plant_facts import (
+    fuel_check,
+    labelled_observations,
+    read_plant_facts,
+    training_load_factors,
+    with_known_fuel,
+)
 from plantwatch.estimates.truth import (
     SCORE_UNITS,
     naive_reference,
@@ -113,29 +119,6 @@ def combined_truth(
     return merged
 
 
-def reference_for(dataset: str | Path, estimates: pd.DataFrame) -> pd.DataFrame:
-    """The naive reference of a canonical dataset's plants: capacity × the mean load factor
-    of the plant's fuel over the training split × hours (× emission factor)."""
-    root = Path(dataset)
-    plants = gpd.read_file(root / layout.PLANTS_GEOJSON)
-    plants["plant_id"] = plants["plant_id"].astype(str)
-    observations = pd.read_csv(root / layout.OBSERVATIONS_CSV, dtype={"obs_id": str})
-    train = observations.set_index("obs_id").loc[read_split(root, "train")]
-    load = (train["generation_mw"] / train["capacity_mw"]).groupby(train["fuel_type"]).mean()
-    return naive_reference(pd.DataFrame(plants), estimates, load.to_dict())
-
-
-def overpass_truth(dataset: str | Path, predictions: pd.DataFrame) -> pd.DataFrame:
-    """The true MW and t/h of the predicted observations (from the dataset's table), in the
-    layout of a prediction table, for the sampling-only estimate."""
-    path = Path(dataset) / layout.OBSERVATIONS_CSV
-    table = pd.read_csv(path, dtype={"obs_id": str, "plant_id": str})
-    table = table[table["obs_id"].isin(set(predictions["obs_id"]))]
-    return table.rename(columns={"generation_mw": "power_mw"})[
-        ["obs_id", "plant_id", "datetime", "capacity_mw", "power_mw", "co2_t_per_h"]
-    ].dropna(subset=["power_mw"])
-
-
 def plant_figure(
     plant: str, estimates: pd.DataFrame, truth: pd.DataFrame | None, reference: pd.DataFrame | None
 ) -> Figure:
@@ -176,23 +159,42 @@ def run_aggregate(
     n_boot: int = 2000,
     min_observations: int = 3,
     seed: int = 0,
+    method: str | None = None,
+    calibration: Sequence[str | Path] = (),
 ) -> dict[str, Path]:
     """Aggregate, score and report (see the module docstring); returns the written files.
 
+    ``method`` ``pooled`` (the default with ``calibration``: predictions of the validation
+    split) shrinks each plant-period towards the fleet prior of the dataset's training
+    plants, with intervals calibrated on the validation plant-periods where the truth covers
+    them (`estimates/pooled.py`); ``mean`` (the default without) is the bootstrap of the
+    overpass mean (`estimates/aggregate.py`). A plant whose fuel the registry (or else the
+    dataset) gives has its CO₂ from that fuel, and ``fuel_check.csv`` lists its predicted
+    fuel.
+
     Raises:
-        UserError: ``out`` holds files of something else, or no row has a time.
+        UserError: ``out`` holds files of something else, no row has a time, or ``pooled``
+            lacks its dataset or calibration predictions.
     """
     out = Path(out)
     records = sorted(out.glob(AGGREGATE_JSON.format(period="*"))) if out.is_dir() else []
     if out.exists() and any(out.iterdir()) and not records:
         raise UserError(f"{out}: holds files that plantwatch aggregate did not write; choose "
                         "an empty or new folder for OUT")  # fmt: skip
+    method = method or ("pooled" if calibration else "mean")
+    if method == "pooled" and not (dataset and calibration):
+        raise UserError("--method pooled needs --dataset (its training plants make the fleet "
+                        "prior) and --calibration (predictions of its validation split); or "
+                        "use --method mean")  # fmt: skip
     table = read_predictions(predictions)
     unused = unusable_rows(table)
     table = table[~table["obs_id"].isin(unused.loc[unused["reason"] == "no datetime", "obs_id"])]
     if table.empty:
         raise UserError(f"{', '.join(map(str, predictions))}: no row has a datetime; predict "
                         "on a dataset whose observations have times")  # fmt: skip
+    facts = read_plant_facts(dataset, registry)
+    checks = None if facts is None else fuel_check(table, facts)
+    table = table if facts is None else with_known_fuel(table, facts)
     scratch = out.with_name(f".{out.name}.partial")
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "figures").mkdir(parents=True)
@@ -200,20 +202,34 @@ def run_aggregate(
         if record.name != AGGREGATE_JSON.format(period=period):
             for name in [*json.loads(record.read_text())["files"], record.name]:
                 shutil.copy2(out / name, scratch / name)
-    estimates = aggregate_predictions(table, period, level, n_boot, min_observations, seed=seed)
+    truth_table = combined_truth(period, truth, truth_generation, registry)
+    if method == "pooled":
+        validation = read_predictions(calibration)
+        run = RunEstimates.learn(dataset, validation)
+        validation = with_known_fuel(validation, run.plants)
+        scales = interval_scales(run.pooled(validation, period), truth_table, level)
+        estimates = with_intervals(run.pooled(table, period), scales)
+    else:
+        estimates = aggregate_predictions(table, period, level, n_boot, min_observations,
+                                          seed=seed)  # fmt: skip
     written = {"estimates": f"estimates_{period}.csv"}
     estimates.to_csv(scratch / written["estimates"], index=False)
     if len(unused):
         written["unused"] = f"unused_rows_{period}.csv"
         unused.to_csv(scratch / written["unused"], index=False)
-    reference = reference_for(dataset, estimates) if dataset else None
-    truth_table = combined_truth(period, truth, truth_generation, registry)
+    if checks is not None and len(checks):
+        written["fuel_check"] = "fuel_check.csv"
+        checks.to_csv(scratch / written["fuel_check"], index=False)
+    reference = None
+    if dataset:
+        reference = naive_reference(facts, estimates, training_load_factors(dataset))
     if truth_table is not None:
-        scores = [score(estimates, truth_table, MODEL_ESTIMATE)]
+        scores = [score(estimates, truth_table, f"{MODEL_ESTIMATE} ({method})")]
         if reference is not None:
             scores.append(score(reference, truth_table, NAIVE_ESTIMATE))
-            sampled = aggregate_predictions(overpass_truth(dataset, table), period, level,
-                                            n_boot, min_observations, seed=seed)  # fmt: skip
+            true_values = with_known_fuel(labelled_overpasses(dataset, table), facts)
+            sampled = aggregate_predictions(true_values, period, level, n_boot,
+                                            min_observations, seed=seed)  # fmt: skip
             scores.append(score(sampled, truth_table, SAMPLING_ESTIMATE))
         table_out = pd.concat(scores, ignore_index=True)
         written["scores"] = f"scores_{period}.csv"
@@ -221,7 +237,8 @@ def run_aggregate(
         written["summary"] = f"summary_{period}.md"
         unmatched = len(estimates.merge(truth_table, on=["plant_id", "period"], how="left_anti"))
         (scratch / written["summary"]).write_text(
-            _summary(table_out, estimates, period, level, truth or "ENTSO-E 16.1.A", unmatched)
+            _summary(table_out, estimates, period, level, truth or "ENTSO-E 16.1.A", unmatched,
+                     checks)
         )
     figures = []
     for plant in sorted(estimates["plant_id"].unique()):
@@ -229,6 +246,7 @@ def run_aggregate(
         figures.append(f"figures/{plant}_{period}.png")
         plant_figure(plant, estimates, *own).savefig(scratch / figures[-1], dpi=100)
     settings = {"predictions": list(map(str, predictions)), "period": period,
+                "method": method, "calibration": list(map(str, calibration)),
                 "truth": truth and str(truth), "dataset": dataset and str(dataset),
                 "level": level, "n_boot": n_boot, "min_observations": min_observations,
                 "seed": seed, "files": sorted(written.values()) + figures}  # fmt: skip
@@ -236,6 +254,16 @@ def run_aggregate(
     record.write_text(json.dumps(settings, indent=2) + "\n")
     _replace_folder(scratch, out)
     return {key: out / name for key, name in written.items()}
+
+
+def labelled_overpasses(dataset: str | Path, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The true MW and t/h of the predicted overpasses, as a prediction table (for the
+    sampling-only estimate)."""
+    table = labelled_observations(dataset)
+    table = table[table["obs_id"].isin(set(predictions["obs_id"]))]
+    return table.rename(columns={"generation_mw": "power_mw"})[
+        ["obs_id", "plant_id", "datetime", "capacity_mw", "power_mw", "co2_t_per_h"]
+    ].dropna(subset=["power_mw"])
 
 
 def _replace_folder(new: Path, target: Path) -> None:
@@ -255,16 +283,22 @@ def _summary(
     level: float,
     truth: object,
     unmatched: int,
+    checks: pd.DataFrame | None = None,
 ) -> str:
+    if "few_observations" in estimates:  # the mean
+        few = (f"{int(estimates['few_observations'].sum())} plant-{period}s with too few "
+               "observations carry the physical range as their interval")  # fmt: skip
+    else:  # pooled
+        few = (f"{int((estimates['n_obs'] == 0).sum())} plant-{period}s without an overpass "
+               "carry the fleet prior")  # fmt: skip
     lines = [
         f"# Per-plant {period}ly estimates against the truth",
         "",
         f"- truth: `{truth}`; {estimates['plant_id'].nunique()} plants, {len(estimates)} "
         f"plant-{period}s, {int(estimates['n_obs'].sum())} observations; nominal interval "
-        f"level {level:.0%}; {int(estimates['few_observations'].sum())} plant-{period}s with "
-        "too few observations carry the physical range as their interval; "
-        f"{unmatched} plant-{period}s have no truth (not scored)",
+        f"level {level:.0%}; {few}; {unmatched} plant-{period}s have no truth (not scored)",
         f"- {BIASES}",
+        *_fuel_lines(checks),
         "",
         "| estimate | quantity | n | RMSE | MAE | bias | median abs. rel. error | "
         "total rel. error | coverage |",
@@ -280,22 +314,13 @@ def _summary(
     return "\n".join(lines) + "\n"
 
 
-# Score column → metric suffix of a study record (unit added for errors).
-_RUN_METRICS = {"rmse": "rmse", "mae": "mae", "bias": "bias",
-                "median_abs_rel_error": "median_rel_error", "coverage": "coverage"}  # fmt: skip
-
-
-def annual_metrics(scores: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Study-record metrics from a scores table, by estimate: ``power_annual_rmse_twh``,
-    ``co2_annual_coverage`` … (power ↔ generation_mwh, co2 ↔ co2_t)."""
-    tasks = {"generation_mwh": "power", "co2_t": "co2"}
-    out: dict[str, dict[str, float]] = {}
-    for row in scores.itertuples():
-        for column, suffix in _RUN_METRICS.items():
-            value = getattr(row, column)
-            if pd.isna(value):
-                continue
-            unit = f"_{row.unit.lower()}" if column in ("rmse", "mae", "bias") else ""
-            name = f"{tasks[row.quantity]}_annual_{suffix}{unit}"
-            out.setdefault(row.estimate, {})[name] = float(value)
-    return out
+def _fuel_lines(checks: pd.DataFrame | None) -> list[str]:
+    """The summary's line on the registry's fuels against the predicted ones."""
+    if checks is None or checks.empty:
+        return []
+    wrong = checks[checks["disagrees"].astype(bool)]
+    found = ", ".join(f"{r.plant_id} ({r.fuel_type}, predicted {r.fuel_predicted})"
+                      for r in wrong.itertuples())  # fmt: skip
+    return [f"- CO₂ uses each plant's known fuel; the model's most predicted fuel disagrees for "
+            f"{len(wrong)} of {len(checks)} plants{': ' + found if found else ''} "
+            "(fuel_check.csv)"]  # fmt: skip

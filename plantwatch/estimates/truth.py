@@ -115,6 +115,8 @@ def naive_reference(
 def score(estimates: pd.DataFrame, truth: pd.DataFrame, name: str = "estimate") -> pd.DataFrame:
     """Scores per quantity over the plant-periods with a truth: ``n``, ``rmse`` (TWh or Mt),
     ``mae``, ``bias`` (estimate − truth, same unit), ``median_abs_rel_error`` (0–1),
+    ``mean_rel_difference`` and ``sd_rel_difference`` (mean and sample std of (estimate −
+    truth) / truth: the figures Gurney et al. 2024 give for Climate TRACE),
     ``total_rel_error`` (Σ estimate / Σ truth − 1) and ``coverage`` (share of truths inside
     the interval; NaN without intervals)."""
     merged = estimates.merge(truth, on=["plant_id", "period"], suffixes=("", "_true"))
@@ -132,7 +134,8 @@ def score(estimates: pd.DataFrame, truth: pd.DataFrame, name: str = "estimate") 
         if f"{column}_low" in pairs:
             lo, hi, t = pairs[f"{column}_low"], pairs[f"{column}_high"], pairs[f"{column}_true"]
             inside = float(((lo <= t) & (t <= hi)).mean()) if len(pairs) else np.nan
-        relative = (error.abs() / true.where(true > 0)).dropna()
+        signed = (error / true.where(true > 0)).dropna()
+        relative = signed.abs()
         rows.append(
             {
                 "estimate": name,
@@ -143,6 +146,8 @@ def score(estimates: pd.DataFrame, truth: pd.DataFrame, name: str = "estimate") 
                 "mae": float(error.abs().mean()) if len(pairs) else np.nan,
                 "bias": float(error.mean()) if len(pairs) else np.nan,
                 "median_abs_rel_error": float(relative.median()) if len(relative) else np.nan,
+                "mean_rel_difference": float(signed.mean()) if len(signed) else np.nan,
+                "sd_rel_difference": float(signed.std(ddof=1)) if len(signed) > 1 else np.nan,
                 "total_rel_error": float(pairs[column].sum() / pairs[f"{column}_true"].sum() - 1)
                 if len(pairs) and pairs[f"{column}_true"].sum() > 0
                 else np.nan,
@@ -150,3 +155,28 @@ def score(estimates: pd.DataFrame, truth: pd.DataFrame, name: str = "estimate") 
             }
         )
     return pd.DataFrame(rows)
+
+
+# Score column → metric suffix of a study record (unit added for errors).
+_RUN_METRICS = {"rmse": "rmse", "mae": "mae", "bias": "bias",
+                "median_abs_rel_error": "median_rel_error", "coverage": "coverage",
+                "mean_rel_difference": "mean_rel_difference",
+                "sd_rel_difference": "sd_rel_difference"}  # fmt: skip
+PERIOD_WORDS = {"year": "annual", "month": "monthly"}
+
+
+def period_metrics(scores: pd.DataFrame, period: str = "year") -> dict[str, dict[str, float]]:
+    """Study-record metrics from a scores table, by estimate: ``power_annual_rmse_twh``,
+    ``co2_monthly_coverage`` … (power ↔ generation_mwh, co2 ↔ co2_t; ``annual`` for
+    ``period`` year, ``monthly`` for month)."""
+    tasks = {"generation_mwh": "power", "co2_t": "co2"}
+    out: dict[str, dict[str, float]] = {}
+    for row in scores.itertuples():
+        for column, suffix in _RUN_METRICS.items():
+            value = getattr(row, column)
+            if pd.isna(value):
+                continue
+            unit = f"_{row.unit.lower()}" if column in ("rmse", "mae", "bias") else ""
+            name = f"{tasks[row.quantity]}_{PERIOD_WORDS[period]}_{suffix}{unit}"
+            out.setdefault(row.estimate, {})[name] = float(value)
+    return out

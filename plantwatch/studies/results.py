@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from plantwatch.studies.runner import run_dir
 from plantwatch.studies.spec import Study
-from plantwatch.studies.worker import BASELINES, METRICS
+from plantwatch.studies.worker import BASELINES, CURVE, ESTIMATES, METRICS
 from plantwatch.task_registry import TASKS
 from plantwatch.tasks.intervals import LEVELS
 from plantwatch.tasks.metrics import describe_metric, task_of
@@ -32,7 +32,8 @@ def collect(study: Study, root: Path) -> pd.DataFrame:
     """One row per finished run: variant, label_fraction, seed, split_seed, wall_s and test
     metrics; then one row per baseline, label fraction and split seed (baselines depend on
     the split and the training labels only, so every run of a split and fraction has the
-    same ones)."""
+    same ones). A run's other plant-period estimates (``estimates.json``: the model's simple
+    mean) are rows ``<variant>: <estimate>`` with the run's seed."""
     rows, baselines = [], {}
     for run in study.runs():
         folder = run_dir(root, run)
@@ -41,6 +42,9 @@ def collect(study: Study, root: Path) -> pd.DataFrame:
         key = {"label_fraction": run.label_fraction, "seed": run.seed,
                "split_seed": run.split_seed}  # fmt: skip
         rows.append({"variant": run.variant, **key, **json.loads((folder / METRICS).read_text())})
+        if (folder / ESTIMATES).is_file():
+            for name, values in json.loads((folder / ESTIMATES).read_text()).items():
+                rows.append({"variant": f"{run.variant}: {name}", **key, **values})
         if (folder / BASELINES).is_file():
             for name, values in json.loads((folder / BASELINES).read_text()).items():
                 record = {**key, "seed": None, **values}
@@ -197,6 +201,46 @@ def plot_reliability(frame: pd.DataFrame, out: Path, name: str) -> list[Path]:
     return paths
 
 
+def overpass_curves(study: Study, root: Path) -> pd.DataFrame:
+    """The finished runs' ``overpass_curve.csv`` in one table (``variant`` and ``seed``,
+    ``split_seed`` added); empty without any."""
+    frames = [
+        pd.read_csv(run_dir(root, run) / CURVE).assign(
+            variant=run.variant, seed=run.seed, split_seed=run.split_seed
+        )
+        for run in study.runs()
+        if (run_dir(root, run) / METRICS).is_file() and (run_dir(root, run) / CURVE).is_file()
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def plot_overpass_curves(curves: pd.DataFrame, out: Path, name: str) -> list[Path]:
+    """Annual RMSE (mean ± std over runs) of each estimate against the clear overpasses a
+    plant-year keeps, one figure per quantity: ``<name>_overpasses_<metric>.png``."""
+    paths = []
+    for metric in ("power_annual_rmse_twh", "co2_annual_rmse_mt"):
+        if curves.empty or curves[metric].isna().all():
+            continue
+        figure = Figure(figsize=(6, 4), layout="constrained")
+        ax = figure.subplots()
+        for (variant, estimate), rows in curves.groupby(["variant", "estimate"], sort=False):
+            by_count = rows.groupby("overpasses", sort=False)
+            x, mean, std = by_count["mean_overpasses"].mean(), by_count[metric].mean(), (
+                by_count[metric].std(ddof=1).fillna(0.0)
+            )  # fmt: skip
+            order = np.argsort(x.to_numpy())
+            ax.errorbar(x.to_numpy()[order], mean.to_numpy()[order], yerr=std.to_numpy()[order],
+                        marker="o", capsize=3, label=f"{variant}: {estimate}")  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("clear overpasses per plant-year (mean)")
+        ax.set_ylabel(metric_label(metric))
+        ax.legend(fontsize=7)
+        path = out / f"{name}_overpasses_{metric}.png"
+        figure.savefig(path, dpi=110)
+        paths.append(path)
+    return paths
+
+
 def write_results(study: Study, root: Path, out: Path, header: str = "") -> Path:
     """Write ``<out>/<name>.csv``, ``<name>.md`` (with ``header`` on top) and the plots."""
     out.mkdir(parents=True, exist_ok=True)
@@ -208,6 +252,7 @@ def write_results(study: Study, root: Path, out: Path, header: str = "") -> Path
     summary = summarise(frame, columns)
     plots = plot_metrics(summary, out, study.name, study.metrics)
     plots += plot_reliability(frame[frame["variant"].isin(list(study.variants))], out, study.name)
+    plots += plot_overpass_curves(overpass_curves(study, root), out, study.name)
     body = markdown(summary, relative_changes(summary, study.baselines, study.metrics), columns)
     # A single-task baseline's selection loss covers one task: not comparable with the rest.
     candidates = [v for v in study.variants if v not in study.baselines.values()]

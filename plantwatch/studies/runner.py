@@ -9,8 +9,10 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from plantwatch.studies.spec import Run, Study
-from plantwatch.studies.worker import ARGS, METRICS
+from plantwatch.studies.worker import ARGS, METRICS, rescore
 
 
 def run_dir(root: Path, run: Run) -> Path:
@@ -59,3 +61,12 @@ def run_study(study: Study, root: str | Path, jobs: int = 1) -> list[Run]:
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         codes = list(pool.map(lambda r: _execute(study, folder, r), pending))
     return [r for r, code in zip(pending, codes, strict=True) if code != 0]
+
+
+def rescore_study(study: Study, root: Path) -> None:
+    """Score the saved predictions of every finished run of ``study`` under ``root`` again
+    (`worker.rescore`): the plant-period estimates change without training."""
+    finished = [run_dir(root, r) for r in study.runs() if (run_dir(root, r) / METRICS).is_file()]
+    for folder in tqdm(finished, desc=f"rescoring {study.name}", unit="run"):
+        if (folder / "predictions" / "val").is_dir():
+            rescore(folder)

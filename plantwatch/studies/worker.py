@@ -17,12 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 METRICS = "metrics.json"
 BASELINES = "baselines.json"
 ARGS = "args.json"
 ATTEMPTS = "attempts.log"
+ESTIMATES = "estimates.json"  # scores of the run's other plant-period estimates
+CURVE = "overpass_curve.csv"
 
 
 def predict_splits(cli: Any, run_dir: Path, splits: tuple[str, ...] = ("val", "test")) -> Path:
@@ -42,31 +42,59 @@ def predict_splits(cli: Any, run_dir: Path, splits: tuple[str, ...] = ("val", "t
     return run_dir / "predictions"
 
 
-def annual_scores(cli: Any, run_dir: Path) -> dict[str, dict[str, float]]:
-    """Per-plant annual totals of the test plants against the dataset's daily truth (a
-    synthetic dataset's ``truth_daily.csv``), by estimate (``estimates/report.py``: the
-    model, the naive reference, the true overpass values): the best checkpoint predicts the
-    validation and test splits into ``RUN_DIR/predictions/``, ``plantwatch aggregate``
-    scores the test split into ``RUN_DIR/annual/``. Empty without a truth or a power/CO₂
-    task."""
+def plant_period_scores(run_dir: Path, dataset: Path) -> dict[str, dict[str, float]]:
+    """Annual and monthly scores of the test plants by estimate (`estimates/evaluation.py`:
+    pooled, simple mean, naive reference, true overpass values) from the predictions in
+    ``RUN_DIR/predictions/``, against the dataset's daily truth; writes
+    ``RUN_DIR/overpass_curve.csv`` (annual RMSE against clear overpasses a plant-year)."""
     from plantwatch.data.format import layout
-    from plantwatch.estimates.report import annual_metrics, run_aggregate
+    from plantwatch.estimates.evaluation import score_run
+    from plantwatch.estimates.report import read_predictions, read_truth
     from plantwatch.training.prediction_writer import PREDICTIONS_CSV
 
-    root = Path(cli.datamodule.root)
-    truth = root / layout.TRUTH_DAILY_CSV
-    if not truth.is_file() or not {"power", "co2"} & set(cli.model.tasks):
-        return {}
-    predictions = predict_splits(cli, run_dir)
-    written = run_aggregate([predictions / "test" / PREDICTIONS_CSV], run_dir / "annual",
-                            "year", truth=truth, dataset=root)  # fmt: skip
-    return annual_metrics(pd.read_csv(written["scores"]))
+    validation, test = (read_predictions([run_dir / "predictions" / split / PREDICTIONS_CSV])
+                        for split in ("val", "test"))  # fmt: skip
+    truth = {p: read_truth(dataset / layout.TRUTH_DAILY_CSV, p) for p in ("year", "month")}
+    scores, curve = score_run(dataset, validation, test, truth)
+    curve.to_csv(run_dir / CURVE, index=False)
+    return scores
+
+
+def record(run_dir: Path, metrics: dict, baselines: dict, scores: dict) -> None:
+    """Write ``baselines.json``, ``estimates.json`` and, last, ``metrics.json`` (each
+    atomically): the pooled estimate's scores join the run's metrics, the naive reference's
+    and the true overpass values' the baselines, the other estimates (the model's simple
+    mean) ``estimates.json``."""
+    from plantwatch.estimates.evaluation import NAIVE, POOLED, TRUE_MEAN
+
+    scores = dict(scores)
+    metrics = {**metrics, **scores.pop(POOLED, {})}
+    baselines = dict(baselines)
+    for name in (NAIVE, TRUE_MEAN):
+        if name in scores:
+            baselines[name] = {**baselines.get(name, {}), **scores.pop(name)}
+    for name, values in ((BASELINES, baselines), (ESTIMATES, scores), (METRICS, metrics)):
+        partial = run_dir / f"{name}.partial"
+        partial.write_text(json.dumps(values, indent=2))
+        os.replace(partial, run_dir / name)
+
+
+def rescore(run_dir: Path) -> None:
+    """Score a finished run's saved predictions again (after the estimators changed),
+    without training: the dataset is the one in the run's ``config.yaml``."""
+    import yaml
+
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    dataset = Path(config["data"]["init_args"]["root"])
+    metrics = json.loads((run_dir / METRICS).read_text())
+    baselines = json.loads((run_dir / BASELINES).read_text())
+    record(run_dir, metrics, baselines, plant_period_scores(run_dir, dataset))
 
 
 def run(run_dir: Path) -> dict[str, float]:
     """Execute the run in ``run_dir``; returns its test metrics."""
-    from plantwatch.estimates.report import MODEL_ESTIMATE, NAIVE_ESTIMATE, SAMPLING_ESTIMATE
-    from plantwatch.tasks.baselines import CAPACITY, datamodule_baselines
+    from plantwatch.data.format import layout
+    from plantwatch.tasks.baselines import datamodule_baselines
     from plantwatch.training.cli import fit_and_test
 
     args = json.loads((run_dir / ARGS).read_text())
@@ -79,18 +107,14 @@ def run(run_dir: Path) -> dict[str, float]:
     start = time.perf_counter()
     metrics, cli = fit_and_test(args, ckpt_path=resume)
     baselines = datamodule_baselines(cli.datamodule, cli.model.specs)
-    annual = annual_scores(cli, run_dir)
-    metrics.update(annual.get(MODEL_ESTIMATE, {}))
-    if CAPACITY in baselines:
-        baselines[CAPACITY].update(annual.get(NAIVE_ESTIMATE, {}))
-    if SAMPLING_ESTIMATE in annual:
-        baselines[SAMPLING_ESTIMATE] = annual[SAMPLING_ESTIMATE]
-    record = {**metrics, "wall_s": round(time.perf_counter() - start, 1)}
-    for name, values in ((BASELINES, baselines), (METRICS, record)):
-        partial = run_dir / f"{name}.partial"
-        partial.write_text(json.dumps(values, indent=2))
-        os.replace(partial, run_dir / name)
-    return record
+    root = Path(cli.datamodule.root)
+    scores = {}
+    if (root / layout.TRUTH_DAILY_CSV).is_file() and "power" in cli.model.tasks:
+        predict_splits(cli, run_dir)
+        scores = plant_period_scores(run_dir, root)
+    metrics["wall_s"] = round(time.perf_counter() - start, 1)
+    record(run_dir, metrics, baselines, scores)
+    return metrics
 
 
 if __name__ == "__main__":

@@ -57,16 +57,19 @@ _SUFFIXES: dict[str, tuple[str, bool]] = {
     "r2": ("R²", True),
 }
 
-# Per-plant annual totals of a run's test plants (``estimates/report.py``): suffix → label.
-_ANNUAL: dict[str, str] = {
-    "annual_rmse_twh": "annual RMSE (TWh)",
-    "annual_mae_twh": "annual MAE (TWh)",
-    "annual_bias_twh": "annual bias (TWh)",
-    "annual_rmse_mt": "annual RMSE (Mt)",
-    "annual_mae_mt": "annual MAE (Mt)",
-    "annual_bias_mt": "annual bias (Mt)",
-    "annual_median_rel_error": "annual median relative error",
-    "annual_coverage": "annual interval coverage",
+# Per-plant annual and monthly totals of a run's test plants (``estimates/report.py``):
+# suffix after ``annual_``/``monthly_`` → (label, higher is better).
+_PERIODIC: dict[str, tuple[str, bool]] = {
+    "rmse_twh": ("RMSE (TWh)", False),
+    "mae_twh": ("MAE (TWh)", False),
+    "bias_twh": ("bias (TWh)", False),
+    "rmse_mt": ("RMSE (Mt)", False),
+    "mae_mt": ("MAE (Mt)", False),
+    "bias_mt": ("bias (Mt)", False),
+    "median_rel_error": ("median relative error", False),
+    "mean_rel_difference": ("mean relative difference", False),
+    "sd_rel_difference": ("std of the relative difference", False),
+    "coverage": ("interval coverage", True),
 }
 
 
@@ -86,8 +89,10 @@ def describe_metric(name: str) -> tuple[str, bool]:
         for error in ("mae", "rmse"):
             if suffix == f"{error}_{spec.unit_tag}":
                 return f"{spec.display} {error.upper()} ({spec.unit})", False
-        if suffix in _ANNUAL:
-            return f"{spec.display} {_ANNUAL[suffix]}", suffix == "annual_coverage"
+        word, _, rest = suffix.partition("_")
+        if word in ("annual", "monthly") and rest in _PERIODIC:
+            label, higher = _PERIODIC[rest]
+            return f"{spec.display} {word} {label}", higher
         if suffix == f"interval_width_{spec.unit_tag}":
             return f"{spec.display} conformal interval width ({spec.unit})", False
         if suffix.startswith("coverage"):  # closer to the nominal level is better

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from plantwatch import physics
 from plantwatch.cli import main
 
 
@@ -42,7 +44,7 @@ def test_aggregate_scores_annual_estimates_against_the_truth(
     assert scores.loc["generation_mwh", "coverage"] == 1.0
     assert scores.loc["co2_t", "unit"] == "Mt"
     printed = capsys.readouterr().out
-    assert "| plantwatch | generation_mwh | 1 | 0.000 TWh" in printed
+    assert "| plantwatch (mean) | generation_mwh | 1 | 0.000 TWh" in printed
     assert "0 plant-years have no truth" in printed and "daytime only" in printed
     assert (tmp_path / "out" / "figures" / "A_year.png").stat().st_size > 1000
 
@@ -172,8 +174,49 @@ def test_the_naive_reference_of_a_dataset_matches_a_hand_computation(
     assert naive["rmse"] == pytest.approx(np.sqrt((errors**2).mean()) / 1e6)  # TWh
     assert naive["bias"] == pytest.approx(errors.mean() / 1e6)
     # a perfect per-overpass model is exactly the sampling-only estimate
-    model = scores.loc[("plantwatch", "generation_mwh")]
+    model = scores.loc[("plantwatch (mean)", "generation_mwh")]
     sampling = scores.loc[("true overpass values (sampling only)", "generation_mwh")]
     assert model[["rmse", "mae", "bias"]].tolist() == pytest.approx(
         sampling[["rmse", "mae", "bias"]].tolist()
     )
+
+
+def exact_predictions(dataset: Path, split: str, fuel: str | None = None) -> pd.DataFrame:
+    """A perfect per-overpass model of a split (``fuel``: every fuel predicted as it)."""
+    table = pd.read_csv(dataset / "observations.csv", dtype={"obs_id": str, "plant_id": str})
+    ids = (dataset / "splits" / f"{split}.txt").read_text().split()
+    table = table.set_index("obs_id").loc[ids].reset_index()
+    out = table.rename(columns={"generation_mw": "power_mw"})[
+        ["obs_id", "plant_id", "datetime", "capacity_mw", "power_mw", "co2_t_per_h"]]
+    return out.assign(fuel_pred=fuel or table["fuel_type"])
+
+
+def test_the_pooled_method_calibrates_on_the_validation_plants_and_checks_the_fuel(
+    tmp_path: Path, tiny_dataset: Path, capsys
+) -> None:
+    exact_predictions(tiny_dataset, "test", fuel="gas").to_csv(tmp_path / "test.csv", index=False)
+    exact_predictions(tiny_dataset, "val").to_csv(tmp_path / "val.csv", index=False)
+    out, truth = tmp_path / "out", tiny_dataset / "truth_daily.csv"
+    with pytest.raises(SystemExit) as stop:
+        main(["aggregate", str(tmp_path / "test.csv"), str(out), "--method", "pooled"])
+    assert stop.value.code == 2 and "--calibration" in capsys.readouterr().err
+    main(["aggregate", str(tmp_path / "test.csv"), str(out), "--dataset", str(tiny_dataset),
+          "--calibration", str(tmp_path / "val.csv"), "--truth", str(truth)])  # fmt: skip
+    record = json.loads((out / "aggregate_year.json").read_text())
+    assert record["method"] == "pooled" and record["calibration"] == [str(tmp_path / "val.csv")]
+    estimates = pd.read_csv(out / "estimates_year.csv", dtype={"plant_id": str})
+    assert (estimates["generation_mwh_low"] <= estimates["generation_mwh"]).all()
+    assert (estimates["generation_mwh"] <= estimates["generation_mwh_high"]).all()
+    assert (estimates["generation_mwh_high"] <= estimates["capacity_mw"] * estimates["hours"]
+            + 1e-6).all()  # fmt: skip
+    plants = pd.read_csv(tiny_dataset / "observations.csv", dtype={"plant_id": str})
+    fuel = plants.groupby("plant_id")["fuel_type"].first()
+    factor = estimates["plant_id"].map(fuel).map(
+        lambda f: physics.FUELS[physics.fuel_index(f)].ef_t_per_mwh
+    )  # the known fuel's, although the model called every plant gas
+    assert estimates["t_co2_per_mwh"].to_numpy() == pytest.approx(factor.to_numpy())
+    checks = pd.read_csv(out / "fuel_check.csv")
+    assert set(checks["fuel_predicted"]) == {"gas"}
+    assert checks["disagrees"].sum() == (checks["fuel_type"] != "gas").sum() > 0
+    summary = (out / "summary_year.md").read_text()
+    assert "plantwatch (pooled)" in summary and "disagrees for" in summary

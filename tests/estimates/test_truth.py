@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from plantwatch import physics
-from plantwatch.estimates.truth import naive_reference, score, truth_from_daily, truth_from_reported
+from plantwatch.estimates.truth import (
+    naive_reference,
+    period_metrics,
+    score,
+    truth_from_daily,
+    truth_from_reported,
+)
+from plantwatch.tasks.metrics import describe_metric
 
 
 def test_daily_truth_sums_complete_periods_only() -> None:
@@ -52,6 +59,20 @@ def test_scores_in_twh_and_mt_with_coverage() -> None:
     assert row["rmse"] == pytest.approx(1.0)  # errors +1 and −1 TWh
     assert row["bias"] == pytest.approx(0.0) and row["mae"] == pytest.approx(1.0)
     assert row["median_abs_rel_error"] == pytest.approx(0.5)
+    # relative differences +0.5 and −0.5: mean 0, sample std √0.5
+    assert row["mean_rel_difference"] == pytest.approx(0.0)
+    assert row["sd_rel_difference"] == pytest.approx(np.sqrt(0.5))
     assert row["total_rel_error"] == pytest.approx(0.0)
     assert row["coverage"] == pytest.approx(1.0)  # 2 TWh lies in both intervals
     assert len(score(estimates, truth)) == 1  # no CO₂ estimate, no CO₂ score
+
+
+def test_period_metrics_name_the_period() -> None:
+    estimates = pd.DataFrame({"plant_id": ["A"], "period": ["2021-01"], "co2_t": [2e6]})
+    truth = pd.DataFrame({"plant_id": ["A"], "period": ["2021-01"], "co2_t": [1e6]})
+    found = period_metrics(score(estimates, truth, "x"), "month")["x"]
+    assert found["co2_monthly_rmse_mt"] == pytest.approx(1.0)
+    assert found["co2_monthly_mean_rel_difference"] == pytest.approx(1.0)
+    assert "co2_monthly_sd_rel_difference" not in found  # one plant-month: no spread
+    assert describe_metric("co2_monthly_rmse_mt") == ("CO₂ monthly RMSE (Mt)", False)
+    assert describe_metric("power_annual_coverage")[1] is True

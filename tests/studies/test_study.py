@@ -1,5 +1,6 @@
 """A tiny study end to end: killed part-way, resumed, every cell recomputed from the CSV."""
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,8 @@ import yaml
 
 from plantwatch.cli import main
 from plantwatch.data.readers.observations import PlantObservations
+from plantwatch.estimates.evaluation import MEAN as MEAN_OF_OVERPASSES
+from plantwatch.estimates.evaluation import TRUE_MEAN
 from plantwatch.studies.results import (
     chosen_on_validation,
     markdown,
@@ -89,11 +92,23 @@ def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkey
     assert np.isfinite(baselines.set_index("variant").loc[CAPACITY, "co2_annual_rmse_mt"])
     assert (frame.loc[frame["variant"] == "multitask", "power_annual_rmse_twh"] > 0).all()
     assert frame.loc[frame["variant"] == "multitask", "co2_annual_coverage"].notna().all()
-    assert all((d / "annual" / "summary_year.md").is_file() for d in run_dirs)
+    assert all((d / "overpass_curve.csv").is_file() for d in run_dirs)
+    assert frame.loc[frame["variant"] == "multitask", "power_monthly_rmse_twh"].notna().all()
+    simple = frame[frame["variant"] == f"multitask: {MEAN_OF_OVERPASSES}"]
+    assert len(simple) == 2 and set(simple["seed"]) == {0, 1}  # the model's: one per run
+    assert (frame["variant"] == TRUE_MEAN).sum() == 1  # the data's: one per split
+    before = {d: json.loads((d / "metrics.json").read_text()) for d in run_dirs}
+    main(["compare", str(study_file), "--root", str(runs), "--results", str(results),
+          "--rescore"])  # fmt: skip
+    for folder, metrics in before.items():  # the same scores from the saved predictions
+        assert json.loads((folder / "metrics.json").read_text()) == pytest.approx(
+            metrics, nan_ok=True
+        )
     assert (frame["variant"] == TRUE_PLUME).sum() == 1  # the data has plume masks
     frame = frame[frame["variant"].isin(["single_power", "multitask"])]
     assert len(frame) == 4 and set(frame["seed"]) == {0, 1}
     table = (results / "tiny.md").read_text()
+    assert "tiny_overpasses_power_annual_rmse_twh.png" in table
     assert "plantwatch compare" in table and "torch" in table
     assert "runs: 4 of 4 finished" in table and "which ran 0 runs" not in table
     assert f"| {CAPACITY} | 1 | 1 |" in table and f"| {MEAN} | 1 | 1 |" in table

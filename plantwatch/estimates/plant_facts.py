@@ -1,0 +1,86 @@
+"""What a monitoring study knows of its plants without any image: capacity and fuel from a
+registry (JRC-PPDB-OPEN, GEM, WRI) or a dataset's ``plants.geojson``, and the training
+plants' labelled overpasses. Known facts replace the model's guesses where they exist:
+CO₂ is the predicted power × the known fuel's emission factor, and the predicted fuel is
+kept as a check (`fuel_check`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from plantwatch import physics
+from plantwatch.data.format import layout
+from plantwatch.data.format.splits import read_split
+from plantwatch.files.tables import read_csv
+from plantwatch.sources.registry import PlantRegistry
+
+FACT_COLUMNS = ["plant_id", "capacity_mw", "fuel_type"]
+
+
+def read_plant_facts(
+    dataset: str | Path | None = None, registry: str | Path | None = None
+) -> pd.DataFrame | None:
+    """``plant_id``, ``capacity_mw`` (MW) and ``fuel_type`` (a plantwatch fuel class) of a
+    registry, else of a canonical dataset's ``plants.geojson``; None without either."""
+    if registry:
+        plants = pd.DataFrame(PlantRegistry.read(registry).plants)
+    elif dataset:
+        plants = pd.DataFrame(gpd.read_file(Path(dataset) / layout.PLANTS_GEOJSON))
+    else:
+        return None
+    return plants.astype({"plant_id": str})[FACT_COLUMNS].reset_index(drop=True)
+
+
+def labelled_observations(dataset: str | Path, split: str | None = None) -> pd.DataFrame:
+    """The labelled overpasses of a canonical dataset (of one split, or all):
+    ``observations.csv`` with ``load_factor`` = generation / capacity (0–1)."""
+    root = Path(dataset)
+    table = read_csv(root / layout.OBSERVATIONS_CSV, "an observation table",
+                     dtype={"obs_id": str, "plant_id": str})  # fmt: skip
+    if split is not None:
+        table = table[table["obs_id"].isin(set(read_split(root, split)))]
+    return table.assign(load_factor=table["generation_mw"] / table["capacity_mw"])
+
+
+def with_known_fuel(predictions: pd.DataFrame, plants: pd.DataFrame) -> pd.DataFrame:
+    """Predictions whose ``co2_t_per_h`` (and its bounds) is the predicted power × the
+    emission factor of the plant's known fuel, where the fuel is known; the model's own
+    CO₂ elsewhere."""
+    fuel = predictions["plant_id"].astype(str).map(plants.set_index("plant_id")["fuel_type"])
+    known = fuel.notna() & (fuel != "")
+    factor = fuel[known].map(lambda f: physics.FUELS[physics.fuel_index(f)].ef_t_per_mwh)
+    out = predictions.copy()
+    for end in ("", "_low", "_high"):
+        if f"power_mw{end}" in out:
+            if f"co2_t_per_h{end}" not in out:
+                out[f"co2_t_per_h{end}"] = np.nan
+            out.loc[known, f"co2_t_per_h{end}"] = out.loc[known, f"power_mw{end}"] * factor
+    return out
+
+
+def fuel_check(predictions: pd.DataFrame, plants: pd.DataFrame) -> pd.DataFrame:
+    """Per plant with a known fuel and fuel predictions: ``fuel_type`` (known),
+    ``fuel_predicted`` (the most predicted), ``agreement`` (share of its overpasses whose
+    prediction is the known fuel) and ``disagrees`` (the most predicted is another)."""
+    columns = ["plant_id", "fuel_type", "fuel_predicted", "agreement", "disagrees"]
+    if "fuel_pred" not in predictions:
+        return pd.DataFrame(columns=columns)
+    frame = predictions.astype({"plant_id": str}).merge(plants, on="plant_id")
+    frame = frame.dropna(subset=["fuel_type", "fuel_pred"])
+    rows = []
+    for (plant, known), own in frame.groupby(["plant_id", "fuel_type"]):
+        predicted = str(own["fuel_pred"].mode().iloc[0])
+        rows.append({"plant_id": plant, "fuel_type": known, "fuel_predicted": predicted,
+                     "agreement": float((own["fuel_pred"] == known).mean()),
+                     "disagrees": predicted != known})  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def training_load_factors(dataset: str | Path) -> dict[str, float]:
+    """Mean load factor (0–1) of each fuel over the training split's labelled overpasses."""
+    train = labelled_observations(dataset, "train")
+    return train.groupby("fuel_type")["load_factor"].mean().to_dict()
