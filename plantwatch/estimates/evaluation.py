@@ -66,6 +66,20 @@ class RunEstimates:
         """Pooled estimates of ``predictions`` (without intervals)."""
         return pooled_estimates(predictions, self.plants, self.prior, self.errors, period)
 
+    def calibrated(
+        self,
+        predictions: pd.DataFrame,
+        validation: pd.DataFrame,
+        truth: pd.DataFrame | None,
+        period: str,
+        level: float,
+    ) -> pd.DataFrame:
+        """Pooled estimates of ``predictions`` with ``level`` intervals calibrated on the
+        ``validation`` predictions' plant-periods (`period_intervals.py`; ``truth`` None or
+        without them: the normal quantile)."""
+        scales = interval_scales(self.pooled(validation, period), truth, level)
+        return with_intervals(self.pooled(predictions, period), scales)
+
     def true_values(self, predictions: pd.DataFrame) -> pd.DataFrame:
         """The true MW and t/h of the predicted overpasses, as a prediction table."""
         table = self.observations[self.observations["obs_id"].isin(set(predictions["obs_id"]))]
@@ -102,9 +116,8 @@ def score_run(
     validation, test = (with_known_fuel(p, run.plants) for p in (validation, test))
     metrics: dict[str, dict[str, float]] = {}
     for period, table in truth.items():
-        scales = interval_scales(run.pooled(validation, period), table, level)
         estimates = _estimates(run, test, period, level, seed)
-        estimates[POOLED] = with_intervals(estimates[POOLED], scales)
+        estimates[POOLED] = run.calibrated(test, validation, table, period, level)
         for name, frame in estimates.items():
             found = period_metrics(score(frame, table, name), period)
             metrics.setdefault(name, {}).update(found.get(name, {}))

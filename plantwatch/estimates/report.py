@@ -25,7 +25,6 @@ from matplotlib.figure import Figure
 from plantwatch.errors import UserError
 from plantwatch.estimates.aggregate import QUANTITIES, aggregate_predictions, unusable_rows
 from plantwatch.estimates.evaluation import RunEstimates
-from plantwatch.estimates.period_intervals import interval_scales, with_intervals
 from plantwatch.estimates.plant_facts import (
     fuel_check,
     labelled_observations,
@@ -207,8 +206,7 @@ def run_aggregate(
         validation = read_predictions(calibration)
         run = RunEstimates.learn(dataset, validation)
         validation = with_known_fuel(validation, run.plants)
-        scales = interval_scales(run.pooled(validation, period), truth_table, level)
-        estimates = with_intervals(run.pooled(table, period), scales)
+        estimates = run.calibrated(table, validation, truth_table, period, level)
     else:
         estimates = aggregate_predictions(table, period, level, n_boot, min_observations,
                                           seed=seed)  # fmt: skip

@@ -97,13 +97,6 @@ def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkey
     simple = frame[frame["variant"] == f"multitask: {MEAN_OF_OVERPASSES}"]
     assert len(simple) == 2 and set(simple["seed"]) == {0, 1}  # the model's: one per run
     assert (frame["variant"] == TRUE_MEAN).sum() == 1  # the data's: one per split
-    before = {d: json.loads((d / "metrics.json").read_text()) for d in run_dirs}
-    main(["compare", str(study_file), "--root", str(runs), "--results", str(results),
-          "--rescore"])  # fmt: skip
-    for folder, metrics in before.items():  # the same scores from the saved predictions
-        assert json.loads((folder / "metrics.json").read_text()) == pytest.approx(
-            metrics, nan_ok=True
-        )
     assert (frame["variant"] == TRUE_PLUME).sum() == 1  # the data has plume masks
     frame = frame[frame["variant"].isin(["single_power", "multitask"])]
     assert len(frame) == 4 and set(frame["seed"]) == {0, 1}
@@ -123,6 +116,13 @@ def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkey
     )
     assert (results / "tiny_power_mae_mw.png").is_file()
     assert (results / "tiny_power_reliability.png").is_file()  # conformal intervals per variant
+    before = {d: json.loads((d / "metrics.json").read_text()) for d in run_dirs}
+    main(["compare", str(study_file), "--root", str(runs), "--results", str(results),
+          "--rescore"])  # fmt: skip
+    for folder, metrics in before.items():  # the same scores from the saved predictions
+        assert json.loads((folder / "metrics.json").read_text()) == pytest.approx(
+            metrics, nan_ok=True
+        )
 
 
 def test_parallel_runs_generate_a_missing_dataset_once_and_vary_the_split(tmp_path, monkeypatch):
@@ -212,7 +212,8 @@ def test_study_files_are_checked(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "name",
     ["single_vs_multitask.yaml", "hanna2021_replica.yaml", "power_from_plumes.yaml",
-     "label_efficiency.yaml", "emissions_monitoring.yaml", "packed_path.yaml"],
+     "label_efficiency.yaml", "emissions_monitoring.yaml", "packed_path.yaml",
+     "plant_year_estimates.yaml", "plant_year_estimates_heldout.yaml"],
 )  # fmt: skip
 def test_committed_studies_build_valid_runs(name, tmp_path, monkeypatch):
     """Every study in experiments/studies parses and its first run trains (fast_dev_run)."""
@@ -220,7 +221,8 @@ def test_committed_studies_build_valid_runs(name, tmp_path, monkeypatch):
 
     monkeypatch.chdir(REPO)
     study = Study.from_yaml(REPO / "experiments" / "studies" / name)
-    assert len(study.seeds) >= 3 and len(study.variants) >= 2
+    # a study compares variants, or one model's estimates over several splits
+    assert len(study.seeds) >= 3 and (len(study.variants) >= 2 or len(study.split_seeds) >= 3)
     study.write_variant_configs(tmp_path)
     first: Run = study.runs()[0]
     args = [*study.run_args(first, tmp_path), *tiny_cli_args(tmp_path / "ds", tmp_path),
@@ -317,3 +319,14 @@ def test_a_failing_run_is_named_and_the_others_are_tabulated(tmp_path, monkeypat
     frame = pd.read_csv(results / "tiny.csv")
     variants = frame["variant"].tolist()
     assert variants.count("multitask") == 1 and "broken" not in variants
+
+
+def test_runs_at_a_time_share_the_cores(monkeypatch):
+    from plantwatch.studies.runner import worker_environment
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert worker_environment(2)["OMP_NUM_THREADS"] == "4"
+    assert worker_environment(16)["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice stays
+    assert worker_environment(2)["OMP_NUM_THREADS"] == "3"

@@ -262,11 +262,14 @@ class DataModule(L.LightningDataModule):
             self.datasets["predict"] = self.build(h.predict_split, root=h.predict_root)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        """A loader of a split; a shuffled one drops a last batch of a single sample (a
+        different one each epoch), which batch normalisation cannot train on."""
         h = self.hparams
         return DataLoader(
             self.datasets[name],
             batch_size=h.batch_size,
             shuffle=shuffle,
+            drop_last=shuffle and len(self.datasets[name]) % h.batch_size == 1,
             num_workers=h.num_workers,
             collate_fn=collate_samples,
             worker_init_fn=seed_worker if h.num_workers > 0 else None,

@@ -46,6 +46,19 @@ def test_loaders_yield_train_val_and_test_batches(tmp_path):
     assert isinstance(dm.datasets["train"], SampleDataset)
 
 
+def test_a_single_leftover_training_sample_is_dropped_never_a_validation_one(tmp_path):
+    dm = module(tmp_path / "ds")
+    dm.prepare_data()
+    dm.setup("fit")
+    train, val = len(dm.datasets["train"]), len(dm.datasets["val"])
+    dm.hparams.batch_size = train - 1  # one sample over: batch norm cannot train on it
+    assert [len(b["obs_id"]) for b in dm.train_dataloader()] == [train - 1]
+    dm.hparams.batch_size = train - 2
+    assert [len(b["obs_id"]) for b in dm.train_dataloader()] == [train - 2, 2]
+    dm.hparams.batch_size = max(1, val - 1)
+    assert sum(len(b["obs_id"]) for b in dm.val_dataloader()) == val
+
+
 def test_label_fraction_trains_on_the_nested_subset(tmp_path):
     dm = module(tmp_path / "ds", plants=12, per_plant=10, label_fraction=0.1)
     dm.prepare_data()
