@@ -10,14 +10,15 @@ the training plants' labelled overpasses (`FleetPrior.fit`):
   plant-year's;
 - s², the variance of a day's load around its plant-year's mean.
 
-The model's errors are learned on the validation plants (`ObservationErrors.fit`): σ²_w
-within a plant-year and σ²_b between plant-years (a model's errors are correlated within a
-plant, and that part does not average out). Variances are method-of-moments estimates: the
+The model's errors are learned on the validation plants (`ObservationErrors.fit`), in MW:
+σ²_w within a plant-year and σ²_b between plant-years (a model's errors are correlated within
+a plant, and that part does not average out); divided by C² they are load-factor variances,
+so a small plant's overpasses count for less. Variances are method-of-moments estimates: the
 spread of the group means minus what the sampling of n days explains, floored at 0.
 
 A plant-year with n overpass estimates ŷ_i has the mean anomaly r̄ = mean(ŷ_i/C − m_f(day_i))
 (the seasonal sampling removed: clear days are mostly summer days) with the noise
-V = (s² + σ²_w)/n + σ²_b, and is shrunk towards the prior:
+V = (s² + σ²_w/C²)/n + σ²_b/C², and is shrunk towards the prior:
 
     w = τ²_year / (τ²_year + V),   ℓ̂ = m̄_f(year) + w·r̄,   var = w·V.
 
@@ -136,8 +137,10 @@ class FleetPrior:
 
 @dataclass(frozen=True)
 class ObservationErrors:
-    """A model's per-observation errors (prediction − truth, load factor) on validation
-    plants, as variance components (see `Components`; between_month is not used)."""
+    """A model's per-observation errors (prediction − truth, MW) on validation plants, as
+    variance components (MW², see `Components`; between_month is not used). They are kept
+    in MW, not in load factor: what a plume shows has a floor in MW, so a small plant's load
+    factor is the less certain."""
 
     errors: Components
 
@@ -149,7 +152,7 @@ class ObservationErrors:
         frame = frame.dropna(subset=["power_mw", "generation_mw", "capacity_mw"])
         if frame.empty:
             raise ValueError("no labelled prediction to learn the model's errors from")
-        error = (frame["power_mw"] - frame["generation_mw"]) / frame["capacity_mw"]
+        error = frame["power_mw"] - frame["generation_mw"]
         return cls(Components.of(_calendar(frame.assign(error=error)), "error"))
 
 
@@ -190,15 +193,16 @@ def pooled_estimates(
     labels = sorted(set(period_of(every_day, period)))
     years = {label[:4] for label in labels}
     factor = _emission_factors(frame, facts)
-    noise = prior.load.within + errors.errors.within
     rows = []
     for plant in sorted(set(predictions["plant_id"].astype(str)) & set(facts.index)):
         own = frame[frame["plant_id"] == plant]
         capacity = float(facts.loc[plant, "capacity_mw"])
+        noise = prior.load.within + errors.errors.within / capacity**2  # load factor²
+        between = errors.errors.between_year / capacity**2
         year_anomaly = {}
         for year in sorted(years):
             r = own.loc[own["year"] == year, "residual"].to_numpy()
-            v = noise / len(r) + errors.errors.between_year if len(r) else np.inf
+            v = noise / len(r) + between if len(r) else np.inf
             tau = prior.load.between_year
             w = tau / (tau + v) if np.isfinite(v) and tau + v > 0 else 0.0
             anomaly = w * r.mean() if len(r) else 0.0

@@ -61,14 +61,26 @@ def test_few_noisy_observations_are_shrunk_half_way_when_their_noise_equals_the_
         "power_mw": [60.0, 80.0, 70.0, 70.0],  # load factors 0.6–0.8: mean anomaly +0.2
         "co2_t_per_h": [30.0, 40.0, 35.0, 35.0],  # unknown fuel: 0.5 t per MWh predicted
     })  # fmt: skip
-    # V = (s² + σ²_w) / n + σ²_b = (0.03 + 0.01) / 4 + 0 = 0.01 = τ²: w = 1/2
-    errors = ObservationErrors(Components(0.01, 0.0, 0.0))
+    # errors of (10 MW)² on a 100 MW plant: 0.01 in load factor², so
+    # V = (s² + σ²_w / C²) / n + σ²_b / C² = (0.03 + 0.01) / 4 + 0 = 0.01 = τ²: w = 1/2
+    errors = ObservationErrors(Components(100.0, 0.0, 0.0))
     out = pooled_estimates(predictions, PLANTS, flat_prior(0.03, 0.01), errors, "year").iloc[0]
     assert out["load_factor"] == pytest.approx(0.5 + 0.5 * 0.2)
     assert out["generation_mwh"] == pytest.approx(100.0 * 0.6 * HOURS_2021)
     assert out["generation_mwh_sd"] == pytest.approx(100.0 * np.sqrt(0.5 * 0.01) * HOURS_2021)
     assert out["t_co2_per_mwh"] == pytest.approx(0.5)
     assert out["co2_t"] == pytest.approx(out["generation_mwh"] * 0.5)
+
+
+def test_the_same_errors_in_mw_weigh_less_on_a_small_plant() -> None:
+    days = days_of_2021(30)[:10]
+    predictions = pd.DataFrame({"plant_id": ["A"] * 10 + ["C"] * 10, "datetime": days * 2,
+                                "power_mw": [280.0] * 10 + [70.0] * 10})  # fmt: skip  # ℓ 0.7
+    errors = ObservationErrors(Components(0.0, 400.0, 0.0))  # a plant's bias: 20 MW
+    out = pooled_estimates(predictions, PLANTS, flat_prior(0.0, 0.01), errors, "year")
+    load = out.set_index("plant_id")["load_factor"]
+    # w = 0.01 / (0.01 + 400 / C²): 0.8 at 400 MW, 0.2 at 100 MW
+    assert load["A"] == pytest.approx(0.5 + 0.8 * 0.2) and load["C"] == pytest.approx(0.54)
 
 
 def test_months_lean_on_their_plant_year() -> None:
