@@ -175,9 +175,11 @@ def _compare(args: argparse.Namespace) -> None:
         f"- validation labels: {study.validation_labels}; checkpoint chosen on validation "
         "(val/selection_loss), never on test\n"
         f"- wall time: {runs['wall_s'].sum() / 60:.1f} min of training and testing in the runs; "
-        f"{elapsed:.1f} min elapsed in the last `compare` call, which ran {ran} runs with "
-        f"--jobs {args.jobs} (process start-up and data generation included; "
-        f"{os.cpu_count()} CPU cores)\n"
+        + (f"{elapsed:.1f} min elapsed in the last `compare` call, which ran {ran} runs with "
+           f"--jobs {args.jobs} (process start-up and data generation included; "
+           f"{os.cpu_count()} CPU cores)" if ran else "the last `compare` call ran none")
+        + (" and scored the runs' saved predictions again (--rescore)" if args.rescore else "")
+        + "\n"
         f"- versions: {versions}\n"
         f"- TensorBoard: `tensorboard --logdir {root}` (HPARAMS tab lines the runs up)"
     )

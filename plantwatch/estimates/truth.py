@@ -117,8 +117,9 @@ def score(estimates: pd.DataFrame, truth: pd.DataFrame, name: str = "estimate") 
     ``mae``, ``bias`` (estimate − truth, same unit), ``median_abs_rel_error`` (0–1),
     ``mean_rel_difference`` and ``sd_rel_difference`` (mean and sample std of (estimate −
     truth) / truth: the figures Gurney et al. 2024 give for Climate TRACE),
-    ``total_rel_error`` (Σ estimate / Σ truth − 1) and ``coverage`` (share of truths inside
-    the interval; NaN without intervals)."""
+    ``total_rel_error`` (Σ estimate / Σ truth − 1), ``coverage`` (share of truths inside
+    the interval) and ``interval_width`` (mean width, TWh or Mt; both NaN without
+    intervals)."""
     merged = estimates.merge(truth, on=["plant_id", "period"], suffixes=("", "_true"))
     rows = []
     for _, column in QUANTITIES.values():
@@ -130,10 +131,11 @@ def score(estimates: pd.DataFrame, truth: pd.DataFrame, name: str = "estimate") 
         unit, divisor = SCORE_UNITS[column]
         error = (pairs[column] - pairs[f"{column}_true"]) / divisor
         true = pairs[f"{column}_true"] / divisor
-        inside = np.nan
+        inside = width = np.nan
         if f"{column}_low" in pairs:
             lo, hi, t = pairs[f"{column}_low"], pairs[f"{column}_high"], pairs[f"{column}_true"]
             inside = float(((lo <= t) & (t <= hi)).mean()) if len(pairs) else np.nan
+            width = float((hi - lo).mean() / divisor) if len(pairs) else np.nan
         signed = (error / true.where(true > 0)).dropna()
         relative = signed.abs()
         rows.append(
@@ -152,6 +154,7 @@ def score(estimates: pd.DataFrame, truth: pd.DataFrame, name: str = "estimate") 
                 if len(pairs) and pairs[f"{column}_true"].sum() > 0
                 else np.nan,
                 "coverage": inside,
+                "interval_width": width,
             }
         )
     return pd.DataFrame(rows)
@@ -160,7 +163,7 @@ def score(estimates: pd.DataFrame, truth: pd.DataFrame, name: str = "estimate") 
 # Score column → metric suffix of a study record (unit added for errors).
 _RUN_METRICS = {"rmse": "rmse", "mae": "mae", "bias": "bias",
                 "median_abs_rel_error": "median_rel_error", "coverage": "coverage",
-                "mean_rel_difference": "mean_rel_difference",
+                "mean_rel_difference": "mean_rel_difference", "interval_width": "interval_width",
                 "sd_rel_difference": "sd_rel_difference"}  # fmt: skip
 PERIOD_WORDS = {"year": "annual", "month": "monthly"}
 
@@ -176,7 +179,8 @@ def period_metrics(scores: pd.DataFrame, period: str = "year") -> dict[str, dict
             value = getattr(row, column)
             if pd.isna(value):
                 continue
-            unit = f"_{row.unit.lower()}" if column in ("rmse", "mae", "bias") else ""
+            with_unit = column in ("rmse", "mae", "bias", "interval_width")
+            unit = f"_{row.unit.lower()}" if with_unit else ""
             name = f"{tasks[row.quantity]}_{PERIOD_WORDS[period]}_{suffix}{unit}"
             out.setdefault(row.estimate, {})[name] = float(value)
     return out

@@ -223,6 +223,7 @@ def plot_overpass_curves(curves: pd.DataFrame, out: Path, name: str) -> list[Pat
             continue
         figure = Figure(figsize=(6, 4), layout="constrained")
         ax = figure.subplots()
+        one_variant = curves["variant"].nunique() == 1
         for (variant, estimate), rows in curves.groupby(["variant", "estimate"], sort=False):
             by_count = rows.groupby("overpasses", sort=False)
             x, mean, std = by_count["mean_overpasses"].mean(), by_count[metric].mean(), (
@@ -230,7 +231,8 @@ def plot_overpass_curves(curves: pd.DataFrame, out: Path, name: str) -> list[Pat
             )  # fmt: skip
             order = np.argsort(x.to_numpy())
             ax.errorbar(x.to_numpy()[order], mean.to_numpy()[order], yerr=std.to_numpy()[order],
-                        marker="o", capsize=3, label=f"{variant}: {estimate}")  # fmt: skip
+                        marker="o", capsize=3,
+                        label=estimate if one_variant else f"{variant}: {estimate}")  # fmt: skip
         ax.set_xscale("log", base=2)
         ax.set_xlabel("clear overpasses per plant-year (mean)")
         ax.set_ylabel(metric_label(metric))

@@ -70,6 +70,8 @@ _PERIODIC: dict[str, tuple[str, bool]] = {
     "mean_rel_difference": ("mean relative difference", False),
     "sd_rel_difference": ("std of the relative difference", False),
     "coverage": ("interval coverage", True),
+    "interval_width_twh": ("mean interval width (TWh)", False),
+    "interval_width_mt": ("mean interval width (Mt)", False),
 }
 
 

@@ -64,6 +64,7 @@ def test_scores_in_twh_and_mt_with_coverage() -> None:
     assert row["sd_rel_difference"] == pytest.approx(np.sqrt(0.5))
     assert row["total_rel_error"] == pytest.approx(0.0)
     assert row["coverage"] == pytest.approx(1.0)  # 2 TWh lies in both intervals
+    assert row["interval_width"] == pytest.approx(1.25)  # 2 and 0.5 TWh wide
     assert len(score(estimates, truth)) == 1  # no CO₂ estimate, no CO₂ score
 
 
