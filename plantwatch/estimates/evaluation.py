@@ -23,6 +23,7 @@ from plantwatch.estimates.plant_facts import (
     labelled_observations,
     read_plant_facts,
     training_load_factors,
+    true_overpass_values,
     with_known_fuel,
 )
 from plantwatch.estimates.pooled import FleetPrior, ObservationErrors, pooled_estimates
@@ -80,13 +81,6 @@ class RunEstimates:
         scales = interval_scales(self.pooled(validation, period), truth, level)
         return with_intervals(self.pooled(predictions, period), scales)
 
-    def true_values(self, predictions: pd.DataFrame) -> pd.DataFrame:
-        """The true MW and t/h of the predicted overpasses, as a prediction table."""
-        table = self.observations[self.observations["obs_id"].isin(set(predictions["obs_id"]))]
-        return table.rename(columns={"generation_mw": "power_mw"})[
-            ["obs_id", "plant_id", "datetime", "capacity_mw", "power_mw", "co2_t_per_h"]
-        ]
-
 
 def score_run(
     dataset: str | Path,
@@ -129,7 +123,7 @@ def _estimates(
 ) -> dict[str, pd.DataFrame]:
     """Every estimate of the plant-periods of ``predictions`` (pooled without intervals)."""
     pooled = run.pooled(predictions, period)
-    true_values = with_known_fuel(run.true_values(predictions), run.plants)
+    true_values = with_known_fuel(true_overpass_values(run.observations, predictions), run.plants)
     return {
         POOLED: pooled,
         MEAN: aggregate_predictions(predictions, period, level, seed=seed),

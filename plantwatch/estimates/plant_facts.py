@@ -46,6 +46,16 @@ def labelled_observations(dataset: str | Path, split: str | None = None) -> pd.D
     return table.assign(load_factor=table["generation_mw"] / table["capacity_mw"])
 
 
+def true_overpass_values(observations: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The true MW and t/h of the predicted overpasses (labelled ``observations`` of
+    `labelled_observations`), as a prediction table: what a perfect per-overpass model
+    would have said."""
+    table = observations[observations["obs_id"].isin(set(predictions["obs_id"]))]
+    return table.rename(columns={"generation_mw": "power_mw"})[
+        ["obs_id", "plant_id", "datetime", "capacity_mw", "power_mw", "co2_t_per_h"]
+    ].dropna(subset=["power_mw"])
+
+
 def with_known_fuel(predictions: pd.DataFrame, plants: pd.DataFrame) -> pd.DataFrame:
     """Predictions whose ``co2_t_per_h`` (and its bounds) is the predicted power × the
     emission factor of the plant's known fuel, where the fuel is known; the model's own

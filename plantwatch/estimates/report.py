@@ -30,6 +30,7 @@ from plantwatch.estimates.plant_facts import (
     labelled_observations,
     read_plant_facts,
     training_load_factors,
+    true_overpass_values,
     with_known_fuel,
 )
 from plantwatch.estimates.truth import (
@@ -225,7 +226,8 @@ def run_aggregate(
         scores = [score(estimates, truth_table, f"{MODEL_ESTIMATE} ({method})")]
         if reference is not None:
             scores.append(score(reference, truth_table, NAIVE_ESTIMATE))
-            true_values = with_known_fuel(labelled_overpasses(dataset, table), facts)
+            observations = labelled_observations(dataset)
+            true_values = with_known_fuel(true_overpass_values(observations, table), facts)
             sampled = aggregate_predictions(true_values, period, level, n_boot,
                                             min_observations, seed=seed)  # fmt: skip
             scores.append(score(sampled, truth_table, SAMPLING_ESTIMATE))
@@ -252,16 +254,6 @@ def run_aggregate(
     record.write_text(json.dumps(settings, indent=2) + "\n")
     _replace_folder(scratch, out)
     return {key: out / name for key, name in written.items()}
-
-
-def labelled_overpasses(dataset: str | Path, predictions: pd.DataFrame) -> pd.DataFrame:
-    """The true MW and t/h of the predicted overpasses, as a prediction table (for the
-    sampling-only estimate)."""
-    table = labelled_observations(dataset)
-    table = table[table["obs_id"].isin(set(predictions["obs_id"]))]
-    return table.rename(columns={"generation_mw": "power_mw"})[
-        ["obs_id", "plant_id", "datetime", "capacity_mw", "power_mw", "co2_t_per_h"]
-    ].dropna(subset=["power_mw"])
 
 
 def _replace_folder(new: Path, target: Path) -> None:

@@ -2,9 +2,11 @@
 
 Reads ``RUN_DIR/args.json``, resumes from ``checkpoints/last.ckpt`` when a killed attempt left
 one, fits and tests, scores the baselines on the same test split (``baselines.json``: they
-depend on the split and the label fraction, not on the model), and only then writes
-``metrics.json`` (atomically): a run without it is unfinished and never enters the results.
-Each attempt appends a line to ``attempts.log``.
+depend on the split and the label fraction, not on the model); on a dataset with a daily
+truth it predicts the validation and test splits (``predictions/``) and scores the test
+plants' months and years by every estimate (``estimates.json``, ``overpass_curve.csv``).
+Only then it writes ``metrics.json`` (atomically): a run without it is unfinished and never
+enters the results. Each attempt appends a line to ``attempts.log``.
 """
 
 from __future__ import annotations
