@@ -177,8 +177,8 @@ def pooled_estimates(
 
     Returns:
         ``plant_id``, ``period``, ``hours``, ``n_obs``, ``capacity_mw``, ``load_factor``,
-        ``generation_mwh``,
-        ``generation_mwh_sd`` (MWh), ``co2_t``, ``co2_t_sd`` (t), ``t_co2_per_mwh``.
+        ``generation_mwh``, ``generation_mwh_sd`` (MWh), ``co2_t``, ``co2_t_sd`` (t),
+        ``t_co2_per_mwh``.
     """
     frame = _calendar(predictions.dropna(subset=["power_mw"]).astype({"plant_id": str}))
     facts = plants.astype({"plant_id": str}).set_index("plant_id")
@@ -203,20 +203,17 @@ def pooled_estimates(
         for year in sorted(years):
             r = own.loc[own["year"] == year, "residual"].to_numpy()
             v = noise / len(r) + between if len(r) else np.inf
-            tau = prior.load.between_year
-            w = tau / (tau + v) if np.isfinite(v) and tau + v > 0 else 0.0
+            w = _weight(prior.load.between_year, v)
             anomaly = w * r.mean() if len(r) else 0.0
-            year_anomaly[year] = (anomaly, w * v if np.isfinite(v) else tau)
+            year_anomaly[year] = (anomaly, w * v if len(r) else prior.load.between_year)
         for label in labels:
             anomaly, variance = year_anomaly[label[:4]]
             n = int((own[period] == label).sum())
             if period == "month":
                 r = own.loc[own["month"] == label, "residual"].to_numpy()
-                tau = prior.load.between_month
-                v = noise / len(r) if len(r) else np.inf
-                w = tau / (tau + v) if np.isfinite(v) and tau + v > 0 else 0.0
+                w = _weight(prior.load.between_month, noise / len(r) if len(r) else np.inf)
                 anomaly += w * (r.mean() - anomaly) if len(r) else 0.0
-                variance += tau * (1.0 - w)
+                variance += prior.load.between_month * (1.0 - w)
             load = float(np.clip(prior.period_load(fuel[plant], label) + anomaly, 0.0, 1.0))
             hours = period_hours(label)
             generation, sd = capacity * load * hours, capacity * np.sqrt(variance) * hours
@@ -227,6 +224,12 @@ def pooled_estimates(
                 "co2_t_sd": sd * factor[plant], "t_co2_per_mwh": factor[plant],
             })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _weight(tau: float, noise: float) -> float:
+    """Weight τ² / (τ² + V) of an observed mean with noise variance V against a prior
+    spread τ²; 0 without observations (V = ∞) or without any variance."""
+    return tau / (tau + noise) if np.isfinite(noise) and tau + noise > 0 else 0.0
 
 
 def _profile_fuels(frame: pd.DataFrame, facts: pd.DataFrame) -> dict[str, str]:
