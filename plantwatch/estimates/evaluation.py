@@ -20,9 +20,9 @@ import pandas as pd
 from plantwatch.estimates.aggregate import aggregate_predictions
 from plantwatch.estimates.period_intervals import interval_scales, with_intervals
 from plantwatch.estimates.plant_facts import (
+    fleet_load_factors,
     labelled_observations,
     read_plant_facts,
-    training_load_factors,
     true_overpass_values,
     with_known_fuel,
 )
@@ -61,7 +61,7 @@ class RunEstimates:
         train = labelled_observations(dataset, "train")
         return cls(read_plant_facts(dataset), observations, FleetPrior.fit(train),
                    ObservationErrors.fit(validation, observations),
-                   training_load_factors(dataset))  # fmt: skip
+                   fleet_load_factors(train))  # fmt: skip
 
     def pooled(self, predictions: pd.DataFrame, period: str) -> pd.DataFrame:
         """Pooled estimates of ``predictions`` (without intervals)."""
@@ -110,19 +110,23 @@ def score_run(
     validation, test = (with_known_fuel(p, run.plants) for p in (validation, test))
     metrics: dict[str, dict[str, float]] = {}
     for period, table in truth.items():
-        estimates = _estimates(run, test, period, level, seed)
-        estimates[POOLED] = run.calibrated(test, validation, table, period, level)
-        for name, frame in estimates.items():
+        pooled = run.calibrated(test, validation, table, period, level)
+        for name, frame in _estimates(run, test, pooled, period, level, seed).items():
             found = period_metrics(score(frame, table, name), period)
             metrics.setdefault(name, {}).update(found.get(name, {}))
     return metrics, overpass_curve(run, test, truth["year"], level, seed)
 
 
 def _estimates(
-    run: RunEstimates, predictions: pd.DataFrame, period: str, level: float, seed: int
+    run: RunEstimates,
+    predictions: pd.DataFrame,
+    pooled: pd.DataFrame,
+    period: str,
+    level: float,
+    seed: int,
 ) -> dict[str, pd.DataFrame]:
-    """Every estimate of the plant-periods of ``predictions`` (pooled without intervals)."""
-    pooled = run.pooled(predictions, period)
+    """Every estimate of the plant-periods of ``predictions``, beside their ``pooled`` ones
+    (which set the plant-periods of the naive reference)."""
     true_values = with_known_fuel(true_overpass_values(run.observations, predictions), run.plants)
     return {
         POOLED: pooled,
@@ -145,7 +149,8 @@ def overpass_curve(
     for k in OVERPASS_COUNTS:
         keep = test if k == "all" else test[rank.reindex(test.index) < k]
         mean_count = float(keep.groupby(["plant_id", "year"]).size().mean())
-        for name, frame in _estimates(run, keep.drop(columns="year"), "year", level,
+        kept = keep.drop(columns="year")
+        for name, frame in _estimates(run, kept, run.pooled(kept, "year"), "year", level,
                                       seed).items():  # fmt: skip
             scored = period_metrics(score(frame, truth, name)).get(name, {})
             rows.append({"overpasses": str(k), "mean_overpasses": mean_count, "estimate": name,

@@ -90,7 +90,11 @@ def fuel_check(predictions: pd.DataFrame, plants: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def fleet_load_factors(observations: pd.DataFrame) -> dict[str, float]:
+    """Mean load factor (0–1) of each fuel over labelled overpasses (`labelled_observations`)."""
+    return observations.groupby("fuel_type")["load_factor"].mean().to_dict()
+
+
 def training_load_factors(dataset: str | Path) -> dict[str, float]:
     """Mean load factor (0–1) of each fuel over the training split's labelled overpasses."""
-    train = labelled_observations(dataset, "train")
-    return train.groupby("fuel_type")["load_factor"].mean().to_dict()
+    return fleet_load_factors(labelled_observations(dataset, "train"))
