@@ -6,7 +6,8 @@ Inputs (raw physical units; the task module normalises them with the training st
                                  wind_u_ms, wind_v_ms …) in their units
     further modalities by key (``MODALITIES``), when a dataset has them: ``image_s1``
     [2, H, W] backscatter in dB, ``dem`` [1, H, W] elevation in m, ``lulc`` [H, W] land-cover
-    class map (long)
+    class map (long), ``reference`` [C, H, W] the plant's clear-sky reference (reflectance,
+    the bands of ``image``) with its flag ``has_reference``
 Targets
     mask      int64 [H, W]       plume 0/1, 255 = not labelled
     fuel      int64 []           fuel class index (``physics.FUEL_NAMES``), -1 = unknown
@@ -50,8 +51,11 @@ MODALITIES: dict[str, str] = {
     "image_s1": "Sentinel-1 backscatter in dB [2, H, W]",
     "dem": "elevation in m [1, H, W]",
     "lulc": "land-cover class map [H, W], long",
+    "reference": "the plant's clear-sky reference: median reflectance (0–1) of its other "
+    "observations [C, H, W], the bands of image; zeros where absent (has_reference false)",
 }
 OPTICAL_KEY = "image"
+REFERENCE_KEY = "reference"
 SPATIAL_TARGETS: tuple[str, ...] = ("mask",)  # per-pixel targets moved with the image
 METADATA_KEYS: tuple[str, ...] = ("obs_id", "plant_id", "datetime", "crs")
 

@@ -11,7 +11,8 @@
 <out>/splits/[seed<k>/]<name>.txt the split files (sample ids), as in the canonical layout,
                                   with the training split's ``statistics.json``
 ```
-Keys are stored compactly and decoded on the device: ``image`` reflectance as uint16
+Keys are stored compactly and decoded on the device: ``image`` reflectance (and the
+``reference``, reflectance of the same bands) as uint16
 ``round(reflectance × scale)`` (half the bytes of float32, exact), class maps and masks as
 uint8; everything else in its own dtype; strings as numpy unicode arrays.
 """
@@ -26,7 +27,8 @@ LABELS_CSV = "labels.csv"
 SHARDS_DIR = "shards"
 FORMAT_NAME = "plantwatch-packed"
 FORMAT_VERSION = 1
-REFLECTANCE_KEY = "image"  # stored as uint16 DN / scale
+# Reflectance keys, stored as uint16 DN / scale, with the bands of ``image``.
+REFLECTANCE_KEYS: tuple[str, ...] = ("image", "reference")
 # A key whose sample is larger than this is memory-mapped; smaller ones are held in memory.
 MAPPED_BYTES = 4096
 

@@ -36,7 +36,7 @@ from plantwatch.data.packing.layout import (
     LABELS_CSV,
     MANIFEST,
     PLAN,
-    REFLECTANCE_KEY,
+    REFLECTANCE_KEYS,
     shard_path,
 )
 from plantwatch.data.packing.writer import is_mapped
@@ -148,10 +148,10 @@ class PackedDataset(Dataset):
         # per-sample shape of every tensor key as served (the image with the chosen bands)
         self._shapes = {k: tuple(v["shape"]) for k, v in self.manifest["keys"].items()
                         if v["kind"] != "str" and k not in dropped}  # fmt: skip
-        if REFLECTANCE_KEY in self._shapes:
-            self._shapes[REFLECTANCE_KEY] = (len(self.bands), *self._shapes[REFLECTANCE_KEY][1:])
+        for key in set(REFLECTANCE_KEYS) & set(self._shapes):
+            self._shapes[key] = (len(self.bands), *self._shapes[key][1:])
         self.modalities = {k: tuple(packed[k]) for k in chosen}
-        self.modalities["image"] = self.bands
+        self.modalities.update({k: self.bands for k in REFLECTANCE_KEYS if k in chosen})
         self.aux_columns = tuple(self.manifest["aux_columns"])
         self.transforms = transforms
         self.split_seed = split_seed
@@ -215,7 +215,7 @@ class PackedDataset(Dataset):
                 out, parts = batch[key].numpy(), self._mapped[key]
                 for k in np.unique(shard):
                     rows = shard == k
-                    if key == REFLECTANCE_KEY and not self._all_bands:
+                    if key in REFLECTANCE_KEYS and not self._all_bands:
                         out[rows] = parts[k][offset[rows][:, None], self._band_index]
                     else:
                         out[rows] = parts[k][offset[rows]]

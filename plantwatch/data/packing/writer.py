@@ -8,8 +8,9 @@ complete shards and continues after them. The split sets (split files and the st
 their training split) are copied from the source, so label fractions and splits carry over.
 
 Storage is chosen per key from the first sample and checked for every sample: ``image``
-reflectance as uint16 ``round(reflectance × scale)`` where that decodes to the identical
-float32 (else an error), integer maps (masks, land cover) as uint8 where their values fit.
+(and ``reference``) reflectance as uint16 ``round(reflectance × scale)`` where that decodes
+to the identical float32 (else an error), integer maps (masks, land cover) as uint8 where
+their values fit.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from plantwatch.data.packing.layout import (
     MANIFEST,
     MAPPED_BYTES,
     PLAN,
-    REFLECTANCE_KEY,
+    REFLECTANCE_KEYS,
     SHARDS_DIR,
     shard_path,
 )
@@ -66,7 +67,7 @@ def key_specs(sample: Mapping[str, Any], scale: float) -> dict[str, dict[str, An
         elif isinstance(value, torch.Tensor):
             dtype = str(value.dtype).removeprefix("torch.")
             spec = {"kind": "tensor", "dtype": dtype, "stored": dtype, "shape": list(value.shape)}
-            if key == REFLECTANCE_KEY and value.is_floating_point():
+            if key in REFLECTANCE_KEYS and value.is_floating_point():
                 spec.update(stored="uint16", scale=float(scale))
             elif not value.is_floating_point() and value.dtype != torch.bool and value.ndim >= 2:
                 spec["stored"] = "uint8"

@@ -28,10 +28,18 @@ from plantwatch.bands import band_indices, product
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.format import layout
 from plantwatch.data.format.geotiff import read_geotiff
+from plantwatch.data.format.references import ReferenceMode, ensure_references
 from plantwatch.data.format.splits import read_split, split_folder
 from plantwatch.data.format.statistics import STATISTICS_JSON, Statistics, default_statistics
 from plantwatch.data.format.writer import JOURNAL
-from plantwatch.data.loading.sample import FUEL_UNKNOWN, MASK_UNLABELLED, WEATHER_COLUMNS, flag_key
+from plantwatch.data.loading.sample import (
+    FUEL_UNKNOWN,
+    MASK_UNLABELLED,
+    REFERENCE_KEY,
+    WEATHER_COLUMNS,
+    flag_key,
+)
+from plantwatch.files.ids import inside
 from plantwatch.files.tables import read_csv, read_json
 
 Transform = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
@@ -70,8 +78,15 @@ class PlantObservations(Dataset):
             ``splits/seed<k>/`` (``data.format.writer.ensure_split_set`` writes it).
         targets: further regression targets, sample key → numeric column (e.g.
             ``{"air_temperature": "temperature_c"}``); each gets its ``has_<key>`` flag.
-        modalities: spatial inputs to return: ``image`` (Sentinel-2) and those the dataset
-            declares in ``dataset.json`` (``image_s1``: VV, VH σ⁰ in dB, [2, H, W]).
+        modalities: spatial inputs to return: ``image`` (Sentinel-2), those the dataset
+            declares in ``dataset.json`` (``image_s1``: VV, VH σ⁰ in dB, [2, H, W]) and
+            ``reference``, which any dataset has: the plant's clear-sky reference, the
+            per-band median reflectance of its other observations [C, H, W] (the bands of
+            ``image``; zeros with ``has_reference`` false where too few exist), computed
+            once and stored with the dataset (``data/format/references.py``).
+        reference_mode: donors of the reference: ``others`` (every other observation of the
+            plant) or ``earlier`` (only those before it, as in operational monitoring).
+        reference_min_others: donors a reference needs; with fewer it is absent.
     """
 
     def __init__(
@@ -84,6 +99,8 @@ class PlantObservations(Dataset):
         split_seed: int | None = None,
         targets: Mapping[str, str] | None = None,
         modalities: Sequence[str] = ("image",),
+        reference_mode: ReferenceMode = "others",
+        reference_min_others: int = 5,
     ) -> None:
         self.root = Path(root)
         info_path = self.root / layout.DATASET_JSON
@@ -117,6 +134,9 @@ class PlantObservations(Dataset):
         self.modalities: dict[str, tuple[str, ...]] = {"image": self.bands}
         declared_modalities = self.info.get("modalities", {})
         for key in modalities:
+            if key == REFERENCE_KEY:
+                self.modalities[key] = self.bands
+                continue
             if key != "image" and key not in declared_modalities:
                 raise DatasetError(
                     f"{info_path}: modality {key!r} not in this dataset (it has image"
@@ -144,6 +164,9 @@ class PlantObservations(Dataset):
             frame = frame.loc[ids]
         self.observations = frame
         self.statistics = self._statistics()
+        self.references: dict[str, str | None] = {}
+        if REFERENCE_KEY in self.modalities:
+            self.references = ensure_references(self.root, reference_mode, reference_min_others)
 
     def _read_observations(self) -> pd.DataFrame:
         path = self.root / layout.OBSERVATIONS_CSV
@@ -151,7 +174,7 @@ class PlantObservations(Dataset):
             raise DatasetError(f"{path}: not found; the dataset is incomplete — regenerate it")
         frame = read_csv(path, "an observation table",
                          dtype={"obs_id": str, "plant_id": str, "mask": str, "image": str})
-        extra = [k for k in self.modalities if k != "image"]
+        extra = [k for k in self.modalities if k not in ("image", REFERENCE_KEY)]
         wanted = (*layout.REQUIRED_COLUMNS, *extra, *self.aux_columns,
                   *self.target_columns.values())  # fmt: skip
         missing = [c for c in dict.fromkeys(wanted) if c not in frame]
@@ -241,7 +264,17 @@ class PlantObservations(Dataset):
 
     def _read_image(self, row: pd.Series) -> tuple[np.ndarray, dict]:
         """Reflectance (0–1) of the selected bands, float32 [C, H, W], and the profile."""
-        path = self.root / row["image"]
+        return self._reflectance(self.root / row["image"])
+
+    def _read_reference(self, row: pd.Series, shape: tuple[int, ...]) -> np.ndarray:
+        """The observation's clear-sky reference as reflectance [C, H, W] (zeros if absent)."""
+        relative = self.references.get(row["obs_id"])
+        if relative is None:
+            return np.zeros(shape, np.float32)
+        return self._reflectance(inside(self.root, relative))[0]
+
+    def _reflectance(self, path: Path) -> tuple[np.ndarray, dict]:
+        """Reflectance of the selected bands in an image file and its profile."""
         dn, profile = read_geotiff(path)
         if dn.shape[0] != len(self.file_bands):
             raise DatasetError(
@@ -296,8 +329,10 @@ class PlantObservations(Dataset):
         row = self.observations.iloc[index]
         image, profile = self._read_image(row)
         spatial = {"image": image, "mask": self._read_mask(row, image.shape[1:])}
+        if REFERENCE_KEY in self.modalities:
+            spatial[REFERENCE_KEY] = self._read_reference(row, image.shape)
         for key in self.modalities:
-            if key != "image":
+            if key not in ("image", REFERENCE_KEY):
                 spatial[key] = self._read_modality(row, key, image.shape[1:])
         if self.transforms is not None:
             spatial = self.transforms(spatial)
@@ -313,6 +348,9 @@ class PlantObservations(Dataset):
         for key in self.modalities:
             if key != "image":
                 sample[key] = torch.from_numpy(np.ascontiguousarray(spatial[key], np.float32))
+        if REFERENCE_KEY in self.modalities:
+            sample[flag_key(REFERENCE_KEY)] = torch.tensor(self.references.get(row["obs_id"])
+                                                           is not None)
         for key, column in self.target_columns.items():
             value = float(row[column])
             known = bool(np.isfinite(value))

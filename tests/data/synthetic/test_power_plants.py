@@ -1,13 +1,17 @@
 import json
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import rasterio
 
 from plantwatch import physics
+from plantwatch.bands import L1C_BAND_NAMES, L2A_BAND_NAMES
 from plantwatch.data.format.splits import read_split
+from plantwatch.data.synthetic.landscape import make_landscape
 from plantwatch.data.synthetic.power_plants import EFFICIENCY_SPREAD, synthesize_power_plants
+from plantwatch.data.synthetic.spectra import SPECTRA, material
 from plantwatch.errors import UserError
 from tests.data.fakes import make_dataset
 
@@ -22,6 +26,12 @@ def fully_masked(tmp_path_factory):
 def read_mask(root, path):
     with rasterio.open(root / path) as src:
         return src.read(1)
+
+
+def reflectance_band(path, band):
+    """Band ``band`` (0-based) of an image file as reflectance [H, W]."""
+    with rasterio.open(path) as src:
+        return src.read(band + 1) / 10_000
 
 
 def test_same_seed_gives_an_identical_dataset(tmp_path, tiny_dataset):
@@ -164,3 +174,29 @@ def test_generated_splits_keep_each_plant_in_one_split(tiny_dataset):
         <= set(read_split(tiny_dataset, "train_50pct"))
         <= set(read_split(tiny_dataset, "train"))
     )
+
+
+def test_a_plants_surroundings_are_the_same_in_every_overpass(tmp_path):
+    """The median of a plant's scenes is its landscape where no plume ever was: the static
+    surroundings that a clear-sky reference shows."""
+    seed, size = 11, 48
+    root = make_dataset(tmp_path / "ds", plants=3, per_plant=15, seed=seed, mask_fraction=1.0)
+    observations = pd.read_csv(root / "observations.csv", dtype=str)
+    plants = gpd.read_file(root / "plants.geojson")
+    red = L2A_BAND_NAMES.index("B04")
+    static = [material(m) for m in ("water", "built", "concrete", "coal", "mine", "tank", "soil")]
+    for p, plant in plants.iterrows():
+        landscape = make_landscape(np.random.default_rng([seed, 1, p]), size, plant["fuel_type"],
+                                   float(plant["capacity_mw"]))  # fmt: skip
+        expected = SPECTRA[landscape.materials][..., L1C_BAND_NAMES.index("B04")]
+        expected = expected * landscape.texture
+        scenes, plume = [], np.zeros((size, size), bool)
+        own = observations[observations["plant_id"] == plant["plant_id"]]
+        for image, mask in zip(own["image"], own["mask"], strict=True):
+            scenes.append(reflectance_band(root / image, red))
+            plume |= read_mask(root, mask) == 1
+        median = np.median(scenes, axis=0)
+        where = np.isin(landscape.materials, static) & ~plume
+        assert where.sum() >= 30
+        assert np.corrcoef(median[where], expected[where])[0, 1] > 0.85
+        assert np.abs(median - expected)[where].mean() < 0.04  # haze, shadows, noise
