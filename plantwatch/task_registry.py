@@ -65,6 +65,9 @@ class TaskSpec:
         hook: a plant-physics output hook (``capacity_load_factor``: power = capacity ×
             load factor where the capacity is known; ``physics_co2``: CO₂ = power ×
             Σ p(fuel)·EF(fuel)), applied by the model.
+        per_plant: a class that is the plant's, the same in all its observations (fuel): its
+            probabilities are also pooled over each plant's observations in a split and
+            scored per plant (``<name>_plant_accuracy``, ``<name>_plant_macro_f1``).
     """
 
     name: str
@@ -78,6 +81,7 @@ class TaskSpec:
     nonnegative: bool = False
     title: str = ""
     hook: OutputHook | None = None
+    per_plant: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(TaskKind):
@@ -134,7 +138,8 @@ PLANT_TASKS: tuple[str, ...] = ("plume", "fuel", "power", "co2")
 
 register_task(TaskSpec("plume", "binary_segmentation", target="mask", flag="has_mask"))
 register_task(
-    TaskSpec("fuel", "multiclass", target="fuel", flag="has_fuel", classes=physics.FUEL_NAMES)
+    TaskSpec("fuel", "multiclass", target="fuel", flag="has_fuel", classes=physics.FUEL_NAMES,
+             per_plant=True)
 )
 register_task(
     TaskSpec("power", "regression", target="power", flag="has_power", unit="MW", unit_tag="mw",

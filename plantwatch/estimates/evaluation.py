@@ -24,7 +24,7 @@ from plantwatch.estimates.plant_facts import (
     labelled_observations,
     read_plant_facts,
     true_overpass_values,
-    with_known_fuel,
+    with_plant_fuel,
 )
 from plantwatch.estimates.pooled import FleetPrior, ObservationErrors, pooled_estimates
 from plantwatch.estimates.truth import naive_reference, period_metrics, score
@@ -107,7 +107,7 @@ def score_run(
         ``power_annual_rmse_twh``, ``co2_annual_rmse_mt``.
     """
     run = RunEstimates.learn(dataset, validation)
-    validation, test = (with_known_fuel(p, run.plants) for p in (validation, test))
+    validation, test = (with_plant_fuel(p, run.plants) for p in (validation, test))
     metrics: dict[str, dict[str, float]] = {}
     for period, table in truth.items():
         pooled = run.calibrated(test, validation, table, period, level)
@@ -127,7 +127,7 @@ def _estimates(
 ) -> dict[str, pd.DataFrame]:
     """Every estimate of the plant-periods of ``predictions``, beside their ``pooled`` ones
     (which set the plant-periods of the naive reference)."""
-    true_values = with_known_fuel(true_overpass_values(run.observations, predictions), run.plants)
+    true_values = with_plant_fuel(true_overpass_values(run.observations, predictions), run.plants)
     return {
         POOLED: pooled,
         MEAN: aggregate_predictions(predictions, period, level, seed=seed),

@@ -1,8 +1,9 @@
 """What a monitoring study knows of its plants without any image: capacity and fuel from a
 registry (JRC-PPDB-OPEN, GEM, WRI) or a dataset's ``plants.geojson``, and the training
 plants' labelled overpasses. Known facts replace the model's guesses where they exist:
-CO₂ is the predicted power × the known fuel's emission factor, and the predicted fuel is
-kept as a check (`fuel_check`)."""
+CO₂ is the predicted power × the known fuel's emission factor, and the predicted fuel,
+pooled over the plant's overpasses, is kept as a check (`fuel_check`); where no fuel is
+known, the pooled one gives the CO₂."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pandas as pd
 from plantwatch import physics
 from plantwatch.data.format import layout
 from plantwatch.data.format.splits import read_split
+from plantwatch.estimates.plant_fuel import plant_fuels
 from plantwatch.files.tables import read_csv
 from plantwatch.sources.registry import PlantRegistry
 
@@ -56,38 +58,51 @@ def true_overpass_values(observations: pd.DataFrame, predictions: pd.DataFrame) 
     ].dropna(subset=["power_mw"])
 
 
-def with_known_fuel(predictions: pd.DataFrame, plants: pd.DataFrame) -> pd.DataFrame:
+def with_plant_fuel(predictions: pd.DataFrame, plants: pd.DataFrame | None) -> pd.DataFrame:
     """Predictions whose ``co2_t_per_h`` (and its bounds) is the predicted power × the
-    emission factor of the plant's known fuel, where the fuel is known; the model's own
-    CO₂ elsewhere."""
-    fuel = predictions["plant_id"].astype(str).map(plants.set_index("plant_id")["fuel_type"])
-    known = fuel.notna() & (fuel != "")
-    factor = fuel[known].map(lambda f: physics.FUELS[physics.fuel_index(f)].ef_t_per_mwh)
+    emission factor of the plant's fuel: the known one (``plants``: a registry or the
+    dataset's plants), else the fuel pooled over the plant's predicted overpasses
+    (`plant_fuel.plant_fuels`, where the table has fuel probabilities); the model's own CO₂
+    where neither exists."""
+    plant_ids = predictions["plant_id"].astype(str)
+    pooled = plant_fuels(predictions).set_index("plant_id")["fuel_pooled"]
+    fuel = plant_ids.map(pooled)
+    if plants is not None:
+        known = plant_ids.map(plants.set_index("plant_id")["fuel_type"])
+        fuel = known.where(known.notna() & (known != ""), fuel)
+    given = fuel.notna() & (fuel != "")
+    factor = fuel[given].map(lambda f: physics.FUELS[physics.fuel_index(f)].ef_t_per_mwh)
     out = predictions.copy()
     for end in ("", "_low", "_high"):
         if f"power_mw{end}" in out:
             if f"co2_t_per_h{end}" not in out:
                 out[f"co2_t_per_h{end}"] = np.nan
-            out.loc[known, f"co2_t_per_h{end}"] = out.loc[known, f"power_mw{end}"] * factor
+            out.loc[given, f"co2_t_per_h{end}"] = out.loc[given, f"power_mw{end}"] * factor
     return out
 
 
 def fuel_check(predictions: pd.DataFrame, plants: pd.DataFrame) -> pd.DataFrame:
     """Per plant with a known fuel and fuel predictions: ``fuel_type`` (known),
-    ``fuel_predicted`` (the most predicted), ``agreement`` (share of its overpasses whose
-    prediction is the known fuel) and ``disagrees`` (the most predicted is another)."""
-    columns = ["plant_id", "fuel_type", "fuel_predicted", "agreement", "disagrees"]
-    if "fuel_pred" not in predictions:
+    ``fuel_predicted`` (pooled over its overpasses, `plant_fuel.plant_fuels`),
+    ``fuel_predicted_prob`` (its pooled probability), ``agreement`` (share of its overpasses
+    whose own prediction is the known fuel) and ``disagrees`` (the pooled fuel is another)."""
+    columns = ["plant_id", "fuel_type", "fuel_predicted", "fuel_predicted_prob", "agreement",
+               "disagrees"]  # fmt: skip
+    pooled = plant_fuels(predictions)
+    if "fuel_pred" not in predictions or pooled.empty:
         return pd.DataFrame(columns=columns)
     frame = predictions.astype({"plant_id": str}).merge(plants, on="plant_id")
     frame = frame.dropna(subset=["fuel_type", "fuel_pred"])
-    rows = []
-    for (plant, known), own in frame.groupby(["plant_id", "fuel_type"]):
-        predicted = str(own["fuel_pred"].mode().iloc[0])
-        rows.append({"plant_id": plant, "fuel_type": known, "fuel_predicted": predicted,
-                     "agreement": float((own["fuel_pred"] == known).mean()),
-                     "disagrees": predicted != known})  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
+    frame = frame[frame["fuel_type"] != ""]
+    agreement = (frame["fuel_pred"] == frame["fuel_type"]).groupby(frame["plant_id"]).mean()
+    table = pooled.merge(frame.drop_duplicates("plant_id")[["plant_id", "fuel_type"]],
+                         on="plant_id")  # fmt: skip
+    return pd.DataFrame({
+        "plant_id": table["plant_id"], "fuel_type": table["fuel_type"],
+        "fuel_predicted": table["fuel_pooled"], "fuel_predicted_prob": table["fuel_pooled_prob"],
+        "agreement": table["plant_id"].map(agreement).to_numpy(np.float64),
+        "disagrees": table["fuel_pooled"] != table["fuel_type"],
+    }, columns=columns)  # fmt: skip
 
 
 def fleet_load_factors(observations: pd.DataFrame) -> dict[str, float]:

@@ -31,7 +31,7 @@ from plantwatch.estimates.plant_facts import (
     read_plant_facts,
     training_load_factors,
     true_overpass_values,
-    with_known_fuel,
+    with_plant_fuel,
 )
 from plantwatch.estimates.truth import (
     SCORE_UNITS,
@@ -194,7 +194,7 @@ def run_aggregate(
                         "on a dataset whose observations have times")  # fmt: skip
     facts = read_plant_facts(dataset, registry)
     checks = None if facts is None else fuel_check(table, facts)
-    table = table if facts is None else with_known_fuel(table, facts)
+    table = with_plant_fuel(table, facts)
     scratch = out.with_name(f".{out.name}.partial")
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "figures").mkdir(parents=True)
@@ -206,7 +206,7 @@ def run_aggregate(
     if method == "pooled":
         validation = read_predictions(calibration)
         run = RunEstimates.learn(dataset, validation)
-        validation = with_known_fuel(validation, run.plants)
+        validation = with_plant_fuel(validation, run.plants)
         estimates = run.calibrated(table, validation, truth_table, period, level)
     else:
         estimates = aggregate_predictions(table, period, level, n_boot, min_observations,
@@ -227,7 +227,7 @@ def run_aggregate(
         if reference is not None:
             scores.append(score(reference, truth_table, NAIVE_ESTIMATE))
             observations = labelled_observations(dataset)
-            true_values = with_known_fuel(true_overpass_values(observations, table), facts)
+            true_values = with_plant_fuel(true_overpass_values(observations, table), facts)
             sampled = aggregate_predictions(true_values, period, level, n_boot,
                                             min_observations, seed=seed)  # fmt: skip
             scores.append(score(sampled, truth_table, SAMPLING_ESTIMATE))
@@ -311,6 +311,7 @@ def _fuel_lines(checks: pd.DataFrame | None) -> list[str]:
     wrong = checks[checks["disagrees"].astype(bool)]
     found = ", ".join(f"{r.plant_id} ({r.fuel_type}, predicted {r.fuel_predicted})"
                       for r in wrong.itertuples())  # fmt: skip
-    return [f"- CO₂ uses each plant's known fuel; the model's most predicted fuel disagrees for "
+    return [f"- CO₂ uses each plant's known fuel; the model's fuel, pooled over its overpasses, "
+            f"disagrees for "
             f"{len(wrong)} of {len(checks)} plants{': ' + found if found else ''} "
             "(fuel_check.csv)"]  # fmt: skip

@@ -28,6 +28,11 @@ per modality, features fused at every skip level; ``models/fusion.py``); scalar 
 modalities (``scalar_inputs``: weather, season, climate zone) enter the encoder as constant
 channels. With ``in_channels=0`` the optical image is no input (e.g. Sentinel-1 alone).
 
+With ``reference`` the encoder also reads the plant's clear-sky reference
+(``models/reference_fusion.py``): stacked with the scene (``early``), as the change scene −
+reference (``difference``) or through the same encoder with features fused per level
+(``siamese``).
+
 Only the selected tasks' heads are built; a single-task baseline is the same class with one
 task. The network sees normalised inputs; normalisation lives in the task module.
 """
@@ -46,6 +51,12 @@ from torch import nn
 from plantwatch.models.fusion import EarlyFusion, FusionOperator, LateFusionEncoder
 from plantwatch.models.heads import dense_head, global_head
 from plantwatch.models.plant_physics import physics_co2, power_from_load_factor
+from plantwatch.models.reference_fusion import (
+    ReferenceFusion,
+    SiameseEncoder,
+    reference_channels,
+    reference_input,
+)
 from plantwatch.task_registry import PLANT_TASKS, get_tasks
 
 DECODER_CHANNELS: tuple[int, ...] = (256, 128, 64, 32, 16)
@@ -82,6 +93,8 @@ class MultiTaskUNet(nn.Module):
         dropout: dropout in the global heads.
         uncertainty: give each regression task a spread head: ``<task>_log_sigma`` [B],
             log σ in units of the task's scale (clamped to [−7, 7]).
+        reference: how the encoder reads the plant's clear-sky reference: ``none``,
+            ``early``, ``difference`` or ``siamese`` (the last without other fused inputs).
     """
 
     def __init__(
@@ -102,6 +115,7 @@ class MultiTaskUNet(nn.Module):
         hidden: int = 128,
         dropout: float = 0.1,
         uncertainty: bool = False,
+        reference: ReferenceFusion = "none",
     ) -> None:
         super().__init__()
         self.specs = get_tasks(tasks)
@@ -124,7 +138,11 @@ class MultiTaskUNet(nn.Module):
         self.plume_task = plumes[0] if plume_pooling else None
         self.detach_plume_features = detach_plume_features
         self.co2_mode = co2_mode
-        self.inputs = {"image": in_channels, **(extra_inputs or {})}
+        if reference != "none" and not in_channels:
+            raise ValueError("a reference is compared with the image: it needs in_channels > 0")
+        self.reference = reference
+        image_channels = reference_channels(in_channels, reference)
+        self.inputs = {"image": image_channels, **(extra_inputs or {})}
         self.inputs = {k: c for k, c in self.inputs.items() if c > 0}
         if not self.inputs:
             raise ValueError("no spatial input: in_channels is 0 and extra_inputs is empty")
@@ -134,8 +152,11 @@ class MultiTaskUNet(nn.Module):
 
         fused = len(self.inputs) > 1 or self.scalars or "image" not in self.inputs
         self.fusion = fusion if fused else None
+        if reference == "siamese" and self.fusion is not None:
+            raise ValueError("a siamese reference reads the image alone: drop extra_inputs and "
+                             "scalar_inputs, or use reference early or difference")  # fmt: skip
         self.early = EarlyFusion(self.inputs, self.scalars) if self.fusion == "early" else None
-        encoder_channels = self.early.out_channels if self.early else in_channels
+        encoder_channels = self.early.out_channels if self.early else image_channels
         if self.fusion == "late":
             self.encoder = LateFusionEncoder(self.inputs, self.scalars, encoder=encoder,
                                              fusion=fusion_operator,
@@ -153,6 +174,8 @@ class MultiTaskUNet(nn.Module):
             self.encoder = smp.encoders.get_encoder(encoder, in_channels=encoder_channels,
                                                     weights=None)  # fmt: skip
             self._divisible = False
+        if reference == "siamese":
+            self.encoder = SiameseEncoder(self.encoder)
         self.dense_heads = nn.ModuleDict(
             {s.name: dense_head(s, DECODER_CHANNELS[-1]) for s in dense}
         )
@@ -219,7 +242,9 @@ class MultiTaskUNet(nn.Module):
             aux: float [B, A] with A = ``aux_features``; ignored when ``aux_features`` is 0.
             capacity_mw: float [B], installed capacity in MW; NaN or ≤ 0 where unknown.
             extras: the ``extra_inputs`` by key, float [B, C_k, H, W], and the
-                ``scalar_inputs``, float [B, A_k], normalised.
+                ``scalar_inputs``, float [B, A_k], normalised; with ``reference`` also
+                ``reference`` float [B, C, H, W] (normalised as the image) and
+                ``has_reference`` bool [B].
 
         Returns:
             by task name: binary segmentation logits [B, H, W]; multiclass segmentation
@@ -227,11 +252,18 @@ class MultiTaskUNet(nn.Module):
             task's unit [B] (``power`` MW, ``co2`` t/h); with ``uncertainty`` also
             ``<task>_log_sigma`` [B] per regression task.
         """
+        encoded = image
+        if self.reference != "none":
+            if extras is None or "reference" not in extras:
+                raise ValueError("the model compares the image with its reference, which the "
+                                 "batch does not hold")  # fmt: skip
+            encoded = reference_input(image, extras["reference"], extras["has_reference"],
+                                      self.reference)  # fmt: skip
         if self.fusion is None:
             height, width = image.shape[-2:]
-            features = self.encoder(self._pad(image))
+            features = self.encoder(self._pad(encoded))
         else:
-            given = {"image": image, **(extras or {})}
+            given = {**(extras or {}), "image": encoded}
             missing = [k for k in (*self.inputs, *self.scalars) if k not in given]
             if missing:
                 raise ValueError(f"the model fuses {missing}, which the batch does not hold")

@@ -32,6 +32,7 @@ from torch import nn
 from torch.utils.tensorboard.summary import hparams
 
 from plantwatch.data.format.statistics import Statistics
+from plantwatch.data.loading.sample import REFERENCE_KEY, flag_key
 from plantwatch.scalar_modalities import SCALAR_MODALITIES
 
 NO_DECAY_NAMES = ("log_vars",)  # learned loss weights
@@ -119,6 +120,11 @@ class BaseTask(L.LightningModule):
             self.get_submodule(name).requires_grad_(False).eval()
         self._hparams_written = False
 
+    @property
+    def needs_reference(self) -> bool:
+        """The model reads the plant's clear-sky reference (``reference`` modality)."""
+        return False
+
     # ------------------------------------------------------------------ subclass hooks
     def configure_models(self) -> None:
         """Build the networks."""
@@ -138,7 +144,8 @@ class BaseTask(L.LightningModule):
     ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
         """(image [B, C, H, W], aux [B, A] or None, further modalities by key: spatial
         [B, C_k, H, W] and scalar [B, A_k]) standardised with the training statistics."""
-        image = (batch["image"] - self.input_mean[:, None, None]) / self.input_std[:, None, None]
+        band_mean, band_std = self.input_mean[:, None, None], self.input_std[:, None, None]
+        image = (batch["image"] - band_mean) / band_std
         aux = batch.get("aux")
         if aux is not None and self.aux_mean.numel():
             aux = (aux - self.aux_mean) / self.aux_std
@@ -150,6 +157,9 @@ class BaseTask(L.LightningModule):
             start = span.stop
         for key in self.scalar_modalities:
             extras[key] = scalar_vector(batch, key, aux)
+        if REFERENCE_KEY in batch:  # the plant's reference: reflectance of the image's bands
+            extras[REFERENCE_KEY] = (batch[REFERENCE_KEY].float() - band_mean) / band_std
+            extras[flag_key(REFERENCE_KEY)] = batch[flag_key(REFERENCE_KEY)]
         return image, aux, extras
 
     def set_statistics(self, statistics: Statistics, aux_columns: Sequence[str]) -> None:
@@ -185,6 +195,11 @@ class BaseTask(L.LightningModule):
                     f"for {list(self.bands)}; set model.bands and data.bands alike"
                 )
             served = {k: tuple(v) for k, v in getattr(dataset, "modalities", {}).items()}
+            if self.needs_reference and served.get(REFERENCE_KEY) != self.bands:
+                raise ValueError(
+                    f"the model reads the plant's reference, which the {name} data does not "
+                    "serve; set data.init_args.dataset.init_args.modalities: [image, reference]"
+                )
             for key, channels in self.extra_modalities.items():
                 if served.get(key) != channels:
                     raise ValueError(

@@ -9,7 +9,9 @@ its own name, the optimistic IoU of the earlier papers, averaged only over image
 prediction and truth are both non-empty. Multiclass segmentation: IoU per class and mIoU
 over the classes that occur (in the truth or the prediction: a class absent from both has no
 IoU, and is not averaged in as 0 or 1), and pixel accuracy, all from one confusion matrix.
-Classification: accuracy, macro-F1 and the confusion matrix. Multilabel: macro- and
+Classification: accuracy, macro-F1 and the confusion matrix; for a class that is the plant's
+(``TaskSpec.per_plant``: fuel) also per plant, from the probabilities pooled over all the
+plant's observations in the split (``tasks/plant_metrics.py``). Multilabel: macro- and
 micro-F1, and mean average precision over the classes with a positive sample. Composition:
 MAE and RMSE of the fractions in percentage points, R² (variance-weighted over classes).
 Regression: MAE, RMSE and R² in the task's unit.
@@ -40,6 +42,7 @@ from torchmetrics.classification import (
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
 from plantwatch.task_registry import SEGMENTATION_IGNORE, TASKS, TaskSpec
+from plantwatch.tasks.plant_metrics import PlantPooledClassification
 
 # Metric suffix → (label, higher is better); regression suffixes carry the unit tag.
 _SUFFIXES: dict[str, tuple[str, bool]] = {
@@ -52,6 +55,8 @@ _SUFFIXES: dict[str, tuple[str, bool]] = {
     "pixel_accuracy": ("pixel accuracy", True),
     "accuracy": ("accuracy", True),
     "macro_f1": ("macro-F1", True),
+    "plant_accuracy": ("accuracy per plant (pooled over its images)", True),
+    "plant_macro_f1": ("macro-F1 per plant (pooled over its images)", True),
     "micro_f1": ("micro-F1", True),
     "map": ("mean average precision (classes that occur)", True),
     "r2": ("R²", True),
@@ -239,6 +244,13 @@ class TaskMetrics(nn.Module):
                 if s.kind == "multiclass"
             }
         )
+        self.plant_metrics = nn.ModuleDict(
+            {
+                s.name: PlantPooledClassification(len(s.classes))
+                for s in self.specs
+                if s.kind == "multiclass" and s.per_plant
+            }
+        )
         self.counts = {s.name: 0 for s in self.specs}
 
     def names(self) -> list[str]:
@@ -249,6 +261,8 @@ class TaskMetrics(nn.Module):
                 suffixes = ["miou", "pixel_accuracy", *(f"iou_{c}" for c in spec.classes)]
             else:
                 suffixes = list(self.collections[spec.name])
+            if spec.name in self.plant_metrics:
+                suffixes += ["plant_accuracy", "plant_macro_f1"]
             names += [f"{spec.name}_{m}" for m in suffixes]
         return names
 
@@ -258,6 +272,9 @@ class TaskMetrics(nn.Module):
         """Add a batch: model ``outputs`` (logits or values) and the batch's targets and flags."""
         for spec in self.specs:
             present = batch[spec.flag]
+            if spec.name in self.plant_metrics and "plant_id" in batch:
+                self.plant_metrics[spec.name].update(outputs[spec.name], batch[spec.target],
+                                                     present, batch["plant_id"])  # fmt: skip
             if not present.any():
                 continue
             self.counts[spec.name] += int(present.sum())
@@ -316,6 +333,9 @@ class TaskMetrics(nn.Module):
                     values.update({f"{spec.name}_{k}": v for k, v in scores.items()})
                 else:
                     values[f"{spec.name}_{name}"] = metric.compute()
+            if spec.name in self.plant_metrics and self.plant_metrics[spec.name].update_called:
+                scores = self.plant_metrics[spec.name].compute()
+                values.update({f"{spec.name}_{k}": v for k, v in scores.items()})
         return values
 
     def confusion_matrices(self) -> dict[str, torch.Tensor]:
@@ -329,6 +349,6 @@ class TaskMetrics(nn.Module):
         """Start a new epoch."""
         for collection in self.collections.values():
             collection.reset()
-        for matrix in self.confusions.values():
-            matrix.reset()
+        for metric in (*self.confusions.values(), *self.plant_metrics.values()):
+            metric.reset()
         self.counts = {s.name: 0 for s in self.specs}

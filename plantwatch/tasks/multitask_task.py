@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-import numpy as np
 import torch
 from torch import nn
 from torchmetrics import MeanMetric
@@ -26,6 +25,7 @@ from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.format.statistics import Statistics
 from plantwatch.models.encoders import input_channels, load_encoder_weights
 from plantwatch.models.multitask_unet import CO2Mode, MultiTaskUNet
+from plantwatch.models.reference_fusion import ReferenceFusion, SiameseEncoder
 from plantwatch.scalar_modalities import SCALAR_MODALITIES
 from plantwatch.task_registry import PLANT_TASKS, get_tasks
 from plantwatch.tasks.base import BaseTask
@@ -38,7 +38,7 @@ from plantwatch.tasks.losses import (
     task_loss,
 )
 from plantwatch.tasks.metrics import TaskMetrics
-from plantwatch.tasks.plots import ExampleCollector, confusion_figure, scatter_figure
+from plantwatch.tasks.plots import ExampleCollector, epoch_figures
 
 STAGES = ("train", "val", "test")
 
@@ -73,6 +73,10 @@ class MultiTaskTask(BaseTask):
         fusion: ``early`` (stacked channels) or ``late`` (an encoder per modality).
         fusion_operator: late fusion per level: ``concat`` or ``sum``.
         shared_weights: late fusion with one encoder for every modality.
+        reference_fusion: how the plant's clear-sky reference enters (the data must serve the
+            ``reference`` modality): ``none``, ``early`` (stacked channels), ``difference``
+            (scene − reference channels) or ``siamese`` (one encoder over both, features
+            fused per level); ``models/reference_fusion.py``.
         hidden: width of the heads.
         dropout: dropout in the heads.
         loss_weighting: ``fixed`` or ``uncertainty`` (Kendall et al. 2018).
@@ -121,6 +125,7 @@ class MultiTaskTask(BaseTask):
         fusion: Literal["early", "late"] = "early",
         fusion_operator: Literal["concat", "sum"] = "concat",
         shared_weights: bool = False,
+        reference_fusion: ReferenceFusion = "none",
         hidden: int = 128,
         dropout: float = 0.1,
         loss_weighting: Literal["fixed", "uncertainty"] = "fixed",
@@ -156,6 +161,11 @@ class MultiTaskTask(BaseTask):
             scheduler=scheduler, lr_multipliers=lr_multipliers, freeze=freeze,
         )  # fmt: skip
 
+    @property
+    def needs_reference(self) -> bool:
+        """The model reads the plant's clear-sky reference."""
+        return self.hparams.reference_fusion != "none"
+
     # ------------------------------------------------------------------ configuration
     def configure_models(self) -> None:
         h = self.hparams
@@ -168,15 +178,20 @@ class MultiTaskTask(BaseTask):
             plume_pooling=h.plume_pooling, detach_plume_features=h.detach_plume_features,
             extra_inputs={k: len(v) for k, v in self.extra_modalities.items()},
             scalar_inputs=scalars, fusion=h.fusion, fusion_operator=h.fusion_operator,
-            shared_weights=h.shared_weights,
+            shared_weights=h.shared_weights, reference=h.reference_fusion,
             hidden=h.hidden, dropout=h.dropout, uncertainty=h.uncertainty != "none",
         )  # fmt: skip
         if h.encoder_checkpoint and (self.model.fusion == "late" or not h.use_image):
             raise ValueError("encoder_checkpoint with late fusion or without the image: load "
                              "each branch instead")  # fmt: skip
+        if h.encoder_checkpoint and h.reference_fusion in ("early", "difference"):
+            raise ValueError(f"encoder_checkpoint with reference_fusion={h.reference_fusion}: "
+                             "its input has no channel names; use reference_fusion=siamese")
         if h.encoder_checkpoint:
             channels = input_channels(h)  # early fusion: the bands, S1, DEM … by name
-            statistics = load_encoder_weights(self.model.encoder, h.encoder_checkpoint, channels)
+            encoder = self.model.encoder
+            encoder = encoder.encoder if isinstance(encoder, SiameseEncoder) else encoder
+            statistics = load_encoder_weights(encoder, h.encoder_checkpoint, channels)
             if h.use_encoder_statistics:
                 self.encoder_statistics = statistics
         if h.channels_last:
@@ -382,15 +397,6 @@ class MultiTaskTask(BaseTask):
     def _log_figures(self, stage: str, confusions: Mapping[str, torch.Tensor]) -> None:
         if self.tensorboard() is None or not self.hparams.figure_examples:
             return
-        for task, matrix in confusions.items():
-            spec = next(s for s in self.specs if s.name == task)
-            self.log_figure(f"{stage}/{task}_confusion",
-                            confusion_figure(matrix.cpu().numpy(), spec.classes))  # fmt: skip
-        collector = self.examples[stage]
-        for spec in self.specs:
-            if spec.kind == "regression" and collector.pairs.get(spec.name):
-                predicted, true = np.concatenate(collector.pairs[spec.name], axis=1)
-                figure = scatter_figure(predicted, true, spec.display, spec.unit)
-                self.log_figure(f"{stage}/{spec.name}_scatter", figure)
-        if collector.samples:
-            self.log_figure(f"{stage}/examples", collector.figure(self.specs, self.bands))
+        for tag, figure in epoch_figures(self.specs, confusions, self.examples[stage],
+                                         self.bands).items():  # fmt: skip
+            self.log_figure(f"{stage}/{tag}", figure)

@@ -214,3 +214,25 @@ def interval_width_figure(error: np.ndarray, width: np.ndarray, quantity: str, u
     ax.set_ylabel(f"|error| of {quantity} ({unit})")
     ax.legend(fontsize=7, loc="upper left")
     return figure
+
+
+def epoch_figures(
+    specs: Sequence[TaskSpec],
+    confusions: Mapping[str, torch.Tensor],
+    collector: ExampleCollector,
+    bands: Sequence[str],
+) -> dict[str, Figure]:
+    """An epoch's figures by tag: confusion matrices of the classification tasks, predicted
+    against true values of the regression tasks, and the collected examples."""
+    figures = {}
+    for task, matrix in confusions.items():
+        spec = next(s for s in specs if s.name == task)
+        figures[f"{task}_confusion"] = confusion_figure(matrix.cpu().numpy(), spec.classes)
+    for spec in specs:
+        if spec.kind == "regression" and collector.pairs.get(spec.name):
+            predicted, true = np.concatenate(collector.pairs[spec.name], axis=1)
+            figures[f"{spec.name}_scatter"] = scatter_figure(predicted, true, spec.display,
+                                                             spec.unit)  # fmt: skip
+    if collector.samples:
+        figures["examples"] = collector.figure(specs, bands)
+    return figures

@@ -188,7 +188,9 @@ def exact_predictions(dataset: Path, split: str, fuel: str | None = None) -> pd.
     table = table.set_index("obs_id").loc[ids].reset_index()
     out = table.rename(columns={"generation_mw": "power_mw"})[
         ["obs_id", "plant_id", "datetime", "capacity_mw", "power_mw", "co2_t_per_h"]]
-    return out.assign(fuel_pred=fuel or table["fuel_type"])
+    out = out.assign(fuel_pred=fuel or table["fuel_type"])
+    return out.assign(**{f"fuel_prob_{name}": (out["fuel_pred"] == name).astype(float)
+                         for name in physics.FUEL_NAMES})  # fmt: skip
 
 
 def test_the_pooled_method_calibrates_on_the_validation_plants_and_checks_the_fuel(

@@ -1,3 +1,5 @@
+from functools import partial
+
 import lightning as L
 import numpy as np
 import pytest
@@ -370,3 +372,19 @@ def test_a_compiled_model_computes_what_the_eager_one_does():
         expected, got = eager(batch), compiled(batch)
     for name, value in expected.items():
         torch.testing.assert_close(got[name], value, rtol=1e-4, atol=1e-4)
+
+
+def test_the_reference_is_normalised_as_the_image_and_required_of_the_data(tiny_dataset):
+    with_reference = partial(PlantObservations, modalities=("image", "reference"),
+                             reference_min_others=3)  # fmt: skip
+    task = MultiTaskTask(reference_fusion="difference", figure_examples=0)
+    with pytest.raises(ValueError, match=r"modalities: \[image, reference\]"):
+        quiet_trainer(fast_dev_run=True).fit(task, datamodule=data_module(tiny_dataset))
+    quiet_trainer(fast_dev_run=True).test(
+        task, datamodule=data_module(tiny_dataset, dataset=with_reference)
+    )
+    batch = collate_samples([with_reference(tiny_dataset, "train")[i] for i in range(2)])
+    _, _, extras = task.normalize(batch)
+    image, _, _ = task.normalize({**batch, "image": batch["reference"]})
+    assert torch.equal(extras["reference"], image) and extras["has_reference"].all()
+    assert {"test/fuel_plant_accuracy", "test/fuel_plant_macro_f1"} <= set(task.final_metrics)
