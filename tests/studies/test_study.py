@@ -213,7 +213,7 @@ def test_study_files_are_checked(tmp_path, monkeypatch):
     "name",
     ["single_vs_multitask.yaml", "hanna2021_replica.yaml", "power_from_plumes.yaml",
      "label_efficiency.yaml", "emissions_monitoring.yaml", "packed_path.yaml",
-     "plant_year_estimates.yaml", "plant_year_estimates_heldout.yaml"],
+     "plant_year_estimates.yaml", "plant_year_estimates_heldout.yaml", "multi_pass.yaml"],
 )  # fmt: skip
 def test_committed_studies_build_valid_runs(name, tmp_path, monkeypatch):
     """Every study in experiments/studies parses and its first run trains (fast_dev_run)."""
@@ -330,3 +330,26 @@ def test_runs_at_a_time_share_the_cores(monkeypatch):
     assert worker_environment(16)["OMP_NUM_THREADS"] == "1"
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice stays
     assert worker_environment(2)["OMP_NUM_THREADS"] == "3"
+
+
+@pytest.mark.parametrize(
+    "variant", ["single_scene", "reference_early", "reference_difference", "reference_siamese"]
+)
+def test_every_multi_pass_variant_trains(variant, tmp_path, monkeypatch):
+    """Each reading of the plant's reference trains on a dataset whose references exist."""
+    from plantwatch.training.cli import PlantwatchCLI
+
+    monkeypatch.chdir(REPO)
+    study = Study.from_yaml(REPO / "experiments" / "studies" / "multi_pass.yaml")
+    study.write_variant_configs(tmp_path)
+    run = next(r for r in study.runs() if r.variant == variant)
+    args = [*study.run_args(run, tmp_path),
+            *tiny_cli_args(tmp_path / "ds", tmp_path, per_plant=7),
+            "--trainer.fast_dev_run=true"]  # fmt: skip
+    cli = PlantwatchCLI(args=args, run=False)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert cli.trainer.state.finished
+    train = cli.datamodule.datasets["train"]
+    if variant != "single_scene":
+        assert train.modalities["reference"] == cli.model.bands
+        assert all(train[i]["has_reference"] for i in range(len(train)))
