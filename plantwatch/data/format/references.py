@@ -36,6 +36,7 @@ from plantwatch.data.errors import DatasetError
 from plantwatch.data.format import layout
 from plantwatch.data.format.geotiff import read_geotiff, write_geotiff
 from plantwatch.data.format.writer import dataset_lock
+from plantwatch.errors import UserError
 from plantwatch.files.atomic import write_text_atomic
 from plantwatch.files.ids import checked_id, inside
 from plantwatch.files.tables import read_csv, read_json
@@ -104,6 +105,21 @@ def _compute_plant(
     return written
 
 
+def _stored(manifest: Path) -> dict:
+    """A manifest as written (a table obs_id → file or None under ``references``), or {} for
+    a missing, unreadable or malformed one, which is then rebuilt."""
+    try:
+        stored = read_json(manifest, "a reference manifest")
+    except UserError:
+        return {}
+    table = stored.get("references") if isinstance(stored, dict) else None
+    if not isinstance(table, dict) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in table.items()
+    ):
+        return {}
+    return stored
+
+
 def ensure_references(
     root: str | Path, mode: ReferenceMode = "others", min_others: int = 5, progress: bool = True
 ) -> dict[str, str | None]:
@@ -126,9 +142,8 @@ def ensure_references(
     with dataset_lock(folder):
         fingerprint = observations_fingerprint(root, observations)
         manifest = folder / MANIFEST
-        stored = read_json(manifest, "a reference manifest") if manifest.is_file() else {}
-        if isinstance(stored, dict) and stored.get("fingerprint") == fingerprint:
-            return stored["references"]
+        if _stored(manifest).get("fingerprint") == fingerprint:
+            return _stored(manifest)["references"]
         if folder.exists():
             shutil.rmtree(folder)  # stale: the observations changed since
         folder.mkdir(parents=True)

@@ -14,6 +14,7 @@ from plantwatch.data.format.references import MANIFEST, ensure_references, refer
 from plantwatch.data.packing.reader import PackedDataset
 from plantwatch.data.packing.writer import pack_folder
 from plantwatch.data.readers.observations import PlantObservations
+from plantwatch.errors import UserError
 from tests.data.fakes import copy_dataset, edit_observations
 
 BANDS = ["B02", "B03", "B04", "B08"]
@@ -122,8 +123,12 @@ def test_a_hostile_manifest_cannot_point_outside_the_dataset(marked, tmp_path):
     dataset = PlantObservations(root, [obs_id], modalities=("image", "reference"),
                                 reference_min_others=2)  # fmt: skip
     assert dataset.references[obs_id] != references[obs_id]
-    with pytest.raises(Exception, match="outside"):
+    with pytest.raises(UserError, match="outside"):
         dataset[0]
+    malformed = json.dumps({"fingerprint": record["fingerprint"], "references": "x"})
+    for damaged in (malformed, "{"):
+        manifest.write_text(damaged)  # malformed or truncated: rebuilt, not trusted
+        assert ensure_references(root, "others", min_others=2, progress=False) == references
 
 
 def test_bad_reference_settings_say_what_to_choose(marked):
