@@ -54,8 +54,8 @@ class PlantPooledClassification(Metric):
 
     def compute(self) -> dict[str, torch.Tensor]:
         """``plant_accuracy`` and ``plant_macro_f1`` over the labelled plants (NaN: none)."""
-        if not self.plants:
-            nan = torch.tensor(float("nan"))
+        nan = torch.tensor(float("nan"))
+        if isinstance(self.plants, list) and not self.plants:  # a list until synchronised
             return {"plant_accuracy": nan, "plant_macro_f1": nan}
         codes = dim_zero_cat(self.plants).cpu().numpy()
         targets = dim_zero_cat(self.targets).cpu().numpy()
@@ -67,7 +67,6 @@ class PlantPooledClassification(Metric):
                 truth[i] = np.bincount(labels, minlength=self.num_classes).argmax()
         scored = truth >= 0
         if not scored.any():
-            nan = torch.tensor(float("nan"))
             return {"plant_accuracy": nan, "plant_macro_f1": nan}
         predicted = torch.from_numpy(pooled[scored].argmax(axis=1))
         true = torch.from_numpy(truth[scored])
