@@ -122,8 +122,9 @@ class BaseTask(L.LightningModule):
 
     @property
     def needs_reference(self) -> bool:
-        """The model reads the plant's clear-sky reference (``reference`` modality)."""
-        return False
+        """The model reads the plant's clear-sky reference (``reference`` modality): a task
+        with a ``reference_fusion`` hyperparameter other than ``none``."""
+        return self.hparams.get("reference_fusion", "none") != "none"
 
     # ------------------------------------------------------------------ subclass hooks
     def configure_models(self) -> None:

@@ -161,11 +161,6 @@ class MultiTaskTask(BaseTask):
             scheduler=scheduler, lr_multipliers=lr_multipliers, freeze=freeze,
         )  # fmt: skip
 
-    @property
-    def needs_reference(self) -> bool:
-        """The model reads the plant's clear-sky reference."""
-        return self.hparams.reference_fusion != "none"
-
     # ------------------------------------------------------------------ configuration
     def configure_models(self) -> None:
         h = self.hparams
