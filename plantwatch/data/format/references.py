@@ -142,8 +142,9 @@ def ensure_references(
     with dataset_lock(folder):
         fingerprint = observations_fingerprint(root, observations)
         manifest = folder / MANIFEST
-        if _stored(manifest).get("fingerprint") == fingerprint:
-            return _stored(manifest)["references"]
+        stored = _stored(manifest)
+        if stored.get("fingerprint") == fingerprint:
+            return stored["references"]
         if folder.exists():
             shutil.rmtree(folder)  # stale: the observations changed since
         folder.mkdir(parents=True)
