@@ -1,20 +1,20 @@
 """The demo: train the multitask model on the built-in synthetic data, test it, and compare.
 
-Prints a table of test metrics per task beside the predict-the-mean baseline and the
-command that opens TensorBoard on the run.
+Prints a table of test metrics per task beside the baselines, the run folder and the
+commands that open it in TensorBoard and test or predict with its best checkpoint.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from plantwatch.data.tools.preview import render_preview
 from plantwatch.tasks.baselines import datamodule_baselines
 from plantwatch.tasks.metrics import describe_metric
+from plantwatch.training.run_report import next_commands
 
 DEMO_METRICS: tuple[str, ...] = (
     "plume_iou", "plume_f1", "plume_detection_precision", "plume_detection_recall",
@@ -46,14 +46,7 @@ def run_demo(
     from plantwatch.training.cli import fit_and_test
 
     start = time.perf_counter()
-    # What a newcomer needs is the progress and the table: not the library's chatter (the
-    # demo passes LightningCLI its own arguments on purpose; two deprecations inside
-    # Lightning) nor the module summary, which `--trainer.enable_model_summary=true` restores.
-    for message in ("LightningCLI's args parameter is intended", r"`isinstance\(treespec",
-                    "Precision bf16-mixed is not supported by the model summary"):  # fmt: skip
-        warnings.filterwarnings("ignore", message=message)
-    args = ["--config", config, "--trainer.enable_model_summary=false", *overrides]
-    model, cli = fit_and_test(args)
+    model, cli = fit_and_test(["--config", config, *overrides])
     root = cli.datamodule.root
     print(f"\ndata: {root} (preview: {render_preview(root, Path(root) / 'preview.png')})")
     baselines = datamodule_baselines(cli.datamodule, cli.model.specs)
@@ -61,6 +54,7 @@ def run_demo(
     print(f"\nTest metrics ({tested} observations of held-out plants):\n")
     print(results_table(model, baselines))
     minutes = (time.perf_counter() - start) / 60
-    print(f"\nfinished in {minutes:.1f} min; run folder: {cli.trainer.log_dir}")
-    print(f"open TensorBoard:  .venv/bin/tensorboard --logdir {cli.trainer.log_dir}")
+    run = Path(cli.trainer.log_dir)
+    print(f"\nfinished in {minutes:.1f} min; run folder: {run}")
+    print(next_commands(run))
     return model

@@ -83,3 +83,12 @@ def _load(path: Path) -> Any:
         if "mmap" not in str(error):
             raise
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def checkpoint_callback_states(checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
+    """The saved states (``best_model_path``, ``best_model_score``, ``monitor``, …) of a
+    Lightning checkpoint's checkpoint callbacks: ``ModelCheckpoint`` and plantwatch's
+    ``BestCheckpoint`` (state keys start with the class name)."""
+    kinds = ("ModelCheckpoint", "BestCheckpoint")
+    return [value for key, value in checkpoint.get("callbacks", {}).items()
+            if key.startswith(kinds) and isinstance(value, dict)]  # fmt: skip

@@ -28,7 +28,7 @@ from torch import nn
 
 from plantwatch.errors import UserError
 from plantwatch.files.atomic import write_text_atomic
-from plantwatch.files.checkpoints import load_checkpoint
+from plantwatch.files.checkpoints import checkpoint_callback_states, load_checkpoint
 from plantwatch.files.ids import checked_id, inside
 from plantwatch.models.encoders import (
     ZOO_CARD,
@@ -46,15 +46,17 @@ STUDY_METRICS = "metrics.json"  # written by the study worker next to the run's 
 
 
 def best_checkpoint(source: Path) -> Path:
-    """A run folder's best checkpoint (as its last.ckpt records it), or ``source`` itself."""
+    """A run folder's best checkpoint (``checkpoints/best.ckpt``; in runs before it existed,
+    the one its last.ckpt records), or ``source`` itself."""
     if source.is_file():
         return source
+    if (source / "checkpoints" / "best.ckpt").is_file():
+        return source / "checkpoints" / "best.ckpt"
     last = source / "checkpoints" / "last.ckpt"
     if not last.is_file():
         raise UserError(f"{source}: no checkpoints/last.ckpt; give a run folder or a .ckpt")
-    state = load_checkpoint(last)
-    for key, value in state.get("callbacks", {}).items():
-        recorded = value.get("best_model_path") if key.startswith("ModelCheckpoint") else None
+    for value in checkpoint_callback_states(load_checkpoint(last)):
+        recorded = value.get("best_model_path")
         if not recorded:
             continue
         for candidate in (Path(recorded), source / "checkpoints" / Path(recorded).name):
@@ -152,8 +154,8 @@ def _data(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _scores(state: Mapping[str, Any]) -> dict[str, float]:
-    for key, value in state.get("callbacks", {}).items():
-        if key.startswith("ModelCheckpoint") and value.get("best_model_score") is not None:
+    for value in checkpoint_callback_states(state):
+        if value.get("best_model_score") is not None:
             return {str(value.get("monitor")): float(value["best_model_score"])}
     return {}
 

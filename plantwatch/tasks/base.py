@@ -238,7 +238,8 @@ class BaseTask(L.LightningModule):
             self.get_submodule(name).eval()
 
     def parameter_groups(self) -> list[dict[str, Any]]:
-        """Trainable parameters grouped by learning rate and weight decay."""
+        """Trainable parameters grouped by learning rate and weight decay, each group named
+        by its learning-rate multiplier and decay (``lr_x0.1_decay``)."""
         h = self.hparams
         multipliers = dict(h.lr_multipliers or {})
         unknown = [m for m in multipliers if m not in dict(self.named_modules())]
@@ -252,9 +253,10 @@ class BaseTask(L.LightningModule):
             factor = multipliers[max(prefixes, key=len)] if prefixes else 1.0
             decay = parameter.ndim > 1 and not any(n in name for n in NO_DECAY_NAMES)
             groups.setdefault((factor, decay), []).append(parameter)
-        return [
+        return [  # the name is the group's tag in TensorBoard: lr-AdamW/lr_x0.1_no_decay
             {"params": params, "lr": h.lr * factor,
-             "weight_decay": h.weight_decay if decay else 0.0}
+             "weight_decay": h.weight_decay if decay else 0.0,
+             "name": f"lr_x{factor:g}_{'decay' if decay else 'no_decay'}"}
             for (factor, decay), params in groups.items()
         ]  # fmt: skip
 

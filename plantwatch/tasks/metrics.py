@@ -86,6 +86,19 @@ def task_of(metric: str) -> str:
     return max((t for t in TASKS if metric.startswith(f"{t}_")), key=len, default="")
 
 
+# The metrics that the commands print (the rest, per class, per period and of the
+# intervals, are in TensorBoard): suffixes after ``<task>_``, besides ``mae_<unit>``.
+_HEADLINE = ("iou", "f1", "detection_precision", "detection_recall", "miou", "pixel_accuracy",
+             "accuracy", "macro_f1", "plant_accuracy", "map", "r2")  # fmt: skip
+
+
+def is_headline_metric(name: str) -> bool:
+    """Whether a command prints the metric ``name`` (``plume_iou``, ``power_mae_mw``)."""
+    task = task_of(name)
+    suffix = name[len(task) + 1 :]
+    return bool(task) and (suffix in _HEADLINE or suffix == f"mae_{TASKS[task].unit_tag}")
+
+
 def describe_metric(name: str) -> tuple[str, bool]:
     """Label with unit and direction of a reported metric: ``power_mae_mw`` → (``power MAE
     (MW)``, False). Raises KeyError for a name of no registered task."""

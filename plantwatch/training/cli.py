@@ -5,30 +5,47 @@ the data any LightningDataModule, each given by ``class_path`` (default: `MultiT
 the generic `DataModule`). Model selection monitors the task's ``monitor`` metric
 (``val/selection_loss`` for `MultiTaskTask`), or ``--checkpoint.monitor``. Every run gets a
 TensorBoard logger under ``runs/`` (no default hp_metric: HPARAMS carry the real final
-metrics), a checkpoint callback that always keeps ``last.ckpt`` (resume with
-``--ckpt_path``), a prediction writer, and its resolved ``config.yaml`` plus
-``versions.txt`` (Python and package versions) in the run folder. The data serves the bands
-that ``model.init_args.bands`` names (set them there).
+metrics) with the learning rates, a checkpoint callback that keeps the checkpoint chosen on
+validation as ``checkpoints/best.ckpt`` and always ``last.ckpt`` (resume with
+``--ckpt_path``), a prediction writer, a one-line model summary, and its resolved
+``config.yaml`` plus ``versions.txt`` (Python and package versions) in the run folder.
+``test``, ``validate``, ``predict`` and a resumed ``fit`` with a checkpoint of a run write into
+that run's folder. Each command ends by printing what it wrote and what to run next
+(``run_report.py``). The optimiser is the task's (``--model.init_args.lr``, ``optimizer``,
+``scheduler`` and the per-module multipliers): LightningCLI's ``--optimizer`` and
+``--lr_scheduler`` flags, which would silently replace it, are not offered. The data serves
+the bands that ``model.init_args.bands`` names (set them there).
 """
 
 from __future__ import annotations
 
 import logging
 import platform
+import warnings
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
+import pandas as pd
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from plantwatch.errors import UserError
 from plantwatch.files.checkpoints import load_checkpoint, local_checkpoint
 from plantwatch.tasks.base import BaseTask
 from plantwatch.tasks.multitask_task import MultiTaskTask
+from plantwatch.training.best_checkpoint import BestCheckpoint
+from plantwatch.training.number_arguments import int_before_float
+from plantwatch.training.parameter_summary import ParameterSummary
 from plantwatch.training.prediction_writer import PredictionWriter
+from plantwatch.training.run_report import (
+    checkpoint_run,
+    evaluation_report,
+    fit_report,
+    prediction_report,
+)
 
 LIGHTNING_CHECKPOINT_NAMES = ("best", "last", "hpc", "registry")  # the trainer's own files
 DEFAULT_MODEL = {"class_path": "plantwatch.tasks.multitask_task.MultiTaskTask"}
@@ -50,6 +67,10 @@ def _no_advertisements(record: logging.LogRecord) -> bool:
 
 
 logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_no_advertisements)
+# `--trainer.limit_val_batches 1` is one batch whatever was imported before (number_arguments).
+int_before_float(L.Trainer.__init__)
+# Lightning 2.6 calls a pytree function that torch ≥ 2.10 deprecates; nothing a user can change.
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 def package_versions() -> dict[str, str]:
@@ -63,14 +84,26 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def _per_stage(name: str, stage: Any, suffix: str) -> str:
+    """``config.yaml`` for fit, ``config_test.yaml`` for test (a string or a `TrainerFn`)."""
+    stage = str(getattr(stage, "value", stage))
+    return f"{name}.{suffix}" if stage == "fit" else f"{name}_{stage}.{suffix}"
+
+
 class SaveConfigAndVersions(SaveConfigCallback):
-    """Save the resolved config and ``versions.txt`` into the run folder (rank 0)."""
+    """Save the resolved config and ``versions.txt`` into the run folder (rank 0): as
+    ``config.yaml`` for ``fit``, ``config_<stage>.yaml`` for the other stages, so that testing
+    a run's checkpoint in its folder keeps the config it was trained with."""
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self.config_filename = _per_stage("config", stage, "yaml")
+        super().setup(trainer, pl_module, stage)
 
     def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # Called on rank 0 only: trainer.log_dir would broadcast and hang, the logger's does not.
         folder = trainer.logger.log_dir if trainer.logger else trainer.default_root_dir
         lines = [f"{name}=={version}" for name, version in package_versions().items()]
-        path = Path(folder) / "versions.txt"
+        path = Path(folder) / _per_stage("versions", stage, "txt")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n")
 
@@ -85,7 +118,21 @@ class PlantwatchCLI(LightningCLI):
         kwargs.setdefault("subclass_mode_model", True)
         kwargs.setdefault("subclass_mode_data", True)
         kwargs.setdefault("seed_everything_default", 0)
+        kwargs.setdefault("auto_configure_optimizers", False)
         super().__init__(BaseTask, L.LightningDataModule, *args, **kwargs)
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        # plantwatch passes `args` itself (demo, studies, notebooks); Lightning's warning
+        # about that is meant for a user who passes both.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+            super().parse_arguments(parser, args)
+
+    def setup_parser(self, *args: Any, **kwargs: Any) -> None:
+        super().setup_parser(*args, **kwargs)
+        for stage in ("validate", "test"):  # plantwatch prints its own, rounded table
+            if stage in getattr(self, "_subcommand_parsers", {}):
+                self._subcommand_parsers[stage].set_defaults(verbose=False)
 
     def _parse_ckpt_path(self) -> None:
         """Lightning reads the hyperparameters of ``--ckpt_path`` here, before anything is
@@ -103,6 +150,28 @@ class PlantwatchCLI(LightningCLI):
                 self._checkpoint = load_checkpoint(path, "--ckpt_path")  # checked once, here
         super()._parse_ckpt_path()
 
+    def before_instantiate_classes(self) -> None:
+        """A checkpoint of a run (``<run>/checkpoints/….ckpt``): log into that run."""
+        settings = self.config.get(self.subcommand) if self.subcommand else None
+        path = settings.get("ckpt_path") if settings else None
+        run = checkpoint_run(path) if path else None
+        logger = settings["trainer"].get("logger") if run is not None else None
+        if not hasattr(logger, "get") or not str(logger.get("class_path")).endswith(
+            "TensorBoardLogger"
+        ):
+            return
+        logger["init_args"]["save_dir"] = str(run.parent.parent)
+        logger["init_args"]["name"] = run.parent.name
+        logger["init_args"]["version"] = run.name
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> L.Trainer:
+        if config.get("enable_model_summary") is not False:  # ours instead of Lightning's
+            callbacks = [*callbacks, ParameterSummary()]
+            config = {**config, "enable_model_summary": False}
+        if config.get("logger") not in (None, False, []):
+            callbacks = [*callbacks, LearningRateMonitor()]
+        return super()._instantiate_trainer(config, callbacks)
+
     def _check_ckpt_path(self) -> None:
         checkpoint = getattr(self, "_checkpoint", None)
         if checkpoint is not None:
@@ -111,8 +180,54 @@ class PlantwatchCLI(LightningCLI):
 
     before_fit = before_validate = before_test = before_predict = _check_ckpt_path
 
+    def fit(self, model: L.LightningModule, **kwargs: Any) -> None:
+        """``trainer.fit``; resuming a run's checkpoint goes on in that run's folder, which
+        Lightning would call a folder of someone else's checkpoints."""
+        resuming = ["Checkpoint directory .* not empty"] if kwargs.get("ckpt_path") else []
+        _quietly(self.trainer.fit, resuming, model, **kwargs)
+
+    def validate(self, model: L.LightningModule, **kwargs: Any) -> None:
+        """``trainer.validate`` (likewise ``test``, ``predict``): the checkpoint callback's
+        state, which Lightning warns it cannot restore elsewhere, only matters to ``fit``."""
+        _quietly(self.trainer.validate, ["The dirpath has changed"], model, **kwargs)
+
+    def test(self, model: L.LightningModule, **kwargs: Any) -> None:
+        _quietly(self.trainer.test, ["The dirpath has changed"], model, **kwargs)
+
+    def predict(self, model: L.LightningModule, **kwargs: Any) -> None:
+        _quietly(self.trainer.predict, ["The dirpath has changed"], model, **kwargs)
+
+    def after_fit(self) -> None:
+        checkpoint = self.trainer.checkpoint_callback
+        best = getattr(checkpoint, "best_path", None)
+        score = getattr(checkpoint, "best_model_score", None)
+        self._report(fit_report(
+            Path(self.trainer.log_dir or "."), best if best and best.is_file() else None,
+            None if score is None else float(score), getattr(checkpoint, "monitor", None),
+        ))  # fmt: skip
+
+    def after_validate(self) -> None:
+        self._report(evaluation_report(self.trainer.callback_metrics, "val", self._run()))
+
+    def after_test(self) -> None:
+        self._report(evaluation_report(self.trainer.callback_metrics, "test", self._run()))
+
+    def after_predict(self) -> None:
+        writer = next((c for c in self.trainer.callbacks if isinstance(c, PredictionWriter)), None)
+        table = writer.written if writer is not None else None
+        if table is not None and table.is_file():
+            rows = len(pd.read_csv(table, usecols=[0]))
+            self._report(prediction_report(table, rows, getattr(self.datamodule, "root", None)))
+
+    def _run(self) -> Path:
+        return Path(self.trainer.log_dir or ".")
+
+    def _report(self, text: str) -> None:
+        if self.trainer.is_global_zero:
+            print(f"\n{text}")
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(BestCheckpoint, "checkpoint")
         # Selection on validation, never on test: the default model's monitor.
         monitor = {
             "checkpoint.monitor": MultiTaskTask.monitor,
@@ -124,6 +239,14 @@ class PlantwatchCLI(LightningCLI):
         # The model names its input bands (None: the 12 L2A bands); the data serves exactly
         # those, and both record the same value in their hparams.
         parser.link_arguments("model.init_args.bands", "data.init_args.bands")
+
+
+def _quietly(run: Any, messages: list[str], *args: Any, **kwargs: Any) -> None:
+    """``run(*args, **kwargs)`` with Lightning's warnings that match ``messages`` hidden."""
+    with warnings.catch_warnings():
+        for message in messages:
+            warnings.filterwarnings("ignore", message=message)
+        run(*args, **kwargs)
 
 
 def check_checkpoint_fits(
@@ -172,8 +295,9 @@ def fit_and_test(
     trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path, weights_only=True)
     checkpoint = trainer.checkpoint_callback
     best = "best" if checkpoint is not None and checkpoint.best_model_path else None
-    trainer.validate(cli.model, datamodule=cli.datamodule, ckpt_path=best, weights_only=True)
-    trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=best, weights_only=True)
+    for evaluate in (trainer.validate, trainer.test):
+        evaluate(cli.model, datamodule=cli.datamodule, ckpt_path=best, weights_only=True,
+                 verbose=False)  # fmt: skip
     metrics = {}
     for key, value in cli.model.final_metrics.items():
         stage, name = key.split("/", 1)

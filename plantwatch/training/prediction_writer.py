@@ -57,6 +57,7 @@ class PredictionWriter(L.pytorch.callbacks.BasePredictionWriter):
         self.output_dir = output_dir
         self.write_masks = write_masks
         self._rows: list[dict[str, Any]] = []
+        self.written: Path | None = None  # predictions.csv once written (rank 0)
 
     def _folder(self, trainer: L.Trainer) -> Path:
         if self.output_dir:
@@ -123,8 +124,9 @@ class PredictionWriter(L.pytorch.callbacks.BasePredictionWriter):
         table = pd.DataFrame(self._rows).to_csv(index=False)
         if trainer.world_size == 1:
             write_text_atomic(folder / PREDICTIONS_CSV, table)
+            self.written = folder / PREDICTIONS_CSV
             return
         write_text_atomic(folder / f"predictions_rank{trainer.global_rank}.csv", table)
         trainer.strategy.barrier("predictions written")
         if trainer.is_global_zero:
-            merge_rank_files(folder)
+            self.written = merge_rank_files(folder)
