@@ -54,7 +54,7 @@ zoo: $(STAMP)
 	$(BIN)/plantwatch fit --config experiments/ssl/crossmodal_benge.yaml \
 	  $(ZOO_RUN)=crossmodal-benge --trainer.max_epochs=15
 	$(BIN)/plantwatch zoo export runs/zoo/crossmodal-benge crossmodal-benge --overwrite
-	$(BIN)/plantwatch fit --config experiments/quickstart.yaml \
+	$(BIN)/plantwatch fit --config quickstart \
 	  --config experiments/data/ben-ge-synthetic.yaml --config experiments/benge/multitask.yaml \
 	  --config experiments/benge/fusion_late.yaml $(ZOO_RUN)=benge-fused --trainer.max_epochs=12
 	$(BIN)/plantwatch zoo export runs/zoo/benge-fused benge-fused --overwrite

@@ -1,5 +1,6 @@
-"""Argument types of the ``plantwatch`` commands: a number out of range is refused when the
-command line is parsed (usage line, exit status 2), before anything runs."""
+"""The argument parser of the ``plantwatch`` commands and its argument types: a number out of
+range is refused when the command line is parsed (usage line, exit status 2), before anything
+runs; every option's help shows its default, every command's help ends with examples."""
 
 from __future__ import annotations
 
@@ -8,6 +9,32 @@ from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T", int, float)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help with each option's default (where it has one that says something) and the
+    examples of the epilog as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS)
+        if shown and "%(default)" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+class CommandParser(argparse.ArgumentParser):
+    """`argparse.ArgumentParser` with `HelpFormatter`; the parsers of subcommands are of
+    this class too."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def examples(*commands: str) -> str:
+    """A help epilog: ``examples:`` and one indented command a line."""
+    return "examples:\n" + "\n".join(f"  {command}" for command in commands)
 
 
 def positive_int(text: str) -> int:

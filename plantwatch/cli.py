@@ -10,11 +10,14 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 from plantwatch.arguments import (
+    CommandParser,
+    examples,
     fraction,
     multiple_of_6,
     non_negative_float,
@@ -190,72 +193,94 @@ def _compare(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of all subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="plantwatch",
         description="Plumes, fuel, power and CO2 of power plants from Sentinel-2.",
-        epilog="fit, validate, test and predict take LightningCLI arguments: "
-        "plantwatch fit --config experiments/quickstart.yaml (see plantwatch fit --help)",
+        epilog=examples(
+            "plantwatch demo                          # train and test on built-in data",
+            "plantwatch fit --config quickstart       # the same, step by step",
+            "plantwatch fit --help                    # where the model and data options are",
+            "plantwatch synth plants data/mine --plants 8",
+        ),
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version",
+                        version=f"plantwatch {metadata.version('plantwatch')}")  # fmt: skip
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in LIGHTNING_COMMANDS:
         commands.add_parser(name, help=f"LightningCLI {name} (plantwatch {name} --help)")
 
     synth = commands.add_parser("synth", help="generate synthetic datasets")
-    kinds = synth.add_subparsers(dest="kind", required=True)
-    plants = kinds.add_parser("plants", help="power-plant observations in the canonical format")
+    kinds = synth.add_subparsers(dest="kind", required=True, metavar="KIND")
+    plants = kinds.add_parser(
+        "plants", help="power-plant observations in the canonical format",
+        epilog=examples("plantwatch synth plants data/mine --plants 8 --per-plant 4 --size 64"),
+    )  # fmt: skip
     plants.add_argument("out", help="dataset folder to create")
     plants.add_argument("--plants", type=positive_int, default=24, help="number of plants")
     plants.add_argument("--per-plant", type=positive_int, default=10, help="observations per plant")
     plants.add_argument("--size", type=positive_int, default=120, help="image side, 10 m pixels")
-    plants.add_argument("--product", choices=("S2L2A", "S2L1C"), default="S2L2A")
+    plants.add_argument("--product", choices=("S2L2A", "S2L1C"), default="S2L2A",
+                        help="Sentinel-2 product: bands and radiometry")  # fmt: skip
     plants.add_argument("--mask-fraction", type=fraction, default=1.0,
                         help="share of observations that keep their plume mask")  # fmt: skip
-    plants.add_argument("--seed", type=int, default=0)
+    plants.add_argument("--seed", type=int, default=0, help="random seed of the generator")
     plants.add_argument(
         "--load-spread", type=non_negative_float, default=0.0,
         help="std of each plant's offset from its fuel's long-run load factor",
     )  # fmt: skip
     plants.add_argument("--quiet", action="store_true", help="no progress bar")
     plants.set_defaults(run=_synth_plants)
-    benge = kinds.add_parser("benge", help="ben-ge patches in ben-ge's native layout")
+    benge = kinds.add_parser("benge", help="ben-ge patches in ben-ge's native layout",
+                             epilog=examples("plantwatch synth benge data/benge --patches 32"))
     benge.add_argument("out", help="folder to write")
-    benge.add_argument("--patches", type=positive_int, default=64)
+    benge.add_argument("--patches", type=positive_int, default=64, help="number of patches")
     benge.add_argument("--size", type=multiple_of_6, default=120,
                        help="patch side, 10 m px (multiple of 6)")  # fmt: skip
-    benge.add_argument("--seed", type=int, default=0)
+    benge.add_argument("--seed", type=int, default=0, help="random seed of the generator")
     benge.add_argument("--subset", default="ben-ge-synthetic", help="name in the table files")
     benge.add_argument("--quiet", action="store_true", help="no progress bar")
     benge.set_defaults(run=_synth_benge)
     realism = kinds.add_parser(
-        "realism", help="per-band mean/std of synthetic patches beside real ones (Markdown)"
-    )
+        "realism", help="per-band mean/std of synthetic patches beside real ones (Markdown)",
+        epilog=examples("plantwatch synth realism data/benge/sentinel-2"),
+    )  # fmt: skip
     realism.add_argument("synthetic", nargs="+", help="folders of synthetic patches (ben-ge)")
     realism.add_argument("--real", nargs="+", help="folders of real patches (default: the six "
                          "BigEarthNet examples of the package bigearthnet-common)")  # fmt: skip
     realism.set_defaults(run=_synth_realism)
 
     preview = commands.add_parser(
-        "preview", help="PNG grid of a dataset's observations (canonical or ben-ge)"
-    )
+        "preview", help="PNG grid of a dataset's observations (canonical or ben-ge)",
+        epilog=examples("plantwatch preview data/synthetic --count 4"),
+    )  # fmt: skip
     preview.add_argument("root", help="dataset folder")
     preview.add_argument("--out", help="PNG path (default ROOT/preview.png)")
     preview.add_argument("--count", type=positive_int, default=8, help="observations to show")
     preview.set_defaults(run=_preview)
 
     data = commands.add_parser("data", help="datasets: fetch, check, convert, pack")
-    actions = data.add_subparsers(dest="action", required=True)
-    fetch = actions.add_parser("fetch", help="download, verify and unpack a dataset")
+    actions = data.add_subparsers(dest="action", required=True, metavar="ACTION")
+    fetch = actions.add_parser(
+        "fetch", help="download, verify and unpack a dataset",
+        epilog=examples("plantwatch data fetch smoke-plumes data/smoke-plumes-raw  # 10 GB"),
+    )  # fmt: skip
     fetch.add_argument("name", help="smoke-plumes, hanna2021, ben-ge-8k or a manifest YAML")
     fetch.add_argument("root", help="folder to unpack into (downloads/ inside, resumable)")
     fetch.add_argument("--base-url", help="a mirror instead of the manifest's base URL")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(run=_data_fetch)
-    check = actions.add_parser("check", help="recognise a dataset's layout, list every problem")
+    check = actions.add_parser("check", help="recognise a dataset's layout, list every problem",
+                               epilog=examples("plantwatch data check data/synthetic"))
     check.add_argument("root", help="dataset folder (canonical, smoke-plumes, hanna2021, ben-ge)")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(run=_data_check)
-    convert = actions.add_parser("convert", help="a published dataset → the canonical format")
-    convert.add_argument("kind", choices=("smoke-plumes", "hanna2021"))
+    convert = actions.add_parser(
+        "convert", help="a published dataset → the canonical format",
+        epilog=examples(
+            "plantwatch data convert smoke-plumes data/smoke-plumes-raw data/smoke-plumes"
+        ),
+    )  # fmt: skip
+    convert.add_argument("kind", choices=("smoke-plumes", "hanna2021"), help="source layout")
     convert.add_argument("src", help="the unpacked dataset")
     convert.add_argument("out", help="canonical dataset folder to write (resumable)")
     convert.add_argument("--table", help="hanna2021: the label CSV (default: the one in SRC)")
@@ -263,10 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="image side after crop/pad, px")  # fmt: skip
     convert.add_argument("--site-distance-m", type=non_negative_float, default=1000.0,
                          help="footprints this close are one site (split group)")  # fmt: skip
-    convert.add_argument("--split-seed", type=int, default=0)
+    convert.add_argument("--split-seed", type=int, default=0, help="seed of the site split")
     convert.add_argument("--quiet", action="store_true", help="no progress bar")
     convert.set_defaults(run=_data_convert)
-    pack = actions.add_parser("pack", help="a dataset → shards read a batch at a time (GPUs)")
+    pack = actions.add_parser(
+        "pack", help="a dataset → shards read a batch at a time (GPUs)",
+        epilog=examples("plantwatch data pack data/synthetic data/synthetic/packed"),
+    )  # fmt: skip
     pack.add_argument("root", help="a canonical dataset or a ben-ge folder")
     pack.add_argument("out", help="packed dataset folder to write (resumable)")
     pack.add_argument("--modalities", nargs="+", help="spatial inputs (default: all / ben-ge's)")
@@ -282,12 +310,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "demo",
         help="train and test the multitask model on built-in synthetic data "
-        "(experiments/quickstart.yaml; further LightningCLI arguments stack on it)",
+        "(the bundled quickstart config, about 3 min on 2 CPU cores; further LightningCLI "
+        "arguments stack on it)",
+        epilog=examples("plantwatch demo", "plantwatch demo --trainer.max_epochs 2"),
     )
 
     compare = commands.add_parser(
-        "compare", help="run a study (variants × label fractions × seeds) and tabulate it"
-    )
+        "compare", help="run a study (variants × label fractions × seeds) and tabulate it",
+        epilog=examples("plantwatch compare experiments/studies/single_vs_multitask.yaml "
+                        "--jobs 2"),
+    )  # fmt: skip
     compare.add_argument(
         "study", help="study YAML, e.g. experiments/studies/single_vs_multitask.yaml"
     )
@@ -304,15 +336,19 @@ def build_parser() -> argparse.ArgumentParser:
     compare.set_defaults(run=_compare)
 
     zoo = commands.add_parser("zoo", help="the model zoo: export encoders, list entries")
-    actions = zoo.add_subparsers(dest="action", required=True)
-    export = actions.add_parser("export", help="write a run's encoder and card into the zoo")
+    actions = zoo.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export", help="write a run's encoder and card into the zoo",
+        epilog=examples("plantwatch zoo export runs/quickstart/version_0 my-encoder"),
+    )  # fmt: skip
     export.add_argument("source", help="run folder (its best checkpoint) or a .ckpt")
     export.add_argument("name", help="entry name (configs use it as encoder_checkpoint)")
     export.add_argument("--branch", default="image", help="late fusion: the modality branch")
     export.add_argument("--zoo", help="zoo folder (default $PLANTWATCH_ZOO or ./models)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing entry")
     export.set_defaults(run=_zoo_export)
-    listing = actions.add_parser("list", help="print the zoo's entries")
+    listing = actions.add_parser("list", help="print the zoo's entries",
+                                 epilog=examples("plantwatch zoo list"))
     listing.add_argument("--zoo", help="zoo folder (default $PLANTWATCH_ZOO or ./models)")
     listing.set_defaults(run=_zoo_list)
 
@@ -320,18 +356,26 @@ def build_parser() -> argparse.ArgumentParser:
     add_estimate_commands(commands)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
-    targets = bench.add_subparsers(dest="target", required=True)
-    data = targets.add_parser("data", help="samples/s supplied (GeoTIFF, packed) vs demanded")
-    data.add_argument("--plants", type=positive_int, default=16)
-    data.add_argument("--per-plant", type=positive_int, default=8)
-    data.add_argument("--batch-size", type=positive_int, default=16)
+    targets = bench.add_subparsers(dest="target", required=True, metavar="TARGET")
+    data = targets.add_parser(
+        "data", help="samples/s supplied (GeoTIFF, packed) vs demanded",
+        epilog=examples("plantwatch bench data --seconds 2"),
+    )  # fmt: skip
+    data.add_argument("--plants", type=positive_int, default=16, help="plants generated")
+    data.add_argument("--per-plant", type=positive_int, default=8, help="observations per plant")
+    data.add_argument("--batch-size", type=positive_int, default=16, help="samples per batch")
     data.add_argument("--seconds", type=positive_float, default=3.0, help="timed per loader")
     data.set_defaults(run=_bench_data)
-    fit = targets.add_parser("fit", help="training samples/s: plantwatch fit vs a bare loop")
-    fit.add_argument("--batch-size", type=positive_int, default=16)
-    fit.add_argument("--steps", type=positive_int, default=20)
-    fit.add_argument("--precision", default="bf16-mixed", choices=("bf16-mixed", "32-true"))
-    fit.add_argument("--no-channels-last", action="store_true")
+    fit = targets.add_parser(
+        "fit", help="training samples/s: plantwatch fit vs a bare loop",
+        epilog=examples("plantwatch bench fit --steps 10"),
+    )  # fmt: skip
+    fit.add_argument("--batch-size", type=positive_int, default=16, help="samples per batch")
+    fit.add_argument("--steps", type=positive_int, default=20, help="timed training steps")
+    fit.add_argument("--precision", default="bf16-mixed", choices=("bf16-mixed", "32-true"),
+                     help="Lightning precision")  # fmt: skip
+    fit.add_argument("--no-channels-last", action="store_true",
+                     help="keep the default memory format")  # fmt: skip
     fit.set_defaults(run=_bench_fit)
     return parser
 

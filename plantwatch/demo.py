@@ -40,7 +40,7 @@ def results_table(model: dict[str, float], baselines: dict[str, dict[str, float]
 
 
 def run_demo(
-    config: str = "experiments/quickstart.yaml", overrides: Sequence[str] = ()
+    config: str = "quickstart", overrides: Sequence[str] = ()
 ) -> dict[str, float]:
     """Fit, test on the best validation checkpoint, print the table; returns the test metrics."""
     from plantwatch.training.cli import fit_and_test

@@ -1,9 +1,11 @@
+import argparse
 import json
+from importlib import metadata
 
 import pandas as pd
 import pytest
 
-from plantwatch.cli import main
+from plantwatch.cli import build_parser, main
 from plantwatch.data.errors import DatasetError
 from tests.data.fakes import copy_dataset, make_dataset
 
@@ -76,3 +78,41 @@ def test_data_pack_copies_the_split_sets_it_is_asked_for(tmp_path, capsys):
         assert list(packed.labels()["obs_id"]) == read_split(source, "train", seed)
     with pytest.raises(DatasetError, match="split set 7 is not packed.*--split-seed 7"):
         PackedDataset(tmp_path / "packed", "train", split_seed=7)
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser, name: str = "plantwatch"):
+    """(command, parser) of every command that runs something."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        yield name, parser
+    for group in groups:
+        for child, sub in group.choices.items():
+            yield from _leaf_parsers(sub, f"{name} {child}")
+
+
+def test_every_command_has_examples_and_every_option_help_and_its_default():
+    leaves = dict(_leaf_parsers(build_parser()))
+    assert "plantwatch data fetch" in leaves and "plantwatch zoo list" in leaves
+    for command, parser in leaves.items():
+        if command.split()[1] in ("fit", "validate", "test", "predict", "demo"):
+            continue  # LightningCLI's help, checked below
+        assert parser.epilog and parser.epilog.startswith("examples:"), command
+        for line in parser.epilog.splitlines()[1:]:
+            assert line.strip().startswith(command), (command, line)
+        for action in parser._actions:
+            assert action.help, (command, action.dest)
+        text = parser.format_help()
+        assert all(f"(default: {a.default})" in " ".join(text.split())
+                   for a in parser._actions if a.option_strings and a.default not in
+                   (None, False, argparse.SUPPRESS)), command  # fmt: skip
+
+
+def test_version_and_fit_help_that_points_at_the_model_and_data_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"plantwatch {metadata.version('plantwatch')}"
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--model.help MultiTaskTask" in text and "--data.help DataModule" in text
+    assert "--config quickstart" in text and "--print_config" in text

@@ -1,4 +1,5 @@
-"""Every YAML file in experiments/ trains: fast_dev_run on CPU with tiny data on top."""
+"""Every YAML file in experiments/ and every bundled config trains: fast_dev_run on CPU with
+tiny data on top."""
 
 import json
 import os
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from plantwatch.bundled_configs import bundled_names, config_path
 from plantwatch.training.cli import PlantwatchCLI, fit_and_test
 from tests.data.benge_fake import write_benge_fake
 from tests.data.fake_sentinel_hub import download_fake_dataset
@@ -16,7 +18,15 @@ from tests.data.scene_fakes import write_hanna_fake, write_smoke_plume_fake
 
 EXPERIMENTS = Path(__file__).parents[1] / "experiments"
 STUDIES = EXPERIMENTS / "studies"  # study files, exercised by tests/studies
-CONFIGS = sorted(p for p in EXPERIMENTS.rglob("*.yaml") if STUDIES not in p.parents)
+BUNDLED = {Path(config_path(name)) for name in bundled_names()}  # plantwatch/configs
+CONFIGS = sorted(p for p in EXPERIMENTS.rglob("*.yaml") if STUDIES not in p.parents) + sorted(
+    BUNDLED
+)
+QUICKSTART = Path(config_path("quickstart"))
+
+
+def _name(config: Path) -> str:
+    return config.name if config in BUNDLED else str(config.relative_to(EXPERIMENTS))
 # Presets of published datasets: exercised on fakes of their layouts (below), not on the
 # synthetic data that tiny_cli_args puts under every other config.
 PUBLISHED = {
@@ -31,9 +41,9 @@ PUBLISHED |= {
 
 
 def test_there_are_presets_for_cpu_gpu_ddp_models_and_data():
-    names = {str(p.relative_to(EXPERIMENTS)) for p in CONFIGS}
-    assert {"quickstart.yaml", "trainer/cpu.yaml", "trainer/gpu.yaml", "trainer/ddp.yaml",
-            "model/multitask.yaml", "data/synthetic.yaml"} <= names  # fmt: skip
+    names = {_name(p) for p in CONFIGS}
+    assert {"quickstart.yaml", "cpu.yaml", "gpu.yaml", "ddp.yaml", "model/multitask.yaml",
+            "data/synthetic.yaml"} <= names  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +58,7 @@ def _restore_environment():
 @pytest.mark.parametrize(
     "config",
     [c for c in CONFIGS if c not in PUBLISHED],
-    ids=lambda p: str(p.relative_to(EXPERIMENTS)),
+    ids=_name,
 )
 def test_config_runs_fast_dev_run_on_cpu(config, tmp_path):
     # Presets stack on a config that names the data class, as on the command line.
@@ -78,7 +88,7 @@ def test_config_runs_fast_dev_run_on_cpu(config, tmp_path):
 def test_every_model_preset_stacks_on_the_quickstart(preset, tmp_path):
     """As the README runs them: --config quickstart.yaml --config model/<preset>.yaml."""
     args = [
-        *("--config", str(EXPERIMENTS / "quickstart.yaml"), "--config", str(preset)),
+        *("--config", str(QUICKSTART), "--config", str(preset)),
         *tiny_cli_args(tmp_path / "ds", tmp_path / "runs"),
         "--trainer.fast_dev_run=true",
     ]
@@ -106,7 +116,7 @@ def test_the_multitask_model_trains_on_a_converted_fake_with_the_benchmark_confi
     """quickstart.yaml + the dataset's preset, as the README runs them; converted on first use."""
     src = fake(tmp_path / "src")
     args = [
-        *("--config", str(EXPERIMENTS / "quickstart.yaml")),
+        *("--config", str(QUICKSTART)),
         *("--config", str(EXPERIMENTS / "data" / f"{preset}.yaml")),
         f"--data.init_args.root={tmp_path / 'canonical'}",
         f"--data.init_args.source.init_args.src={src}",
@@ -125,7 +135,7 @@ def test_the_multitask_model_trains_on_a_downloaded_dataset(tmp_path):
     """`plantwatch download` (against the fake Sentinel Hub) → quickstart + downloaded.yaml."""
     root = download_fake_dataset(tmp_path / "downloaded", tmp_path)
     args = [
-        *("--config", str(EXPERIMENTS / "quickstart.yaml")),
+        *("--config", str(QUICKSTART)),
         *("--config", str(EXPERIMENTS / "data" / "downloaded.yaml")),
         f"--data.init_args.root={root}",
         f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}",
@@ -144,7 +154,7 @@ def test_the_multitask_model_trains_on_a_downloaded_dataset(tmp_path):
 def test_the_benge_preset_serves_batches_of_every_modality(tmp_path):
     root = write_benge_fake(tmp_path / "benge")
     args = [
-        *("--config", str(EXPERIMENTS / "quickstart.yaml")),
+        *("--config", str(QUICKSTART)),
         *("--config", str(EXPERIMENTS / "data" / "ben-ge-8k.yaml")),
         f"--data.init_args.root={root}",
         *CPU_RUN,
@@ -161,9 +171,10 @@ def test_the_benge_preset_serves_batches_of_every_modality(tmp_path):
 @pytest.mark.parametrize("fusion", [None, "early", "late"])
 def test_the_benge_tasks_train_on_the_real_patches_through_the_reader(fusion, tmp_path):
     root = write_benge_fake(tmp_path / "benge")
-    presets = ["quickstart.yaml", "data/ben-ge-8k.yaml", "benge/multitask.yaml"]
+    presets = ["data/ben-ge-8k.yaml", "benge/multitask.yaml"]
     presets += [f"benge/fusion_{fusion}.yaml"] if fusion else []
     args = [
+        *("--config", "quickstart"),
         *(arg for preset in presets for arg in ("--config", str(EXPERIMENTS / preset))),
         f"--data.init_args.root={root}",
         f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}",
@@ -183,8 +194,9 @@ def test_synthetic_benge_is_generated_on_first_use_and_land_cover_examples_reach
 ):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    presets = ["quickstart.yaml", "data/ben-ge-synthetic.yaml", "benge/land_cover.yaml"]
+    presets = ["data/ben-ge-synthetic.yaml", "benge/land_cover.yaml"]
     args = [
+        *("--config", "quickstart"),
         *(arg for preset in presets for arg in ("--config", str(EXPERIMENTS / preset))),
         f"--data.init_args.root={tmp_path / 'benge'}",
         "--data.init_args.source.init_args.patches=16",

@@ -29,13 +29,13 @@ def _non_empty(tmp: Path, _: Path) -> list[str]:
 
 
 def _study(tmp: Path, _: Path) -> list[str]:
-    (tmp / "study.yaml").write_text("name: s\nbase: [experiments/quickstart.yaml]\n")
+    (tmp / "study.yaml").write_text("name: s\nbase: [quickstart]\n")
     return ["compare", str(tmp / "study.yaml"), "--root", str(tmp / "runs")]
 
 
 def _study_escaping(tmp: Path, _: Path) -> list[str]:
     (tmp / "study.yaml").write_text(
-        "name: ../../outside\nbase: [experiments/quickstart.yaml]\nseeds: [0]\n"
+        "name: ../../outside\nbase: [quickstart]\nseeds: [0]\n"
         "variants: {a: {}}\n"
     )
     return ["compare", str(tmp / "study.yaml"), "--root", str(tmp / "runs")]
@@ -61,7 +61,7 @@ def _other_model(tmp: Path, dataset: Path) -> list[str]:
 
 
 def _missing_root(tmp: Path, _: Path) -> list[str]:
-    return ["fit", "--config", "experiments/quickstart.yaml", "--config",
+    return ["fit", "--config", "quickstart", "--config",
             "experiments/data/downloaded.yaml", f"--data.init_args.root={tmp / 'typo'}",
             "--trainer.max_epochs=1"]  # fmt: skip
 
@@ -140,7 +140,7 @@ MISTAKES: list[tuple[str, Prepare, str]] = [
      "plant_id '' is not a safe id"),
     ("registry row without coordinates", _download(rows="P1,A,Poland,lignite,900,U1,,\n"),
      "plants ['P1'] have no valid location"),
-    ("checkpoint URL", _fixed("validate", "--config", "experiments/quickstart.yaml",
+    ("checkpoint URL", _fixed("validate", "--config", "quickstart",
                               "--ckpt_path", "https://example.org/x.ckpt"),
      "loads checkpoints from local files only"),
     ("preview of a truncated dataset.json", _truncated_info, "dataset.json: not valid JSON"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from plantwatch.arguments import open_fraction, positive_int
+from plantwatch.arguments import examples, open_fraction, positive_int
 from plantwatch.errors import UserError
 
 
@@ -37,11 +37,17 @@ def _aggregate(args: argparse.Namespace) -> None:
 def add_estimate_commands(commands: Any) -> None:
     """Add ``aggregate`` to the ``plantwatch`` subcommands."""
     aggregate = commands.add_parser(
-        "aggregate", help="per-plant monthly/annual MWh and t CO₂ with intervals from predictions"
-    )
+        "aggregate", help="per-plant monthly/annual MWh and t CO₂ with intervals from predictions",
+        epilog=examples(
+            "plantwatch aggregate runs/quickstart/version_0/predictions/predictions.csv "
+            "runs/quickstart/version_0/estimates --dataset data/synthetic "
+            "--truth data/synthetic/truth_daily.csv",
+        ),
+    )  # fmt: skip
     aggregate.add_argument("predictions", nargs="+", help="predictions.csv of plantwatch predict")
     aggregate.add_argument("out", help="folder for the estimates, scores, summary and figures")
-    aggregate.add_argument("--period", choices=("month", "year"), default="year")
+    aggregate.add_argument("--period", choices=("month", "year"), default="year",
+                           help="the period of the totals")  # fmt: skip
     aggregate.add_argument("--truth", help="truth_daily.csv of a synthetic dataset, or reported "
                            "annual figures (CSV, or JRC_OPEN_TEMPORAL.csv)")  # fmt: skip
     aggregate.add_argument(
@@ -72,5 +78,5 @@ def add_estimate_commands(commands: Any) -> None:
     aggregate.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap draws")
     aggregate.add_argument("--min-observations", type=positive_int, default=3,
                            help="fewer: the interval is the physical range")  # fmt: skip
-    aggregate.add_argument("--seed", type=int, default=0)
+    aggregate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     aggregate.set_defaults(run=_aggregate)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from plantwatch.arguments import non_negative_float, percent, positive_int
+from plantwatch.arguments import examples, non_negative_float, percent, positive_int
 from plantwatch.errors import UserError
 
 
@@ -71,31 +71,44 @@ def _download(args: argparse.Namespace) -> None:
 def add_source_commands(commands: Any) -> None:
     """Add ``registry`` and ``download`` to the ``plantwatch`` subcommands."""
     registry = commands.add_parser("registry", help="plant registries: build, filter, show")
-    actions = registry.add_subparsers(dest="action", required=True)
-    jrc = actions.add_parser("jrc", help="a registry from the JRC Open Power Plants Database")
+    actions = registry.add_subparsers(dest="action", required=True, metavar="ACTION")
+    jrc = actions.add_parser(
+        "jrc", help="a registry from the JRC Open Power Plants Database",
+        epilog=examples("plantwatch registry jrc JRC_OPEN_UNITS.csv data/plants.geojson "
+                        "--linkages JRC_OPEN_LINKAGES.csv"),
+    )  # fmt: skip
     jrc.add_argument("units", help="JRC_OPEN_UNITS.csv (or an extract with its columns)")
     jrc.add_argument("out", help="registry to write (.geojson, .gpkg or .csv)")
     jrc.add_argument("--linkages", help="JRC_OPEN_LINKAGES.csv: adds the E-PRTR facility id")
     jrc.set_defaults(run=_registry_jrc)
-    show = actions.add_parser("show", help="print (and write) the plants that pass filters")
+    show = actions.add_parser(
+        "show", help="print (and write) the plants that pass filters",
+        epilog=examples("plantwatch registry show data_sources/plants/jrc_ppdb_open_17.geojson "
+                        "--country Poland --fuel lignite --min-capacity-mw 1000"),
+    )  # fmt: skip
     show.add_argument("registry", help="registry file (.geojson, .gpkg or .csv)")
     show.add_argument("--country", nargs="+", help="country names or codes")
     show.add_argument("--fuel", nargs="+", help="fuel classes or ENTSO-E production types")
-    show.add_argument("--min-capacity-mw", type=float)
-    show.add_argument("--max-capacity-mw", type=float)
+    show.add_argument("--min-capacity-mw", type=float, help="smallest plant capacity, MW")
+    show.add_argument("--max-capacity-mw", type=float, help="largest plant capacity, MW")
     show.add_argument("--bbox", nargs=4, type=float, metavar=("W", "S", "E", "N"),
                       help="bounding box in degrees")  # fmt: skip
     show.add_argument("--out", help="write the filtered registry here")
     show.set_defaults(run=_registry_show)
 
     download = commands.add_parser(
-        "download", help="registry + dates → Sentinel-2/1 patches with labels (canonical format)"
-    )
+        "download", help="registry + dates → Sentinel-2/1 patches with labels (canonical format)",
+        epilog=examples(
+            "plantwatch download plants.geojson data/downloaded --start 2018-06-01 "
+            "--end 2018-06-30 --dry-run  # needs Sentinel Hub credentials",
+        ),
+    )  # fmt: skip
     download.add_argument("registry", help="plant registry (.geojson, .gpkg or .csv)")
     download.add_argument("out", help="dataset folder to write (a rerun resumes it)")
     download.add_argument("--start", required=True, help="first date, YYYY-MM-DD (UTC)")
     download.add_argument("--end", required=True, help="last date, YYYY-MM-DD (UTC, inclusive)")
-    download.add_argument("--product", choices=("S2L2A", "S2L1C"), default="S2L2A")
+    download.add_argument("--product", choices=("S2L2A", "S2L1C"), default="S2L2A",
+                          help="Sentinel-2 product: bands and radiometry")  # fmt: skip
     download.add_argument("--size", type=positive_int, default=120, help="patch side, 10 m pixels")
     download.add_argument("--max-cloud", type=percent, default=20.0, help="scene cloud cover, %%")
     download.add_argument("--s1", action="store_true", help="add a Sentinel-1 VV/VH companion")
@@ -109,7 +122,8 @@ def add_source_commands(commands: Any) -> None:
         "--tolerance-min", type=non_negative_float, default=30.0,
         help="largest gap to a generation interval or weather row, min",
     )  # fmt: skip
-    download.add_argument("--service", choices=("sentinel-hub", "cdse"), default="sentinel-hub")
+    download.add_argument("--service", choices=("sentinel-hub", "cdse"), default="sentinel-hub",
+                          help="Sentinel Hub, or the Copernicus Data Space Ecosystem")  # fmt: skip
     download.add_argument("--sh-base-url", help="override the service's base URL")
     download.add_argument("--sh-token-url", help="override the service's token URL")
     download.add_argument("--threads", type=positive_int, default=4,

@@ -40,7 +40,7 @@ from sentinelhub import (
 from plantwatch.bands import product
 from plantwatch.data.format.layout import PIXEL_SIZE_M
 
-EVALSCRIPTS = Path(__file__).resolve().parents[2] / "data_sources" / "evalscripts"
+EVALSCRIPTS = Path(__file__).resolve().parent / "evalscripts"
 S1_BANDS: tuple[str, ...] = ("VV", "VH")
 # Sentinel Hub collection and evalscript per product; S1 is the companion of any S2 product.
 COLLECTIONS: dict[str, tuple[DataCollection, str]] = {

@@ -2,7 +2,7 @@
 
 ```yaml
 name: single_vs_multitask
-base: [experiments/quickstart.yaml]          # LightningCLI configs stacked for every run
+base: [quickstart]          # LightningCLI configs stacked for every run
 args: ["--trainer.max_epochs=8"]             # overrides for every run
 seeds: [0, 1, 2]                             # training seeds
 split_seeds: [0, 1]                          # data split seeds (default: the dataset's split)
@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from plantwatch.bundled_configs import bundled_names, config_path
 from plantwatch.errors import UserError
 from plantwatch.files.ids import checked_id
 from plantwatch.task_registry import TASKS
@@ -128,9 +129,10 @@ class Study:
         for config in study.base + tuple(
             c for v in study.variants.values() if isinstance(v, list) for c in v
         ):
-            if not Path(config).is_file():
+            if not Path(config_path(config)).is_file():
                 raise UserError(
-                    f"{path}: config {config} not found (paths are relative to the working folder)"
+                    f"{path}: config {config} not found (paths are relative to the working "
+                    f"folder; bundled configs by name: {', '.join(bundled_names())})"
                 )
         unknown = {
             t: v for t, v in study.baselines.items() if v not in study.variants or t not in TASKS

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import sys
 import warnings
 from collections.abc import Mapping
 from importlib import metadata
@@ -29,9 +30,11 @@ from typing import Any
 
 import lightning as L
 import pandas as pd
+from jsonargparse import Namespace
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
+from plantwatch.bundled_configs import with_bundled_configs
 from plantwatch.errors import UserError
 from plantwatch.files.checkpoints import load_checkpoint, local_checkpoint
 from plantwatch.tasks.base import BaseTask
@@ -55,6 +58,25 @@ VERSIONED_PACKAGES = (
     "plantwatch", "torch", "torchvision", "lightning", "segmentation-models-pytorch", "timm",
     "torchmetrics", "albumentations", "numpy", "pandas", "rasterio", "geopandas", "scikit-learn",
 )  # fmt: skip
+_WHERE = (
+    " Configs: --config quickstart (bundled; also the trainer presets cpu, gpu, ddp) or a YAML"
+    " file, stacked left to right, then single values (--trainer.max_epochs 5). The model's"
+    " options: --model.help MultiTaskTask; the data's: --data.help DataModule; the dataset's:"
+    " --data.init_args.dataset.help PlantObservations; the whole resolved config:"
+    " --print_config. The Trainer's own options follow."
+)
+SUBCOMMAND_HELP = {
+    "fit": "Train a model and choose its checkpoint on validation (checkpoints/best.ckpt in"
+    " the run folder). Example: plantwatch fit --config quickstart --trainer.max_epochs 3."
+    + _WHERE,
+    "validate": "Score a checkpoint on the validation split. Example: plantwatch validate"
+    " --config RUN/config.yaml --ckpt_path RUN/checkpoints/best.ckpt." + _WHERE,
+    "test": "Score a checkpoint on the test split, into its run folder. Example: plantwatch"
+    " test --config RUN/config.yaml --ckpt_path RUN/checkpoints/best.ckpt." + _WHERE,
+    "predict": "Write predictions.csv and mask GeoTIFFs for a split (default test) or another"
+    " dataset (--data.init_args.predict_root). Example: plantwatch predict --config"
+    " RUN/config.yaml --ckpt_path RUN/checkpoints/best.ckpt." + _WHERE,
+}
 DEFAULT_LOGGER = {
     "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
     "init_args": {"save_dir": "runs", "name": "plantwatch", "default_hp_metric": False},
@@ -119,11 +141,15 @@ class PlantwatchCLI(LightningCLI):
         kwargs.setdefault("subclass_mode_data", True)
         kwargs.setdefault("seed_everything_default", 0)
         kwargs.setdefault("auto_configure_optimizers", False)
+        kwargs.setdefault("parser_kwargs", {name: {"description": SUBCOMMAND_HELP[name]}
+                                            for name in SUBCOMMAND_HELP})  # fmt: skip
         super().__init__(BaseTask, L.LightningDataModule, *args, **kwargs)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        # plantwatch passes `args` itself (demo, studies, notebooks); Lightning's warning
-        # about that is meant for a user who passes both.
+        # plantwatch passes `args` itself (demo, studies, notebooks; bundled configs by name);
+        # Lightning's warning about that is meant for a user who passes both.
+        if not isinstance(args, (dict, Namespace)):
+            args = with_bundled_configs(sys.argv[1:] if args is None else args)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
             super().parse_arguments(parser, args)

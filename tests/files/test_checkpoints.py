@@ -59,7 +59,7 @@ def hostile_server(tmp_path):
 def test_a_checkpoint_url_is_refused_before_any_request(hostile_server, command, capsys):
     url, marker = hostile_server
     with pytest.raises(SystemExit) as stop:
-        main([command, "--config", "experiments/quickstart.yaml", "--ckpt_path", url])
+        main([command, "--config", "quickstart", "--ckpt_path", url])
     assert stop.value.code == 2 and not marker.exists() and Served.requests == []
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith(f"plantwatch {command}: --ckpt_path {url}: plantwatch loads")
@@ -72,7 +72,7 @@ def test_a_local_pickle_checkpoint_runs_nothing_and_is_named(tmp_path, capsys):
     with pytest.raises(UserError, match=r"x.ckpt: refused, it holds Python objects \(unsupported"):
         load_checkpoint(path)
     with pytest.raises(SystemExit) as stop:
-        main(["test", "--config", "experiments/quickstart.yaml", "--ckpt_path", str(path)])
+        main(["test", "--config", "quickstart", "--ckpt_path", str(path)])
     assert stop.value.code == 2 and not marker.exists()
     assert "weights_only=False" not in capsys.readouterr().err
 

@@ -38,7 +38,7 @@ def write_study(tmp_path: Path) -> Path:
     args = [a for a in args if "logger.init_args.save_dir" not in a]  # the study sets it
     study = {
         "name": "tiny",
-        "base": ["experiments/quickstart.yaml"],
+        "base": ["quickstart"],
         "args": args,
         "seeds": [0, 1],
         "label_fractions": [1.0],
@@ -130,7 +130,7 @@ def test_parallel_runs_generate_a_missing_dataset_once_and_vary_the_split(tmp_pa
     args = [*tiny_cli_args(tmp_path / "ds", tmp_path / "unused"), "--trainer.max_epochs=1",
             "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2"]  # fmt: skip
     study = {
-        "name": "parallel", "base": ["experiments/quickstart.yaml"],
+        "name": "parallel", "base": ["quickstart"],
         "args": [a for a in args if "logger.init_args.save_dir" not in a],
         "seeds": [0], "split_seeds": [0, 1], "label_fractions": [1.0],
         "variants": {"single_power": ["experiments/model/single_task_power.yaml"]},

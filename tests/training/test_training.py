@@ -48,7 +48,7 @@ def trained_run(tmp_path_factory):
     args = tiny_cli_args(base / "ds", base / "runs")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        metrics = run_demo("experiments/quickstart.yaml", [*args, "--trainer.max_epochs=2",
+        metrics = run_demo("quickstart", [*args, "--trainer.max_epochs=2",
                            "--trainer.logger.init_args.version=fit"])  # fmt: skip
     assert "power_mae_mw" in metrics and "plume_iou" in metrics
     return base / "runs" / "quickstart" / "fit", base / "ds", args, printed.getvalue()
@@ -193,11 +193,10 @@ def test_the_same_seed_and_config_give_identical_test_metrics(tmp_path, workers)
 
 
 def test_the_ddp_preset_trains_two_cpu_processes_on_the_packed_path(tmp_path):
-    """experiments/trainer/ddp.yaml on two gloo processes: rank 0 packs the dataset, both
+    """The bundled ddp preset on two gloo processes: rank 0 packs the dataset, both
     read it a batch at a time and augment on their device; metrics are synchronised and
     rank 0 logs; prediction reads the packed test split."""
-    preset = Path(__file__).parents[2] / "experiments" / "trainer" / "ddp.yaml"
-    args = [*("--config", str(preset)), *tiny_cli_args(tmp_path / "ds", tmp_path / "runs"),
+    args = [*("--config", "ddp"), *tiny_cli_args(tmp_path / "ds", tmp_path / "runs"),
             "--trainer.sync_batchnorm=false", "--data.init_args.pin_memory=false"]  # fmt: skip
     command = [str(Path(sys.executable).parent / "plantwatch"), "fit", *args,
                "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.max_epochs=1",

@@ -1,7 +1,9 @@
 """The dataset contract: what the datamodule, task modules, prediction writer, baselines and
 demo may rely on. Any dataset class that satisfies it plugs into `DataModule` by class path.
 
-A conforming class is constructed as ``cls(root, split, bands=…, transforms=…, split_seed=…,
+A dataset class derives from `PlantwatchDataset` (so ``--data.help DataModule`` lists it,
+and a class path of something else is refused when the config is read). A conforming class is
+constructed as ``cls(root, split, bands=…, transforms=…, split_seed=…,
 **its own arguments)`` and returns sample dicts (``data/loading/sample.py``) in raw physical units;
 ``statistics`` are those of the *training* split of the split set in use, whatever split the
 object reads, so every split is normalised alike.
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
+from torch.utils.data import Dataset
 
 from plantwatch.data.format.statistics import Statistics
 
@@ -44,3 +47,9 @@ class SampleDataset(Protocol):
         ``plant_id``, scalar targets and every
         ``has_*`` presence flag."""
         ...
+
+
+class PlantwatchDataset(Dataset):
+    """The base of the dataset classes `DataModule` takes by class path
+    (``data.init_args.dataset``): `PlantObservations`, `BenGe`, or one of yours. A subclass
+    satisfies `SampleDataset`."""

@@ -35,7 +35,7 @@ from plantwatch.data.format import layout
 from plantwatch.data.format.splits import fraction_split_name
 from plantwatch.data.format.statistics import Statistics
 from plantwatch.data.format.writer import dataset_lock, ensure_split_set
-from plantwatch.data.loading.contract import SampleDataset
+from plantwatch.data.loading.contract import PlantwatchDataset, SampleDataset
 from plantwatch.data.loading.sample import collate_samples
 from plantwatch.data.loading.source import DatasetSource
 from plantwatch.data.packing.reader import PackedDataset
@@ -147,7 +147,7 @@ class DataModule(L.LightningDataModule):
     def __init__(
         self,
         root: str = "data/synthetic",
-        dataset: Callable[[str, str], Dataset] = PlantObservations,
+        dataset: Callable[[str, str], PlantwatchDataset] = PlantObservations,
         source: DatasetSource | None = None,
         bands: list[str] | None = None,
         split_seed: int | None = None,

@@ -21,7 +21,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset
 
 from plantwatch import physics
 from plantwatch.bands import band_indices, product
@@ -32,6 +31,7 @@ from plantwatch.data.format.references import ReferenceMode, ensure_references
 from plantwatch.data.format.splits import read_split, split_folder
 from plantwatch.data.format.statistics import STATISTICS_JSON, Statistics, default_statistics
 from plantwatch.data.format.writer import JOURNAL
+from plantwatch.data.loading.contract import PlantwatchDataset
 from plantwatch.data.loading.sample import (
     FUEL_UNKNOWN,
     MASK_UNLABELLED,
@@ -62,7 +62,7 @@ def _numeric(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     return values.to_numpy(np.float64)
 
 
-class PlantObservations(Dataset):
+class PlantObservations(PlantwatchDataset):
     """Observations of power plants in the canonical format, as sample dicts.
 
     Args:

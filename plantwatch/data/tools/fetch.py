@@ -1,6 +1,6 @@
 """`plantwatch data fetch NAME ROOT`: download a published dataset from its manifest.
 
-A manifest (``data_sources/datasets/<name>.yaml``) names the dataset's citation, DOI,
+A manifest (``plantwatch/data/tools/manifests/<name>.yaml``) names the dataset's citation, DOI,
 licence, base URL, files (with size and SHA-256 or MD5 where known) and the layout they
 unpack to. Each file is streamed into ``ROOT/downloads/<file>.partial`` with a progress bar;
 a rerun resumes a partial file with an HTTP range request. Only a verified file is renamed
@@ -27,7 +27,7 @@ from plantwatch.data.errors import DatasetError
 from plantwatch.files.archives import unpack_safely
 from plantwatch.files.ids import checked_id
 
-MANIFESTS = Path(__file__).resolve().parents[3] / "data_sources" / "datasets"
+MANIFESTS = Path(__file__).resolve().parent / "manifests"
 CHUNK_BYTES = 1 << 20
 
 
@@ -44,7 +44,7 @@ class ManifestFile:
 
 @dataclass
 class Manifest:
-    """A dataset's download description (``data_sources/datasets/<name>.yaml``)."""
+    """A dataset's download description (``plantwatch/data/tools/manifests/<name>.yaml``)."""
 
     name: str
     title: str
@@ -155,7 +155,7 @@ def fetch(name: str, root: str | Path, base_url: str | None = None, progress: bo
     """Download, verify and unpack the dataset ``name`` (or a manifest path) into ``root``.
 
     Args:
-        name: a manifest in ``data_sources/datasets`` (``smoke-plumes``, ``hanna2021``,
+        name: a manifest in ``plantwatch/data/tools/manifests`` (``smoke-plumes``, ``hanna2021``,
             ``ben-ge-8k``) or the path of a manifest YAML.
         root: the dataset folder; downloads go to ``root/downloads``.
         base_url: replaces the manifest's base URL (a mirror, or a local server in tests).

@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset
 
 from plantwatch.bands import L2A_BAND_NAMES, WORLDCOVER_CLASSES
 from plantwatch.data.errors import DatasetError
@@ -41,6 +40,7 @@ from plantwatch.data.format.geotiff import read_geotiff
 from plantwatch.data.format.resample import stack_at_10m
 from plantwatch.data.format.splits import nested_label_fractions, split_by_plant
 from plantwatch.data.format.statistics import default_statistics
+from plantwatch.data.loading.contract import PlantwatchDataset
 from plantwatch.data.loading.sample import MASK_UNLABELLED, WEATHER_COLUMNS, flag_key
 from plantwatch.data.readers.benge import tables
 
@@ -59,7 +59,7 @@ def acquisition(patch_id: str) -> str:
     return patch_id.rsplit("_", 2)[0]
 
 
-class BenGe(Dataset):
+class BenGe(PlantwatchDataset):
     """ben-ge patches as sample dicts.
 
     Args:
