@@ -300,6 +300,7 @@ class MultiTaskTask(BaseTask):
         metadata and georeference of the batch."""
         outputs = self(batch)
         result: dict[str, Any] = {k: batch[k] for k in ("obs_id", "crs", "transform") if k in batch}
+        result["image_size"] = tuple(batch["image"].shape[-2:])  # (H, W) of the georeference
         for spec in self.specs:
             value = outputs[spec.name].float()
             if spec.kind in ("binary_segmentation", "multilabel"):

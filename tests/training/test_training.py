@@ -8,6 +8,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import geopandas as gpd
 import lightning as L
 import pandas as pd
 import pytest
@@ -142,7 +143,8 @@ def test_predict_writes_a_row_per_observation_and_georeferenced_masks(trained_ru
     run, root, args, _ = trained_run
     out = tmp_path / "predictions"
     main(["predict", *args, f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
-          f"--prediction_writer.output_dir={out}", "--trainer.logger=false"])  # fmt: skip
+          f"--prediction_writer.output_dir={out}", "--trainer.logger=false",
+          "--prediction_writer.plume_polygons=true"])  # fmt: skip
     rows = pd.read_csv(out / "predictions.csv")
     assert sorted(rows["obs_id"]) == sorted(read_split(root, "test"))
     assert {"power_mw", "co2_t_per_h", "fuel_pred", "fuel_prob_lignite", "plume_pixels"} <= set(
@@ -168,6 +170,16 @@ def test_predict_writes_a_row_per_observation_and_georeferenced_masks(trained_ru
         )
         assert int(mask.read(1).sum()) == rows["plume_pixels"].iloc[0]
     assert (rows["plume_area_m2"] == rows["plume_pixels"] * 100.0).all()  # 10 m pixels
+    plants = gpd.read_file(root / "plants.geojson").set_index("plant_id").geometry
+    centres = plants[rows["plant_id"]]  # the scenes are centred on their plants
+    assert abs(rows["lon"].to_numpy() - centres.x.to_numpy()).max() < 1e-3
+    assert abs(rows["lat"].to_numpy() - centres.y.to_numpy()).max() < 1e-3
+    polygons = gpd.read_file(out / "plumes.gpkg", layer="plumes")
+    assert polygons.crs.to_epsg() == 4326 and set(polygons["task"]) <= {"plume"}
+    areas = polygons.groupby("obs_id")["area_m2"].sum()
+    predicted = rows.set_index("obs_id")["plume_area_m2"]
+    assert set(areas.index) == set(predicted[predicted > 0].index)
+    assert (areas - predicted[areas.index]).abs().max() < 1e-6
     everything = tmp_path / "all"
     main(["predict", *args, f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
           f"--prediction_writer.output_dir={everything}", "--trainer.logger=false",
@@ -227,10 +239,13 @@ def test_the_ddp_preset_trains_two_cpu_processes_on_the_packed_path(tmp_path):
     out = tmp_path / "predictions"
     predict = [command[0], "predict", *args, "--trainer.devices=2", "--trainer.strategy=ddp",
                f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "--trainer.logger=false",
-               f"--prediction_writer.output_dir={out}"]  # fmt: skip
+               f"--prediction_writer.output_dir={out}",
+               "--prediction_writer.plume_polygons=true"]  # fmt: skip
     done = subprocess.run(predict, env=env, capture_output=True, text=True, timeout=300,
                           cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     rows = pd.read_csv(out / "predictions.csv", dtype={"obs_id": str})
     assert sorted(rows["obs_id"]) == sorted(read_split(tmp_path / "ds", "test"))  # merged once
-    assert not list(out.glob("predictions_rank*.csv"))
+    assert not list(out.glob("predictions_rank*.csv")) and not list(out.glob("plumes_rank*"))
+    polygons = gpd.read_file(out / "plumes.gpkg", layer="plumes")
+    assert set(polygons["obs_id"]) <= set(rows["obs_id"])
