@@ -27,6 +27,7 @@ from plantwatch.arguments import (
 )
 from plantwatch.errors import UserError
 from plantwatch.estimates.cli import add_estimate_commands
+from plantwatch.models.cli import add_zoo_commands
 from plantwatch.sources.cli import add_source_commands
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
@@ -61,20 +62,6 @@ def _synth_realism(args: argparse.Namespace) -> None:
     from plantwatch.data.synthetic.realism import compare_bands, markdown
 
     print(markdown(compare_bands(args.synthetic, args.real)))
-
-
-def _zoo_export(args: argparse.Namespace) -> None:
-    from plantwatch.models.zoo import export_encoder
-
-    folder = export_encoder(args.source, args.name, args.branch, args.zoo, args.overwrite)
-    print(f"zoo entry {args.name}: {folder} (use it as encoder_checkpoint: {args.name})")
-
-
-def _zoo_list(args: argparse.Namespace) -> None:
-    from plantwatch.models.zoo import list_zoo
-
-    table = list_zoo(args.zoo)
-    print(table.to_string(index=False) if len(table) else "the zoo is empty")
 
 
 def _preview(args: argparse.Namespace) -> None:
@@ -335,23 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     compare.set_defaults(run=_compare)
 
-    zoo = commands.add_parser("zoo", help="the model zoo: export encoders, list entries")
-    actions = zoo.add_subparsers(dest="action", required=True, metavar="ACTION")
-    export = actions.add_parser(
-        "export", help="write a run's encoder and card into the zoo",
-        epilog=examples("plantwatch zoo export runs/quickstart/version_0 my-encoder"),
-    )  # fmt: skip
-    export.add_argument("source", help="run folder (its best checkpoint) or a .ckpt")
-    export.add_argument("name", help="entry name (configs use it as encoder_checkpoint)")
-    export.add_argument("--branch", default="image", help="late fusion: the modality branch")
-    export.add_argument("--zoo", help="zoo folder (default $PLANTWATCH_ZOO or ./models)")
-    export.add_argument("--overwrite", action="store_true", help="replace an existing entry")
-    export.set_defaults(run=_zoo_export)
-    listing = actions.add_parser("list", help="print the zoo's entries",
-                                 epilog=examples("plantwatch zoo list"))
-    listing.add_argument("--zoo", help="zoo folder (default $PLANTWATCH_ZOO or ./models)")
-    listing.set_defaults(run=_zoo_list)
-
+    add_zoo_commands(commands)
     add_source_commands(commands)
     add_estimate_commands(commands)
 

@@ -1,13 +1,13 @@
 """Encoders: built offline by segmentation-models-pytorch, weights from local files only.
 
 ``build_encoder`` never asks a hub for weights (``weights=None``). ``load_encoder_weights``
-takes a plain state dict (``.pt``/``.pth``), a Lightning checkpoint (``.ckpt``; the
-``model.encoder.`` prefixes are stripped; of a late-fusion model, the optical image's branch
-is taken, so the S2 branch of a fused model goes into an S2-only one) or a zoo folder
-holding ``encoder.pt`` and a ``card.yaml`` that names its bands. When the checkpoint was
-trained on other bands than the model's, the first convolution is adapted *by band name*:
-kernels of shared bands are copied, new bands get the mean kernel of the old ones, and a
-warning lists what changed.
+takes a plain state dict (``.safetensors``, ``.pt``/``.pth``), a Lightning checkpoint
+(``.ckpt``; the ``model.encoder.`` prefixes are stripped; of a late-fusion model, the optical
+image's branch is taken, so the S2 branch of a fused model goes into an S2-only one) or a zoo
+folder holding ``encoder.safetensors`` and a ``card.yaml`` that names its bands. When the
+checkpoint was trained on other bands than the model's, the first convolution is adapted *by
+band name*: kernels of shared bands are copied, new bands get the mean kernel of the old
+ones, and a warning lists what changed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import safetensors
+import safetensors.torch
 import segmentation_models_pytorch as smp
 import torch
 import yaml
@@ -29,7 +31,8 @@ from plantwatch.errors import UserError
 from plantwatch.files.checkpoints import load_checkpoint
 from plantwatch.scalar_modalities import SCALAR_MODALITIES
 
-ZOO_WEIGHTS = "encoder.pt"
+ZOO_WEIGHTS = "encoder.safetensors"
+LEGACY_ZOO_WEIGHTS = "encoder.pt"  # entries of plantwatch before safetensors
 ZOO_CARD = "card.yaml"
 ZOO_DIR_ENV = "PLANTWATCH_ZOO"  # the zoo folder; default ./models
 
@@ -58,6 +61,17 @@ def encoder_state(
             "choose one of those with --branch"
         )
     return picked
+
+
+def read_weights(path: Path) -> dict[str, Any]:
+    """A weights file: ``.safetensors`` (tensors only, by construction) or a torch file read
+    with `load_checkpoint` (local, tensors and plain values only)."""
+    if path.suffix == ".safetensors":
+        try:
+            return safetensors.torch.load_file(path)
+        except (OSError, safetensors.SafetensorError) as error:
+            raise UserError(f"{path}: not a readable safetensors file ({error})") from None
+    return load_checkpoint(path, "encoder checkpoint")
 
 
 def zoo_dir() -> Path:
@@ -172,6 +186,11 @@ def read_encoder(
     statistics: dict[str, tuple[float, float]] = {}
     if path.is_dir():
         card = path / ZOO_CARD
+        if (path / LEGACY_ZOO_WEIGHTS).is_file() and not (path / ZOO_WEIGHTS).is_file():
+            raise FileNotFoundError(
+                f"{path}: a zoo entry of an older plantwatch ({LEGACY_ZOO_WEIGHTS}); convert it "
+                f"with plantwatch zoo import {path} NAME"
+            )
         if not card.is_file() or not (path / ZOO_WEIGHTS).is_file():
             raise FileNotFoundError(f"{path}: a zoo folder holds {ZOO_CARD} and {ZOO_WEIGHTS}")
         card = read_card(path)
@@ -182,10 +201,10 @@ def read_encoder(
         path = path / ZOO_WEIGHTS
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path}: no such encoder checkpoint; give a .pt/.pth state dict, a Lightning "
-            f".ckpt, or a folder under models/ with {ZOO_CARD} and {ZOO_WEIGHTS}"
+            f"{path}: no such encoder checkpoint; give a .safetensors/.pt/.pth state dict, a "
+            f"Lightning .ckpt, or a folder under models/ with {ZOO_CARD} and {ZOO_WEIGHTS}"
         )
-    raw = load_checkpoint(path, "encoder checkpoint")
+    raw = read_weights(path)
     if "state_dict" in raw:  # Lightning checkpoint
         raw, hparams = raw["state_dict"], raw.get("hyper_parameters", {})
         bands = bands or input_channels(hparams, branched=has_branches(raw)) or None

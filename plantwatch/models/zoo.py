@@ -2,26 +2,30 @@
 
 An entry is a folder ``<zoo>/<name>/`` (zoo: ``$PLANTWATCH_ZOO``, default ``./models``)::
 
-    encoder.pt    the encoder's state dict (a plain smp encoder)
-    card.yaml     name, method (the task class), encoder architecture, input channels in
-                  order, normalisation (mean and std per channel), data, epochs, metrics,
-                  the config that made it, and the sha256 of encoder.pt
+    encoder.safetensors  the encoder's state dict (a plain smp encoder; tensors only)
+    card.yaml            name, method, encoder architecture, input channels in order,
+                         normalisation (mean and std per channel, in data units), data,
+                         licence, epochs, metrics, the config or file that made it, and the
+                         sha256 of encoder.safetensors
 
 ``plantwatch zoo export RUN_OR_CKPT NAME`` writes one from a run folder (its best
-checkpoint) or a Lightning checkpoint; ``plantwatch zoo list`` prints the table. Configs name
-an entry as ``encoder_checkpoint: NAME``; a card whose checksum does not match its weights is
-refused (``models/encoders.py``), and fine-tuning normalises the channels the card records
-with the card's statistics unless told otherwise.
+checkpoint) or a Lightning checkpoint; ``plantwatch zoo import FILE NAME`` from weights
+trained elsewhere (``--preset ssl4eo-s12-resnet18-moco`` …, ``models/community_weights.py``)
+or an entry of an older plantwatch (``encoder.pt``); ``plantwatch zoo list`` prints the
+table. Configs name an entry as ``encoder_checkpoint: NAME``; a card whose checksum does not
+match its weights is refused (``models/encoders.py``), and fine-tuning normalises the
+channels the card records with the card's statistics unless told otherwise.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import safetensors.torch
 import torch
 import yaml
 from torch import nn
@@ -30,19 +34,23 @@ from plantwatch.errors import UserError
 from plantwatch.files.atomic import write_text_atomic
 from plantwatch.files.checkpoints import checkpoint_callback_states, load_checkpoint
 from plantwatch.files.ids import checked_id, inside
+from plantwatch.models.community_weights import PRESETS, check_name_hash, encoder_keys
 from plantwatch.models.encoders import (
+    LEGACY_ZOO_WEIGHTS,
     ZOO_CARD,
     ZOO_WEIGHTS,
     build_encoder,
     encoder_state,
     has_branches,
     input_channels,
+    read_weights,
     recorded_statistics,
     sha256,
     zoo_dir,
 )
 
 STUDY_METRICS = "metrics.json"  # written by the study worker next to the run's checkpoints
+OWN_LICENCE = "the terms of its training data (plantwatch's synthetic data: MIT)"
 
 
 def best_checkpoint(source: Path) -> Path:
@@ -66,7 +74,8 @@ def best_checkpoint(source: Path) -> Path:
 
 
 def export_encoder(source: str | Path, name: str, branch: str = "image",
-                   zoo: str | Path | None = None, overwrite: bool = False) -> Path:  # fmt: skip
+                   zoo: str | Path | None = None, overwrite: bool = False,
+                   licence: str = OWN_LICENCE) -> Path:  # fmt: skip
     """Write the encoder of a run or checkpoint (of a late-fusion model: ``branch``) as zoo
     entry ``name``; returns its folder. The weights are first loaded into the architecture
     the card will name, so a card never claims an encoder its weights do not fit.
@@ -75,7 +84,6 @@ def export_encoder(source: str | Path, name: str, branch: str = "image",
         UserError: an unsafe name, an existing entry (unless ``overwrite``), an unreadable
             checkpoint, or weights that do not fit the recorded architecture.
     """
-    name = checked_id(name, "zoo entry name", "plantwatch zoo export NAME")
     checkpoint = best_checkpoint(Path(source))
     state = load_checkpoint(checkpoint)
     if not isinstance(state.get("state_dict"), dict):
@@ -90,14 +98,7 @@ def export_encoder(source: str | Path, name: str, branch: str = "image",
     shown = [c for c in channels if c in statistics]
     normalisation = {"channels": shown, "mean": [statistics[c][0] for c in shown],
                      "std": [statistics[c][1] for c in shown]} if shown else None  # fmt: skip
-    folder = inside(Path(zoo or zoo_dir()), name)
-    if folder.exists() and not overwrite:
-        raise UserError(f"{folder}: the zoo has an entry {name!r}; choose another name "
-                        "or pass --overwrite")  # fmt: skip
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f"{ZOO_WEIGHTS}.partial"
-    torch.save(encoder, partial)
-    partial.replace(folder / ZOO_WEIGHTS)
+    folder = _entry_folder(name, zoo, overwrite)
     run = checkpoint.parent.parent
     config = run / "config.yaml"
     settings = (yaml.safe_load(config.read_text()) or {}) if config.is_file() else {}
@@ -110,13 +111,134 @@ def export_encoder(source: str | Path, name: str, branch: str = "image",
         "bands": channels,
         "normalisation": normalisation,
         "data": _data(settings),
+        "licence": licence,
         "epochs": int(state.get("epoch", -1)) + 1,
         "steps": int(state.get("global_step", 0)),
         "metrics": json.loads(metrics.read_text()) if metrics.is_file() else _scores(state),
         "checkpoint": str(checkpoint),
         "config": config.read_text() if config.is_file() else None,
-        "sha256": sha256(folder / ZOO_WEIGHTS),
     }
+    return _write_entry(folder, encoder, card)
+
+
+def import_encoder(
+    source: str | Path, name: str, preset: str | None = None, *, encoder: str | None = None,
+    bands: Sequence[str] | None = None, mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None, method: str | None = None, data: str | None = None,
+    licence: str | None = None, zoo: str | Path | None = None, overwrite: bool = False,
+) -> Path:  # fmt: skip
+    """Write weights trained elsewhere as zoo entry ``name``; returns its folder.
+
+    Args:
+        source: a state dict file (``.pth``/``.pt``/``.safetensors``; training prefixes and
+            classification heads are dropped) or a zoo entry of an older plantwatch
+            (a folder with ``encoder.pt`` and ``card.yaml``, whose card supplies the rest).
+        name: the entry's name (configs use it as ``encoder_checkpoint``).
+        preset: a `PRESETS` name that declares encoder, bands, normalisation, method, data
+            and licence; the other arguments override it.
+        encoder: smp encoder name the weights fit (``resnet18``).
+        bands: the input bands in the order of the first convolution's channels.
+        mean, std: the input normalisation per band in data units (one value: every band).
+        method, data, licence: what the card says of the weights.
+
+    Raises:
+        UserError: an unknown preset, a missing declaration, a file whose name-hash does not
+            match, weights that do not fit the encoder, or an existing entry.
+    """
+    source = Path(source)
+    declared = _declaration(source, preset)
+    given = {"encoder": encoder, "bands": list(bands) if bands else None, "method": method,
+             "data": data, "licence": licence}  # fmt: skip
+    declared.update({k: v for k, v in given.items() if v is not None})
+    missing = [k for k in ("encoder", "bands") if not declared.get(k)]
+    if missing:
+        flags = " ".join(f"--{k}" for k in missing)
+        raise UserError(f"{source}: say the weights' {' and '.join(missing)} ({flags}) or "
+                        f"a --preset ({', '.join(PRESETS)})")  # fmt: skip
+    channels = list(declared["bands"])
+    normalisation = _normalisation(channels, mean, std, declared.get("normalisation"))
+    weights_file = source / LEGACY_ZOO_WEIGHTS if source.is_dir() else source
+    digest = check_name_hash(weights_file)
+    state = encoder_keys(read_weights(weights_file))
+    _check_fits(state, declared["encoder"], len(channels), weights_file)
+    card = {
+        "name": name, "method": declared.get("method"), "encoder": declared["encoder"],
+        "branch": "image", "bands": channels, "normalisation": normalisation,
+        "data": declared.get("data"), "licence": declared.get("licence"),
+        "source": declared.get("source"), "imported_from": str(source),
+        "imported_sha256": digest,
+    }  # fmt: skip
+    return _write_entry(_entry_folder(name, zoo, overwrite), state, card)
+
+
+def _declaration(source: Path, preset: str | None) -> dict[str, Any]:
+    """What is known of ``source`` before the arguments: a preset's or a legacy card's."""
+    if preset is not None:
+        if preset not in PRESETS:
+            raise UserError(f"--preset {preset}: unknown; known presets: {', '.join(PRESETS)}")
+        chosen = PRESETS[preset]
+        return {"encoder": chosen.encoder, "bands": list(chosen.bands), "method": chosen.method,
+                "data": chosen.data, "licence": chosen.licence, "source": chosen.source,
+                "normalisation": {"channels": list(chosen.bands), "mean": list(chosen.mean),
+                                  "std": list(chosen.std)}}  # fmt: skip
+    if source.is_dir():
+        if not (source / ZOO_CARD).is_file() or not (source / LEGACY_ZOO_WEIGHTS).is_file():
+            raise UserError(f"{source}: a folder to import is an older zoo entry with "
+                            f"{ZOO_CARD} and {LEGACY_ZOO_WEIGHTS}")  # fmt: skip
+        card = _read_card(source / ZOO_CARD)
+        if card.get("sha256") != sha256(source / LEGACY_ZOO_WEIGHTS):
+            raise UserError(f"{source}: {LEGACY_ZOO_WEIGHTS} does not match its card's sha256; "
+                            "refused (export the entry again from its run)")  # fmt: skip
+        return {k: card.get(k) for k in ("encoder", "bands", "method", "data", "licence",
+                                         "normalisation")}  # fmt: skip
+    return {}
+
+
+def _read_card(path: Path) -> dict[str, Any]:
+    try:
+        card = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        card = None
+    if not isinstance(card, dict):
+        raise UserError(f"{path}: not a readable card (a YAML mapping)")
+    return card
+
+
+def _normalisation(
+    channels: list[str], mean: Sequence[float] | None, std: Sequence[float] | None,
+    declared: Mapping[str, Any] | None,
+) -> dict[str, Any] | None:  # fmt: skip
+    """The card's normalisation: ``mean``/``std`` (one value or one per band) over the
+    declared one; None where nothing says it."""
+    if mean is None and std is None:
+        return dict(declared) if declared else None
+    if mean is None or std is None:
+        raise UserError("give --mean and --std together (data units, one value or one a band)")
+    values = []
+    for what, given in (("mean", list(mean)), ("std", list(std))):
+        if len(given) not in (1, len(channels)):
+            raise UserError(f"--{what}: {len(given)} values for {len(channels)} bands")
+        values.append(given * len(channels) if len(given) == 1 else given)
+    return {"channels": channels, "mean": values[0], "std": values[1]}
+
+
+def _entry_folder(name: str, zoo: str | Path | None, overwrite: bool) -> Path:
+    name = checked_id(name, "zoo entry name", "plantwatch zoo NAME")
+    folder = inside(Path(zoo or zoo_dir()), name)
+    if folder.exists() and not overwrite:
+        raise UserError(f"{folder}: the zoo has an entry {name!r}; choose another name "
+                        "or pass --overwrite")  # fmt: skip
+    return folder
+
+
+def _write_entry(folder: Path, state: Mapping[str, torch.Tensor], card: dict[str, Any]) -> Path:
+    """Write ``encoder.safetensors`` and then the card with its sha256 (each replaced whole)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".partial.{ZOO_WEIGHTS}"
+    safetensors.torch.save_file({k: v.detach().contiguous() for k, v in state.items()}, partial)
+    partial.replace(folder / ZOO_WEIGHTS)
+    (folder / LEGACY_ZOO_WEIGHTS).unlink(missing_ok=True)
+    card = {**card, "sha256": sha256(folder / ZOO_WEIGHTS)}
     write_text_atomic(folder / ZOO_CARD, yaml.safe_dump(card, sort_keys=False, allow_unicode=True))
     return folder
 
@@ -162,7 +284,8 @@ def _scores(state: Mapping[str, Any]) -> dict[str, float]:
 
 def list_zoo(zoo: str | Path | None = None) -> pd.DataFrame:
     """One row per entry: name, method, encoder, channels, data root, epochs, size (MB) and
-    whether the weights match the card's checksum."""
+    whether the weights match the card's checksum (an entry of an older plantwatch: the
+    command that converts it)."""
     rows = []
     for card_path in sorted(Path(zoo or zoo_dir()).glob(f"*/{ZOO_CARD}")):
         try:
@@ -173,12 +296,21 @@ def list_zoo(zoo: str | Path | None = None) -> pd.DataFrame:
             rows.append({"name": card_path.parent.name, "checksum": "UNREADABLE card"})
             continue
         weights = card_path.parent / ZOO_WEIGHTS
+        if not weights.is_file() and (card_path.parent / LEGACY_ZOO_WEIGHTS).is_file():
+            rows.append({"name": card_path.parent.name, "checksum": "OLD FORMAT: plantwatch "
+                         f"zoo import {card_path.parent} {card_path.parent.name} --overwrite"})
+            continue
         rows.append({
             "name": card_path.parent.name, "method": card.get("method"),
             "encoder": card.get("encoder"), "channels": len(card.get("bands") or []),
-            "data": (card.get("data") or {}).get("root"), "epochs": card.get("epochs"),
+            "data": _data_name(card.get("data")), "epochs": card.get("epochs"),
             "MB": round(weights.stat().st_size / 1e6, 1) if weights.is_file() else None,
             "checksum": "ok" if weights.is_file() and card.get("sha256") == sha256(weights)
             else "MISMATCH",
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _data_name(data: Any) -> Any:
+    """A card's data in one cell: the root of plantwatch's own, the text of an import's."""
+    return data.get("root") if isinstance(data, dict) else data

@@ -1,6 +1,7 @@
 import pytest
 import torch
 import yaml
+from safetensors.torch import save_file
 
 from plantwatch.models.encoders import (
     build_encoder,
@@ -50,8 +51,8 @@ def test_lightning_checkpoint_prefixes_are_stripped_and_bands_read(trained, tmp_
 
 def write_entry(folder, encoder, card) -> None:
     folder.mkdir(parents=True)
-    torch.save(encoder.state_dict(), folder / "encoder.pt")
-    card = {**card, "sha256": sha256(folder / "encoder.pt")}
+    save_file(encoder.state_dict(), folder / "encoder.safetensors")
+    card = {**card, "sha256": sha256(folder / "encoder.safetensors")}
     (folder / "card.yaml").write_text(yaml.safe_dump(card))
 
 
@@ -72,7 +73,7 @@ def test_zoo_entries_load_by_name_and_a_tampered_one_is_refused(trained, tmp_pat
     assert_same_weights(fresh, trained)
     state = trained.state_dict()
     state["conv1.weight"] = state["conv1.weight"] + 1e-3
-    torch.save(state, entry / "encoder.pt")
+    save_file(state, entry / "encoder.safetensors")
     with pytest.raises(ValueError, match="refused"):
         load_encoder_weights(fresh, "ssl-s2", BANDS)
 
@@ -99,7 +100,7 @@ def test_missing_checkpoint_and_wrong_architecture_are_explained(trained, tmp_pa
     with pytest.raises(FileNotFoundError, match="no such encoder checkpoint"):
         load_encoder_weights(trained, tmp_path / "nope.pt", BANDS)
     (tmp_path / "zoo").mkdir()
-    with pytest.raises(FileNotFoundError, match="a zoo folder holds card.yaml and encoder.pt"):
+    with pytest.raises(FileNotFoundError, match="a zoo folder holds card.yaml and encoder.safetensors"):
         load_encoder_weights(trained, tmp_path / "zoo", BANDS)
     torch.save(build_encoder("resnet34", in_channels=4).state_dict(), tmp_path / "r34.pt")
     with pytest.raises(ValueError, match="another encoder architecture"):

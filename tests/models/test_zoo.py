@@ -1,6 +1,7 @@
 import pytest
 import torch
 import yaml
+from safetensors.torch import load_file, save_file
 
 from plantwatch.cli import main
 from plantwatch.data.readers.observations import PlantObservations
@@ -59,9 +60,9 @@ def test_fine_tuning_normalises_with_the_cards_statistics(run, tiny_dataset, tmp
 
 def test_a_tampered_entry_is_refused_and_listed_as_a_mismatch(run, tmp_path):
     folder = export_encoder(run, "tampered", zoo=tmp_path)
-    state = torch.load(folder / "encoder.pt")
+    state = load_file(folder / "encoder.safetensors")
     state["conv1.weight"] += 1e-4
-    torch.save(state, folder / "encoder.pt")
+    save_file(state, folder / "encoder.safetensors")
     assert list_zoo(tmp_path)["checksum"].tolist() == ["MISMATCH"]
     with pytest.raises(ValueError, match="refused"):
         MultiTaskTask(encoder_checkpoint=str(folder))
