@@ -72,7 +72,7 @@ def evaluation_report(metrics: Mapping[str, float], stage: str, run: Path) -> st
     table = metrics_table(metrics, stage)
     return (
         f"{stage} metrics:\n{table}\n" if table else ""
-    ) + f"all {stage} metrics: tensorboard --logdir {_q(run)}"
+    ) + f"wrote all {stage} metrics to {run}; next: tensorboard --logdir {_q(run)}"
 
 
 def prediction_report(predictions: Path, rows: int, dataset: str | Path | None) -> str:
@@ -81,6 +81,6 @@ def prediction_report(predictions: Path, rows: int, dataset: str | Path | None) 
     out = predictions.parent.parent / "estimates"
     plants = f" --dataset {_q(dataset)}" if dataset else ""
     return (
-        f"predictions: {predictions} ({rows} observations; masks as GeoTIFFs beside it)\n"
+        f"wrote {predictions} ({rows} observations; masks as GeoTIFFs beside it)\n"
         f"next: plantwatch aggregate {_q(predictions)} {_q(out)} --period year{plants}"
     )

@@ -100,7 +100,7 @@ def test_missing_checkpoint_and_wrong_architecture_are_explained(trained, tmp_pa
     with pytest.raises(FileNotFoundError, match="no such encoder checkpoint"):
         load_encoder_weights(trained, tmp_path / "nope.pt", BANDS)
     (tmp_path / "zoo").mkdir()
-    with pytest.raises(FileNotFoundError, match="a zoo folder holds card.yaml and encoder.safetensors"):
+    with pytest.raises(FileNotFoundError, match="holds card.yaml and encoder.safetensors"):
         load_encoder_weights(trained, tmp_path / "zoo", BANDS)
     torch.save(build_encoder("resnet34", in_channels=4).state_dict(), tmp_path / "r34.pt")
     with pytest.raises(ValueError, match="another encoder architecture"):

@@ -82,7 +82,7 @@ def test_test_and_predict_with_a_runs_checkpoint_write_into_that_run(fitted):
     assert "test/loss" not in printed and "───" not in printed  # not Lightning's table
     printed = run_command(["predict", *again])
     table = run / "predictions" / "predictions.csv"
-    assert f"predictions: {table}" in printed and table.is_file()
+    assert f"wrote {table}" in printed and table.is_file()
     assert "plantwatch aggregate" in printed and "--dataset" in printed
     assert sorted(p.name for p in run.parent.iterdir()) == ["version_0"]  # no new version
     assert {"config.yaml", "config_test.yaml", "config_predict.yaml"} <= {
