@@ -232,6 +232,12 @@ class BaseTask(L.LightningModule):
             self.get_submodule(name).eval()
         return self
 
+    def on_fit_start(self) -> None:
+        """Frozen modules are in eval mode on purpose: Lightning's warning about modules in
+        eval mode is for those that are not (it stays on for a model without ``freeze``)."""
+        if self.frozen:
+            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+
     def on_train_epoch_start(self) -> None:
         """Lightning restores the modes it saw before validation; frozen stay in eval."""
         for name in self.frozen:

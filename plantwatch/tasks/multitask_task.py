@@ -329,6 +329,7 @@ class MultiTaskTask(BaseTask):
         self._epoch_end("test")
 
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         # A validate or test run before fit leaves metric states created in inference mode,
         # which fit's validation (no_grad only) cannot update in place: start afresh.
         for stage in STAGES:

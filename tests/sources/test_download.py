@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sentinelhub import SentinelHubDownloadClient
+from sentinelhub.exceptions import SHRateLimitWarning
 
 from plantwatch.cli import main
 from plantwatch.data.format.geotiff import read_geotiff
@@ -73,7 +74,10 @@ def test_download_writes_a_dataset_the_reader_and_check_accept(
     ], SFTP)  # fmt: skip
     registry = plants(tmp_path)
     labels = ObservationLabels.read(registry, [generation])
-    with serve(FakeSentinelHub(cloudy_west_of=5.0, failures=[429, 500])) as fake:
+    with (
+        serve(FakeSentinelHub(cloudy_west_of=5.0, failures=[429, 500])) as fake,
+        pytest.warns(SHRateLimitWarning, match="rate limit"),  # the 429, retried
+    ):
         summary = download_dataset(registry, tmp_path / "ds", settings(fake, s1=True), labels,
                                    max_threads=3, config=config(fake), progress=False)  # fmt: skip
         calls = fake.process_calls

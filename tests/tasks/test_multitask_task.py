@@ -134,7 +134,7 @@ def data_module(root, **kwargs) -> DataModule:
 def test_data_without_training_statistics_is_named_not_silently_unnormalised(plume_batch):
     loader = torch.utils.data.DataLoader([plume_batch], batch_size=None)
     with pytest.warns(UserWarning, match="no training statistics.*unnormalised"):
-        quiet_trainer(fast_dev_run=True).fit(MultiTaskTask(figure_examples=0), loader)
+        quiet_trainer(fast_dev_run=True).fit(MultiTaskTask(figure_examples=0), loader, loader)
 
 
 def test_the_model_refuses_data_with_other_bands(tiny_dataset):
