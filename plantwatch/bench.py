@@ -217,7 +217,7 @@ def bench_fit(
 
     Same data, model, batch size and precision, on the GPU when there is one (packed data
     read in the main process into pinned memory, augmentation on the device, as
-    ``trainer/gpu.yaml``) else on the CPU (GeoTIFFs, CPU augmentation);
+    the bundled ``gpu`` preset) else on the CPU (GeoTIFFs, CPU augmentation);
     Lightning adds logging, train metrics and its loop. Prints and returns the figures, with
     the model FLOP utilisation on a GPU of known peak.
     """

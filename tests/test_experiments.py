@@ -86,7 +86,7 @@ def test_config_runs_fast_dev_run_on_cpu(config, tmp_path):
     "preset", sorted((EXPERIMENTS / "model").glob("*.yaml")), ids=lambda p: p.name
 )
 def test_every_model_preset_stacks_on_the_quickstart(preset, tmp_path):
-    """As the README runs them: --config quickstart.yaml --config model/<preset>.yaml."""
+    """As the docs run them: --config quickstart --config experiments/model/<preset>.yaml."""
     args = [
         *("--config", str(QUICKSTART), "--config", str(preset)),
         *tiny_cli_args(tmp_path / "ds", tmp_path / "runs"),
@@ -113,7 +113,7 @@ CPU_RUN = ["--trainer.accelerator=cpu", "--trainer.precision=32-true", "--traine
 def test_the_multitask_model_trains_on_a_converted_fake_with_the_benchmark_configs(
     preset, fake, tmp_path
 ):
-    """quickstart.yaml + the dataset's preset, as the README runs them; converted on first use."""
+    """quickstart + the dataset's preset, as the docs run them; converted on first use."""
     src = fake(tmp_path / "src")
     args = [
         *("--config", str(QUICKSTART)),
