@@ -104,6 +104,8 @@ def markdown(summary: pd.DataFrame, changes: pd.DataFrame, columns: tuple[str, .
             mean, std = row[metric], summary["std"].loc[(variant, fraction), metric]
             cells.append("–" if not np.isfinite(mean) else f"{mean:.3f} ± {std:.3f}")
         runs = int(summary["n"].loc[(variant, fraction)].max())
+        if runs == 0:  # an estimate none of the runs made (e.g. no plant-period scores)
+            continue
         lines.append(f"| {variant} | {fraction:g} | {runs} | " + " | ".join(cells) + " |")
     if not changes.empty:
         shown = [(m, label) for m, label in metrics if changes[m].notna().any()]
