@@ -32,13 +32,13 @@ def config_path(value: str) -> str:
 
 
 def with_bundled_configs(args: Sequence[str]) -> list[str]:
-    """Command-line ``args`` with each ``--config NAME`` / ``--config=NAME`` of a bundled
-    config replaced by its path."""
+    """Command-line ``args`` with each ``--config NAME`` / ``--config=NAME`` / ``-c NAME``
+    of a bundled config replaced by its path."""
     out: list[str] = []
     for i, arg in enumerate(args):
         if arg.startswith("--config="):
             arg = "--config=" + config_path(arg.removeprefix("--config="))
-        elif i > 0 and args[i - 1] == "--config":
+        elif i > 0 and args[i - 1] in ("--config", "-c"):
             arg = config_path(arg)
         out.append(arg)
     return out
