@@ -24,6 +24,17 @@ class BestCheckpoint(ModelCheckpoint):
     …).
     """
 
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        self._fitting = stage == "fit"
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the selection state (best path and score, top k) only to go on fitting:
+        ``validate``, ``test`` and ``predict`` with a checkpoint keep this run's own state,
+        wherever the checkpoint was saved."""
+        if getattr(self, "_fitting", True):
+            super().load_state_dict(state_dict)
+
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
         super().on_train_batch_end(trainer, *args, **kwargs)
         self._name_best(trainer)

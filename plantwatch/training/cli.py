@@ -209,19 +209,10 @@ class PlantwatchCLI(LightningCLI):
     def fit(self, model: L.LightningModule, **kwargs: Any) -> None:
         """``trainer.fit``; resuming a run's checkpoint goes on in that run's folder, which
         Lightning would call a folder of someone else's checkpoints."""
-        resuming = ["Checkpoint directory .* not empty"] if kwargs.get("ckpt_path") else []
-        _quietly(self.trainer.fit, resuming, model, **kwargs)
-
-    def validate(self, model: L.LightningModule, **kwargs: Any) -> None:
-        """``trainer.validate`` (likewise ``test``, ``predict``): the checkpoint callback's
-        state, which Lightning warns it cannot restore elsewhere, only matters to ``fit``."""
-        _quietly(self.trainer.validate, ["The dirpath has changed"], model, **kwargs)
-
-    def test(self, model: L.LightningModule, **kwargs: Any) -> None:
-        _quietly(self.trainer.test, ["The dirpath has changed"], model, **kwargs)
-
-    def predict(self, model: L.LightningModule, **kwargs: Any) -> None:
-        _quietly(self.trainer.predict, ["The dirpath has changed"], model, **kwargs)
+        with warnings.catch_warnings():
+            if kwargs.get("ckpt_path"):
+                warnings.filterwarnings("ignore", message="Checkpoint directory .* not empty")
+            self.trainer.fit(model, **kwargs)
 
     def after_fit(self) -> None:
         checkpoint = self.trainer.checkpoint_callback
@@ -265,14 +256,6 @@ class PlantwatchCLI(LightningCLI):
         # The model names its input bands (None: the 12 L2A bands); the data serves exactly
         # those, and both record the same value in their hparams.
         parser.link_arguments("model.init_args.bands", "data.init_args.bands")
-
-
-def _quietly(run: Any, messages: list[str], *args: Any, **kwargs: Any) -> None:
-    """``run(*args, **kwargs)`` with Lightning's warnings that match ``messages`` hidden."""
-    with warnings.catch_warnings():
-        for message in messages:
-            warnings.filterwarnings("ignore", message=message)
-        run(*args, **kwargs)
 
 
 def check_checkpoint_fits(
