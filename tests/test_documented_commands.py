@@ -26,7 +26,8 @@ SHRINK = {"--plants": "6", "--per-plant": "2", "--size": "32", "--workers": "0",
           "--seconds": "0.2", "--steps": "2", "--batch-size": "2"}  # fmt: skip
 TRAIN = ["--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
          "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
-         "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false"]  # fmt: skip
+         "--trainer.limit_val_batches=1", "--trainer.log_every_n_steps=1",
+         "--trainer.enable_progress_bar=false"]  # fmt: skip
 SOURCE = "--data.init_args.source.init_args"
 
 

@@ -272,7 +272,7 @@ class MultiTaskTask(BaseTask):
         total = self.weighting(losses, {t: n > 0 for t, n in labelled.items()})
         training = stage == "train"
         self.log(f"{stage}/loss", total, on_step=training, on_epoch=True,
-                 batch_size=len(batch["image"]), sync_dist=not training, prog_bar=True)  # fmt: skip
+                 batch_size=len(batch["image"]), sync_dist=True, prog_bar=True)  # fmt: skip
         for task, loss in losses.items():
             self.stage_losses[f"{stage}_"][task].update(loss.detach(), weight=labelled[task])
         self.stage_metrics[f"{stage}_"].update(outputs, batch)

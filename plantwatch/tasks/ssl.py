@@ -159,11 +159,11 @@ class ContrastiveTask(BaseTask):
         training = stage == "train"
         size = len(z1)
         self.log(f"{stage}/loss", loss, prog_bar=True, on_step=training, on_epoch=True,
-                 batch_size=size, sync_dist=not training)  # fmt: skip
+                 batch_size=size, sync_dist=True)  # fmt: skip
         for name, value in (("pair_accuracy", pair_accuracy(z1, z2)),
                             ("embedding_std", embedding_std(torch.cat([z1, z2])))):  # fmt: skip
             self.log(f"{stage}/{name}", value, on_step=False, on_epoch=True, batch_size=size,
-                     sync_dist=not training)  # fmt: skip
+                     sync_dist=True)  # fmt: skip
         return loss
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
