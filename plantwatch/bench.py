@@ -249,7 +249,8 @@ def bench_fit(
         trainer = L.Trainer(
             accelerator=device.type, devices=1, precision=precision, max_steps=warmup + steps,
             limit_val_batches=0, logger=L.pytorch.loggers.TensorBoardLogger(tmp),
-            log_every_n_steps=min(10, steps),  # as the quickstart logs, within short runs
+            # as the quickstart logs (every 10 steps), at least once an epoch
+            log_every_n_steps=min(10, len(data.train_dataloader())),
             callbacks=[timer], enable_checkpointing=False, enable_progress_bar=False,
             enable_model_summary=False,
         )  # fmt: skip

@@ -51,8 +51,7 @@ def tiny(words: list[str]) -> list[str]:
     if "benge" in configs:
         data = [f"{SOURCE}.patches=12", f"{SOURCE}.size=66"]
     else:
-        size = 64 if "ssl" in configs else 32  # SimCLR crops 64 px views
-        data = [f"{SOURCE}.plants=8", f"{SOURCE}.per_plant=3", f"{SOURCE}.size={size}"]
+        data = [f"{SOURCE}.plants=8", f"{SOURCE}.per_plant=3", f"{SOURCE}.size=32"]
     return [*words, *data, *TRAIN]
 
 
