@@ -135,45 +135,36 @@ def _bench_fit(args: argparse.Namespace) -> None:
 def _compare(args: argparse.Namespace) -> None:
     import shlex
 
-    from plantwatch.studies.results import collect, write_results
+    from plantwatch.studies.results import write_results, write_study_record
     from plantwatch.studies.runner import pending_runs, rescore_study, run_study
     from plantwatch.studies.spec import Study
     from plantwatch.training.cli import package_versions
 
     study = Study.from_yaml(args.study)
+    if args.record_only:
+        try:
+            print(f"results: {write_study_record(study, Path(args.results))}")
+        except FileNotFoundError as error:
+            raise UserError(f"{error}; run the study first (without --record-only)") from None
+        return
     root = Path(args.root) / study.name
     if args.rescore:
         rescore_study(study, root)
     ran = len(pending_runs(study, root))
     start = time.perf_counter()
     failed = run_study(study, args.root, jobs=args.jobs)
-    elapsed = (time.perf_counter() - start) / 60
-    runs = collect(study, root)
-    if runs.empty:
-        raise SystemExit(f"study {study.name}: no run finished; see the stdout.log of each run")
-    runs = runs[runs["variant"].isin(list(study.variants))]  # the baselines are no runs
     command = "plantwatch " + shlex.join(
         sys.argv[1:] if sys.argv[1:2] == ["compare"] else ["compare", args.study]
     )
-    versions = ", ".join(f"{k} {v}" for k, v in package_versions().items())
-    header = (
-        f"# Study `{study.name}`\n\n"
-        f"- command: `{command}` (study file `{args.study}`)\n"
-        f"- runs: {len(runs)} of {len(study.runs())} finished; training seeds "
-        f"{list(study.seeds)}, split seeds {list(study.split_seeds)} (None: the dataset's own "
-        f"split), label fractions {list(study.label_fractions)}\n"
-        f"- validation labels: {study.validation_labels}; checkpoint chosen on validation "
-        "(val/selection_loss), never on test\n"
-        f"- wall time: {runs['wall_s'].sum() / 60:.1f} min of training and testing in the runs; "
-        + (f"{elapsed:.1f} min elapsed in the last `compare` call, which ran {ran} runs with "
-           f"--jobs {args.jobs} (process start-up and data generation included; "
-           f"{os.cpu_count()} CPU cores)" if ran else "the last `compare` call ran none")
-        + (" and scored the runs' saved predictions again (--rescore)" if args.rescore else "")
-        + "\n"
-        f"- versions: {versions}\n"
-        f"- TensorBoard: `tensorboard --logdir {root}` (HPARAMS tab lines the runs up)"
-    )
-    print(f"results: {write_results(study, root, Path(args.results), header)}")
+    call = {"command": command, "cpu_cores": os.cpu_count(), "jobs": args.jobs, "ran": ran,
+            "elapsed_min": round((time.perf_counter() - start) / 60, 1),
+            "versions": ", ".join(f"{k} {v}" for k, v in package_versions().items())}  # fmt: skip
+    try:
+        print(f"results: {write_results(study, root, Path(args.results), call)}")
+    except ValueError:
+        raise SystemExit(
+            f"study {study.name}: no run finished; see the stdout.log of each run"
+        ) from None
     if failed:
         raise SystemExit(f"{len(failed)} runs failed: {[f'{r.group}/{r.version}' for r in failed]}")
 
@@ -319,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--rescore", action="store_true",
         help="score the finished runs' saved predictions again (plant-period estimates) "
         "before running the rest",
+    )  # fmt: skip
+    compare.add_argument(
+        "--record-only", action="store_true",
+        help="run nothing: write the record and figures again from the study's tables in "
+        "--results (<name>.csv, <name>_overpasses.csv, <name>_study.json)",
     )  # fmt: skip
     compare.set_defaults(run=_compare)
 

@@ -1,31 +1,39 @@
-"""Study results: per-run CSV, mean ± std table, relative change to baselines, plots."""
+"""Study results: the per-run tables (``<name>.csv``, ``<name>_overpasses.csv``), the
+study's facts (``<name>_study.json``: command, versions, every `compare` call's time) and,
+from these alone, the record ``<name>.md`` with its figures — so a record can be written
+again from committed tables without the runs."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
-from matplotlib import colormaps
-from matplotlib.figure import Figure
 
+from plantwatch.studies.figures import (
+    dot_figure,
+    overpass_figures,
+    panels_figure,
+    reliability_figures,
+)
+from plantwatch.studies.record import (
+    prepared,
+    record_markdown,
+    summary_table,
+    write_record,
+)
 from plantwatch.studies.runner import run_dir
 from plantwatch.studies.spec import Study
 from plantwatch.studies.worker import BASELINES, CURVE, ESTIMATES, METRICS
-from plantwatch.task_registry import TASKS
-from plantwatch.tasks.intervals import LEVELS
-from plantwatch.tasks.metrics import describe_metric, task_of
-from plantwatch.tasks.plots import reliability_figure
 
 
-def metric_label(metric: str) -> str:
-    """Column label with unit: ``val_power_mae_mw`` → ``validation power MAE (MW)``."""
-    if metric == "val_selection_loss":
-        return "validation selection loss"
-    if metric.startswith("val_"):
-        return f"validation {describe_metric(metric.removeprefix('val_'))[0]}"
-    return describe_metric(metric)[0]
+def study_files(study: Study, out: Path) -> dict[str, Path]:
+    """The files of a study's results in ``out``."""
+    name = study.name
+    return {"runs": out / f"{name}.csv", "curves": out / f"{name}_overpasses.csv",
+            "facts": out / f"{name}_study.json", "record": out / f"{name}.md"}  # fmt: skip
 
 
 def collect(study: Study, root: Path) -> pd.DataFrame:
@@ -53,156 +61,6 @@ def collect(study: Study, root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summarise(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Mean, sample std (ddof=1) and count of each of ``columns`` (headline and validation
-    metrics) per variant and fraction."""
-    metrics = [m for m in columns if m in frame]
-    grouped = frame.groupby(["variant", "label_fraction"], sort=False)[metrics]
-    return pd.concat(
-        {"mean": grouped.mean(), "std": grouped.std(ddof=1), "n": grouped.count()}, axis=1
-    )
-
-
-def relative_changes(
-    summary: pd.DataFrame, baselines: dict[str, str], headline: tuple[str, ...]
-) -> pd.DataFrame:
-    """Change of each variant's mean against the single-task baseline of the metric's task, %.
-
-    Rows: (variant, label_fraction); columns: metrics. Positive is better for every metric
-    (errors are sign-flipped), so +10 % means 10 % better than the baseline.
-    """
-    means = summary["mean"]
-    changes = pd.DataFrame(index=means.index, columns=means.columns, dtype=float)
-    for metric in headline:
-        higher = describe_metric(metric)[1]
-        task = task_of(metric)
-        if metric not in means or task not in baselines:
-            continue
-        for (variant, fraction), value in means[metric].items():
-            base = means[metric].get((baselines[task], fraction), np.nan)
-            if (
-                variant != baselines[task]
-                and np.isfinite(value)
-                and np.isfinite(base)
-                and base != 0
-            ):
-                change = 100.0 * (value - base) / abs(base)
-                changes.loc[(variant, fraction), metric] = change if higher else -change
-    return changes.dropna(how="all")
-
-
-def markdown(summary: pd.DataFrame, changes: pd.DataFrame, columns: tuple[str, ...]) -> str:
-    """The mean ± std table of ``columns`` and the relative-change table as Markdown."""
-    metrics = [(m, metric_label(m)) for m in columns if m in summary["mean"]]
-    lines = [
-        "| variant | label fraction | runs | " + " | ".join(label for _, label in metrics) + " |"
-    ]
-    lines.append("|---|---:|---:|" + "---:|" * len(metrics))
-    for (variant, fraction), row in summary["mean"].iterrows():
-        cells = []
-        for metric, _ in metrics:
-            mean, std = row[metric], summary["std"].loc[(variant, fraction), metric]
-            cells.append("–" if not np.isfinite(mean) else f"{mean:.3f} ± {std:.3f}")
-        runs = int(summary["n"].loc[(variant, fraction)].max())
-        if runs == 0:  # an estimate none of the runs made (e.g. no plant-period scores)
-            continue
-        lines.append(f"| {variant} | {fraction:g} | {runs} | " + " | ".join(cells) + " |")
-    if not changes.empty:
-        shown = [(m, label) for m, label in metrics if changes[m].notna().any()]
-        lines += [
-            "",
-            "Relative change against the single-task baseline of each task (%, positive = better):",
-            "",
-        ]
-        lines.append(
-            "| variant | label fraction | " + " | ".join(label for _, label in shown) + " |"
-        )
-        lines.append("|---|---:|" + "---:|" * len(shown))
-        for (variant, fraction), row in changes.iterrows():
-            cells = ["" if not np.isfinite(row[m]) else f"{row[m]:+.1f}" for m, _ in shown]
-            lines.append(f"| {variant} | {fraction:g} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def chosen_on_validation(summary: pd.DataFrame, variants: list[str]) -> dict[float, str]:
-    """Per label fraction, the variant (of ``variants``) with the lowest mean validation
-    selection loss; empty when the runs recorded none."""
-    if "val_selection_loss" not in summary["mean"]:
-        return {}
-    losses = summary["mean"]["val_selection_loss"].dropna()
-    losses = losses[losses.index.get_level_values(0).isin(variants)]
-    return {fraction: rows.idxmin()[0] for fraction, rows in losses.groupby(level=1)}
-
-
-def plot_metrics(
-    summary: pd.DataFrame, out: Path, name: str, headline: tuple[str, ...]
-) -> list[Path]:
-    """One PNG per headline metric: mean ± std against label fraction, a line per variant;
-    with a single label fraction, one bar per variant."""
-    paths = []
-    single = summary.index.get_level_values(1).nunique() == 1
-    for metric in headline:
-        if metric not in summary["mean"]:
-            continue
-        label = describe_metric(metric)[0]
-        figure = Figure(figsize=(5, 3.6), layout="constrained")
-        ax = figure.subplots()
-        if single:
-            means = summary["mean"][metric].droplevel(1)
-            ax.barh(means.index, means.values, xerr=summary["std"][metric].fillna(0).values,
-                    capsize=3)  # fmt: skip
-            ax.invert_yaxis()
-            ax.set_xlabel(label)
-            path = out / f"{name}_{metric}.png"
-            figure.savefig(path, dpi=110)
-            paths.append(path)
-            continue
-        figure.set_size_inches(7, 3.6)  # room for the legend beside the axes
-        colours = colormaps["tab20"].colors
-        for k, (variant, rows) in enumerate(summary["mean"][metric].groupby(level=0, sort=False)):
-            if rows.notna().any():
-                fractions = rows.index.get_level_values(1)
-                std = summary["std"][metric].loc[variant].reindex(fractions)
-                trained = not summary["std"][metric].loc[variant].isna().all()
-                ax.errorbar(
-                    fractions,
-                    rows.values,
-                    yerr=std.fillna(0).values,
-                    marker="o" if trained else None,
-                    linestyle="-" if trained else "--",  # baselines: dashed, no seeds
-                    color=colours[k % len(colours)],
-                    capsize=3,
-                    label=variant,
-                )
-        ax.set_xscale("log")
-        ax.set_xlabel("label fraction of the training split")
-        ax.set_ylabel(label)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        path = out / f"{name}_{metric}.png"
-        figure.savefig(path, dpi=110)
-        paths.append(path)
-    return paths
-
-
-def plot_reliability(frame: pd.DataFrame, out: Path, name: str) -> list[Path]:
-    """Per regression task with conformal intervals (``<task>_coverage_<level>`` in the runs):
-    the mean test coverage at every nominal level, a line per variant."""
-    paths = []
-    for spec in (s for s in TASKS.values() if s.kind == "regression"):
-        columns = [f"{spec.name}_coverage_{round(100 * level)}" for level in LEVELS]
-        if not set(columns) <= set(frame):
-            continue
-        means = frame.groupby("variant", sort=False)[columns].mean().dropna()
-        if means.empty:
-            continue
-        figure = reliability_figure(LEVELS, {v: list(row) for v, row in means.iterrows()})
-        figure.axes[0].set_title(f"{spec.display}: conformal intervals", fontsize=9)
-        path = out / f"{name}_{spec.name}_reliability.png"
-        figure.savefig(path, dpi=110)
-        paths.append(path)
-    return paths
-
-
 def overpass_curves(study: Study, root: Path) -> pd.DataFrame:
     """The finished runs' ``overpass_curve.csv`` in one table (``variant`` and ``seed``,
     ``split_seed`` added); empty without any."""
@@ -216,58 +74,68 @@ def overpass_curves(study: Study, root: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def plot_overpass_curves(curves: pd.DataFrame, out: Path, name: str) -> list[Path]:
-    """Annual RMSE (mean ± std over runs) of each estimate against the clear overpasses a
-    plant-year keeps, one figure per quantity: ``<name>_overpasses_<metric>.png``."""
+def metric_figures(study: Study, runs: pd.DataFrame, out: Path) -> list[Path]:
+    """One PNG per headline metric (`figures.dot_figure` with one label fraction,
+    `figures.panels_figure` with several)."""
+    runs, names = prepared(study, runs)
+    summary = summary_table(runs, study.headline)
+    order = list(names)
+    baselines = [v for v in order if names[v].endswith("(baseline)")]
     paths = []
-    for metric in ("power_annual_rmse_twh", "co2_annual_rmse_mt"):
-        if curves.empty or curves[metric].isna().all():
+    for metric in study.headline:
+        if metric not in runs or runs[metric].isna().all():
             continue
-        figure = Figure(figsize=(6, 4), layout="constrained")
-        ax = figure.subplots()
-        one_variant = curves["variant"].nunique() == 1
-        for (variant, estimate), rows in curves.groupby(["variant", "estimate"], sort=False):
-            by_count = rows.groupby("overpasses", sort=False)
-            x, mean, std = by_count["mean_overpasses"].mean(), by_count[metric].mean(), (
-                by_count[metric].std(ddof=1).fillna(0.0)
-            )  # fmt: skip
-            order = np.argsort(x.to_numpy())
-            ax.errorbar(x.to_numpy()[order], mean.to_numpy()[order], yerr=std.to_numpy()[order],
-                        marker="o", capsize=3,
-                        label=estimate if one_variant else f"{variant}: {estimate}")  # fmt: skip
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("clear overpasses per plant-year (mean)")
-        ax.set_ylabel(metric_label(metric))
-        ax.legend(fontsize=7)
-        path = out / f"{name}_overpasses_{metric}.png"
-        figure.savefig(path, dpi=110)
-        paths.append(path)
+        if runs["label_fraction"].nunique() == 1:
+            levels = runs[runs["variant"].isin(baselines)].groupby("variant")[metric].mean()
+            shown = [v for v in order if v not in baselines]
+            figure = dot_figure(runs, levels.dropna().to_dict(), metric, shown, study.reference)
+        else:
+            figure = panels_figure(summary, metric, order, study.reference, baselines)
+        paths.append(out / f"{study.name}_{metric}.png")
+        figure.savefig(paths[-1], dpi=110)
     return paths
 
 
-def write_results(study: Study, root: Path, out: Path, header: str = "") -> Path:
-    """Write ``<out>/<name>.csv``, ``<name>.md`` (with ``header`` on top) and the plots."""
+def write_study_record(study: Study, out: Path) -> Path:
+    """Write ``<out>/<name>.md`` and its figures from the study's tables in ``out`` (the
+    hand-written part of an existing record stays; figures the last record drew and this
+    one does not are removed)."""
+    files = study_files(study, out)
+    if not files["runs"].is_file():
+        raise FileNotFoundError(f"{files['runs']}: no per-run table of study {study.name}")
+    runs = pd.read_csv(files["runs"])
+    facts = json.loads(files["facts"].read_text()) if files["facts"].is_file() else {}
+    curves = pd.read_csv(files["curves"]) if files["curves"].is_file() else pd.DataFrame()
+    trained = runs[runs["variant"].isin(list(study.variants))]
+    figures = metric_figures(study, runs, out)
+    figures += reliability_figures(trained, out, study.name)
+    figures += overpass_figures(curves, out, study.name)
+    for stale in set(facts.get("figures", [])) - {p.name for p in figures}:
+        (out / stale).unlink(missing_ok=True)
+    facts["figures"] = [p.name for p in figures]
+    files["facts"].write_text(json.dumps(facts, indent=1) + "\n")
+    write_record(files["record"], record_markdown(study, runs, facts, figures))
+    return files["record"]
+
+
+def write_results(study: Study, root: Path, out: Path, call: dict[str, Any]) -> Path:
+    """Collect the finished runs under ``root`` into the study's tables in ``out``, add
+    ``call`` (``command``, ``versions``, ``cpu_cores``, ``elapsed_min``, ``ran``,
+    ``jobs``) to its facts and write the record (`write_study_record`)."""
     out.mkdir(parents=True, exist_ok=True)
     frame = collect(study, root)
     if frame.empty:
         raise ValueError(f"study {study.name}: no finished runs under {root}")
-    frame.to_csv(out / f"{study.name}.csv", index=False)
-    columns = (*study.metrics, *study.validation_metrics)
-    summary = summarise(frame, columns)
-    plots = plot_metrics(summary, out, study.name, study.metrics)
-    plots += plot_reliability(frame[frame["variant"].isin(list(study.variants))], out, study.name)
-    plots += plot_overpass_curves(overpass_curves(study, root), out, study.name)
-    body = markdown(summary, relative_changes(summary, study.baselines, study.metrics), columns)
-    # A single-task baseline's selection loss covers one task: not comparable with the rest.
-    candidates = [v for v in study.variants if v not in study.baselines.values()]
-    chosen = chosen_on_validation(summary, candidates)
-    if chosen:
-        among = " among the variants that predict every task" if study.baselines else ""
-        body += (
-            f"\n\nChosen on validation (lowest mean validation selection loss{among}): "
-            + ", ".join(f"label fraction {f:g}: **{v}**" for f, v in chosen.items())
-        )
-    figures = "\n".join(f"![{p.stem}]({p.name})" for p in plots)
-    document = out / f"{study.name}.md"
-    document.write_text(f"{header}\n\n{body}\n\n{figures}\n".lstrip())
-    return document
+    files = study_files(study, out)
+    frame.to_csv(files["runs"], index=False)
+    curves = overpass_curves(study, root)
+    if not curves.empty:
+        curves.to_csv(files["curves"], index=False)
+    facts = json.loads(files["facts"].read_text()) if files["facts"].is_file() else {}
+    facts.update({k: call[k] for k in ("command", "versions", "cpu_cores") if k in call})
+    if call.get("ran"):
+        finished = f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+        facts.setdefault("calls", []).append({"finished": finished, **{
+            k: call[k] for k in ("elapsed_min", "ran", "jobs")}})  # fmt: skip
+    files["facts"].write_text(json.dumps(facts, indent=1) + "\n")
+    return write_study_record(study, out)

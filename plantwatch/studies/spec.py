@@ -10,6 +10,9 @@ label_fractions: [0.1, 1.0]                  # fractions with split files (train
 cut_val_labels: true                         # validation labels cut to the label fraction
 baselines: {plume: single_plume, power: single_power}   # single-task baseline per task
 metrics: [power_mae_mw, plume_iou]           # the record's columns (default: the plant tasks')
+headline: [power_mae_mw]                     # its headline table (default: see `headline`)
+reference: multitask                         # variant the others are paired with (default: first)
+selection: val_selection_loss                # validation score of "chosen on validation"
 variants:                                    # a config delta (YAML mapping) or config paths
   single_plume: {model: {tasks: [plume]}}
   multitask: [experiments/model/multitask.yaml]
@@ -36,6 +39,8 @@ PLANT_METRICS: tuple[str, ...] = (
     "power_mae_mw", "power_r2", "co2_mae_t_per_h", "co2_r2",
     "fuel_accuracy", "fuel_macro_f1", "plume_iou", "plume_f1",
 )  # fmt: skip
+PLANT_HEADLINE = ("power_mae_mw", "co2_mae_t_per_h", "fuel_accuracy", "plume_iou")
+SELECTION_LOSS = "val_selection_loss"
 
 
 def variant_config(root: Path, name: str) -> Path:
@@ -79,11 +84,29 @@ class Study:
     split_seeds: tuple[int | None, ...] = (None,)
     cut_val_labels: bool = False
     metrics: tuple[str, ...] = PLANT_METRICS
+    headline_metrics: tuple[str, ...] = ()
+    reference_variant: str | None = None
+    selection: str = SELECTION_LOSS
+
+    @property
+    def headline(self) -> tuple[str, ...]:
+        """The metrics of the record's headline table: the study's ``headline``, else the
+        plant headline (power and CO₂ MAE, fuel accuracy, plume IoU) among its metrics,
+        else its first two metrics."""
+        if self.headline_metrics:
+            return self.headline_metrics
+        return tuple(m for m in PLANT_HEADLINE if m in self.metrics) or self.metrics[:2]
+
+    @property
+    def reference(self) -> str:
+        """The variant the others are paired with: the study's ``reference``, else the
+        first variant."""
+        return self.reference_variant or next(iter(self.variants))
 
     @property
     def validation_metrics(self) -> tuple[str, ...]:
-        """Validation columns of the record: the selection loss and the first metric."""
-        return ("val_selection_loss", f"val_{self.metrics[0]}")
+        """Validation columns of the record: the selection score and the first metric."""
+        return tuple(dict.fromkeys((self.selection, f"val_{self.metrics[0]}")))
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Study:
@@ -116,16 +139,26 @@ class Study:
                 split_seeds=tuple(int(s) for s in spec.get("split_seeds", [])) or (None,),
                 cut_val_labels=bool(spec.get("cut_val_labels", False)),
                 metrics=tuple(spec.get("metrics", PLANT_METRICS)),
+                headline_metrics=tuple(spec.get("headline", ())),
+                reference_variant=spec.get("reference"),
+                selection=str(spec.get("selection", SELECTION_LOSS)),
             )
         except (TypeError, ValueError) as error:
             if isinstance(error, UserError):
                 raise
             raise UserError(f"{path}: a key has a value of the wrong kind ({error})") from None
         try:
-            for metric in study.metrics:
+            for metric in (*study.metrics, *study.headline_metrics):
                 describe_metric(metric)
+            if study.selection != SELECTION_LOSS:
+                describe_metric(study.selection.removeprefix("val_"))
         except KeyError as error:
             raise UserError(f"{path}: metrics: {error.args[0]}") from None
+        if study.reference not in study.variants:
+            raise UserError(f"{path}: reference {study.reference!r} is not a variant")
+        if not study.selection.startswith("val_"):
+            raise UserError(f"{path}: selection {study.selection!r} is no validation score "
+                            "(val_<metric>)")  # fmt: skip
         for config in study.base + tuple(
             c for v in study.variants.values() if isinstance(v, list) for c in v
         ):

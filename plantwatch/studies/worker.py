@@ -115,6 +115,7 @@ def run(run_dir: Path) -> dict[str, float]:
         predict_splits(cli, run_dir)
         scores = plant_period_scores(run_dir, root)
     metrics["wall_s"] = round(time.perf_counter() - start, 1)
+    metrics["train_images"] = len(cli.datamodule.datasets["train"])  # at the label fraction
     record(run_dir, metrics, baselines, scores)
     return metrics
 

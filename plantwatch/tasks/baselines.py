@@ -18,13 +18,32 @@ import numpy as np
 import pandas as pd
 import torch
 
-from plantwatch.task_registry import TaskSpec
-from plantwatch.tasks.metrics import TaskMetrics
-from plantwatch.tasks.plume_reference import TRUE_PLUME, true_plume_reference
+from plantwatch.task_registry import TASKS, TaskSpec
+from plantwatch.tasks.metrics import TaskMetrics, task_of
+from plantwatch.tasks.plume_reference import REFERENCE_TASKS, TRUE_PLUME, true_plume_reference
 
 MEAN = "predict-the-mean"
 CAPACITY = "capacity × mean load factor"
 CONFIDENT = 10.0  # logit of a certain prediction
+
+
+def predicted_tasks(baseline: str) -> frozenset[str]:
+    """The tasks ``baseline`` predicts: its scores on the others (a plume IoU of 0 from
+    predicting no plume, the capacity baseline's copy of the mean's fuel) say nothing and
+    are not reported. A name of no baseline here (a plant-period estimate): every task."""
+    if baseline == CAPACITY:
+        return frozenset({"power", "co2"})
+    if baseline == TRUE_PLUME:
+        return frozenset(REFERENCE_TASKS)
+    if baseline == MEAN:
+        return frozenset(n for n, s in TASKS.items() if not s.dense)
+    return frozenset(TASKS)
+
+
+def predicted_scores(baseline: str, scores: Mapping[str, float]) -> dict[str, float]:
+    """``scores`` of ``baseline`` on the tasks it predicts (`predicted_tasks`)."""
+    tasks = predicted_tasks(baseline)
+    return {k: v for k, v in scores.items() if task_of(k) in tasks}
 
 
 def _constant_outputs(
@@ -95,7 +114,10 @@ def baseline_metrics(
         metrics[MEAN].update(mean, batch)
         metrics[CAPACITY].update(capacity, batch)
     names = (MEAN, CAPACITY) if by_capacity else (MEAN,)  # no capacity: the same as the mean
-    return {name: {k: float(v) for k, v in metrics[name].compute().items()} for name in names}
+    return {
+        name: predicted_scores(name, {k: float(v) for k, v in metrics[name].compute().items()})
+        for name in names
+    }
 
 
 def datamodule_baselines(datamodule: Any, specs: Sequence[TaskSpec]) -> dict[str, dict[str, float]]:

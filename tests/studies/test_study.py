@@ -17,13 +17,8 @@ from plantwatch.cli import main
 from plantwatch.data.readers.observations import PlantObservations
 from plantwatch.estimates.evaluation import MEAN as MEAN_OF_OVERPASSES
 from plantwatch.estimates.evaluation import TRUE_MEAN
-from plantwatch.studies.results import (
-    chosen_on_validation,
-    markdown,
-    relative_changes,
-    summarise,
-)
-from plantwatch.studies.spec import PLANT_METRICS, Run, Study
+from plantwatch.studies.spec import Run, Study
+from plantwatch.studies.statistics import with_spread
 from plantwatch.tasks.baselines import CAPACITY, MEAN
 from plantwatch.tasks.metrics import task_of
 from plantwatch.tasks.plume_reference import TRUE_PLUME
@@ -103,19 +98,33 @@ def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkey
     table = (results / "tiny.md").read_text()
     assert "tiny_overpasses_power_annual_rmse_twh.png" in table
     assert "plantwatch compare" in table and "torch" in table
-    assert "runs: 4 of 4 finished" in table and "which ran 0 runs" not in table
-    assert f"| {CAPACITY} | 1 | 1 |" in table and f"| {MEAN} | 1 | 1 |" in table
+    assert "runs: 4 of 4 finished" in table and "over 1 `compare` call(s)" in table
+    capacity_row = next(r for r in table.splitlines() if r.startswith(f"| {CAPACITY} (baseline)"))
+    assert capacity_row.count("| – ") == 2  # fuel and plume: it predicts neither
+    details = table[table.index("<details>") :]
+    reference = Study.from_yaml(study_file).reference  # the first variant
     for variant, rows in frame.groupby("variant"):
-        line = next(line for line in table.splitlines() if line.startswith(f"| {variant} | 1 |"))
-        for metric in ("power_mae_mw", "power_r2"):
+        name = f"{variant} (reference)" if variant == reference else variant
+        for metric, where in (("power_mae_mw", table), ("power_r2", details)):
+            line = next(r for r in where.splitlines() if r.startswith(f"| {name} | 2 |"))
             mean, std = rows[metric].mean(), np.std(rows[metric], ddof=1)
-            assert f"{mean:.3f} ± {std:.3f}" in line, (variant, metric)
+            assert with_spread(mean, std) in line, (variant, metric)
+    other = ({"single_power", "multitask"} - {reference}).pop()
+    assert f"Paired differences against **{reference}**" in table
+    assert f"| {other} | 2 |" in table[table.index("Paired") :]  # two seeds, two pairs
     assert (
         "fuel_macro_f1" in frame
         and frame.loc[frame.variant == "single_power", "fuel_macro_f1"].isna().all()
     )
     assert (results / "tiny_power_mae_mw.png").is_file()
     assert (results / "tiny_power_reliability.png").is_file()  # conformal intervals per variant
+    with (results / "tiny.md").open("a") as record:
+        record.write("\n## Discussion\n\nWritten by hand.\n")
+    (results / "tiny_power_mae_mw.png").unlink()
+    main(["compare", str(study_file), "--results", str(results), "--record-only"])
+    again = (results / "tiny.md").read_text()
+    assert again == table + "\n## Discussion\n\nWritten by hand.\n"  # from the tables alone
+    assert (results / "tiny_power_mae_mw.png").is_file()
     before = {d: json.loads((d / "metrics.json").read_text()) for d in run_dirs}
     main(["compare", str(study_file), "--root", str(runs), "--results", str(results),
           "--rescore"])  # fmt: skip
@@ -149,42 +158,6 @@ def test_parallel_runs_generate_a_missing_dataset_once_and_vary_the_split(tmp_pa
     assert not list(tmp_path.glob("ds/**/*.partial"))
     record = (tmp_path / "results" / "parallel.md").read_text()
     assert "split seeds [0, 1]" in record and "validation labels: all labels" in record
-
-
-def test_relative_change_is_positive_when_better():
-    rows = [("single_power", 100.0, 0.5), ("multitask", 90.0, 0.6)]
-    frame = pd.DataFrame(
-        {"variant": v, "label_fraction": 1.0, "seed": s, "power_mae_mw": mae, "power_r2": r2}
-        for v, mae, r2 in rows
-        for s in (0, 1)
-    )
-    columns = ("power_mae_mw", "power_r2")
-    changes = relative_changes(summarise(frame, columns), {"power": "single_power"}, columns)
-    assert changes.loc[("multitask", 1.0), "power_mae_mw"] == pytest.approx(10.0)
-    assert changes.loc[("multitask", 1.0), "power_r2"] == pytest.approx(20.0)
-    assert ("single_power", 1.0) not in changes.index
-
-
-def test_the_variant_with_the_lowest_validation_loss_is_chosen_not_the_best_on_test():
-    rows = [("pooled", 0.7, 80.0), ("plume_aware", 0.5, 95.0), ("capacity", None, 60.0)]
-    frame = pd.DataFrame(
-        {
-            "variant": v,
-            "label_fraction": 1.0,
-            "seed": s,
-            "val_selection_loss": loss,
-            "power_mae_mw": mae,
-        }
-        for v, loss, mae in rows
-        for s in (0, 1)
-    )
-    columns = (*PLANT_METRICS, "val_selection_loss")
-    summary = summarise(frame, columns)
-    assert chosen_on_validation(summary, ["pooled", "plume_aware"]) == {1.0: "plume_aware"}
-    table = markdown(summary, relative_changes(summary, {}, PLANT_METRICS), columns)
-    assert "validation selection loss" in table and "0.500 ± 0.000" in table
-    without = summarise(frame.drop(columns="val_selection_loss"), columns)
-    assert chosen_on_validation(without, ["a"]) == {}
 
 
 def test_metrics_are_attributed_to_the_task_with_the_longest_matching_name():
