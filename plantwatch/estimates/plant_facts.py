@@ -37,6 +37,22 @@ def read_plant_facts(
     return plants.astype({"plant_id": str})[FACT_COLUMNS].reset_index(drop=True)
 
 
+def plant_places(
+    dataset: str | Path | None = None, registry: str | Path | None = None
+) -> pd.DataFrame | None:
+    """``plant_id``, ``name`` and the location (``lon``, ``lat``: degrees, WGS 84) of the
+    plants of a registry, else of a canonical dataset's ``plants.geojson``."""
+    if registry:
+        plants = PlantRegistry.read(registry).plants
+    elif dataset:
+        plants = gpd.read_file(Path(dataset) / layout.PLANTS_GEOJSON).to_crs("EPSG:4326")
+    else:
+        return None
+    names = plants["name"] if "name" in plants else plants["plant_id"]
+    return pd.DataFrame({"plant_id": plants["plant_id"].astype(str), "name": names.astype(str),
+                         "lon": plants.geometry.x, "lat": plants.geometry.y})  # fmt: skip
+
+
 def labelled_observations(dataset: str | Path, split: str | None = None) -> pd.DataFrame:
     """The labelled overpasses of a canonical dataset (of one split, or all):
     ``observations.csv`` with ``load_factor`` = generation / capacity (0–1)."""

@@ -20,21 +20,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from plantwatch.errors import UserError
-from plantwatch.estimates.aggregate import QUANTITIES, aggregate_predictions, unusable_rows
+from plantwatch.estimates.aggregate import aggregate_predictions, unusable_rows
 from plantwatch.estimates.evaluation import RunEstimates
 from plantwatch.estimates.plant_facts import (
     fuel_check,
     labelled_observations,
+    plant_places,
     read_plant_facts,
     training_load_factors,
     true_overpass_values,
     with_plant_fuel,
 )
+from plantwatch.estimates.plant_figure import PlantSeries, plant_figure, plant_title
 from plantwatch.estimates.truth import (
-    SCORE_UNITS,
     naive_reference,
     score,
     truth_from_daily,
@@ -119,32 +119,40 @@ def combined_truth(
     return merged
 
 
-def plant_figure(
-    plant: str, estimates: pd.DataFrame, truth: pd.DataFrame | None, reference: pd.DataFrame | None
-) -> Figure:
-    """A plant's estimates per period with intervals, against the truth and the reference."""
-    columns = [c for _, c in QUANTITIES.values() if c in estimates]
-    figure = Figure(figsize=(4 * len(columns), 3), layout="constrained")
-    axes = figure.subplots(1, len(columns), squeeze=False)[0]
-    mine = estimates[estimates["plant_id"] == plant].sort_values("period")
-    for ax, column in zip(axes, columns, strict=True):
-        unit, divisor = SCORE_UNITS[column]
-        x = range(len(mine))
-        value = mine[column] / divisor
-        error = [(value - mine[f"{column}_low"] / divisor).clip(lower=0),
-                 (mine[f"{column}_high"] / divisor - value).clip(lower=0)]  # fmt: skip
-        ax.errorbar(x, value, yerr=error, fmt="o", capsize=3, label="estimate")
-        for other, label, marker in ((truth, "truth", "x"), (reference, "naive", "_")):
-            if other is not None:
-                joined = mine[["period"]].merge(other, on="period", how="left")
-                if column in joined and joined[column].notna().any():
-                    ax.scatter(x, joined[column] / divisor, marker=marker, s=60, label=label,
-                               zorder=3)  # fmt: skip
-        ax.set_xticks(list(x), list(mine["period"]), rotation=45, fontsize=7)
-        ax.set_ylabel(f"{'generation' if column == 'generation_mwh' else 'CO₂'} ({unit})")
-        ax.set_title(plant, fontsize=9)
-        ax.legend(fontsize=7)
-    return figure
+def read_daily_truth(path: str | Path | None) -> pd.DataFrame | None:
+    """The daily truth table (``plant_id``, ``date``, ``generation_mwh``, ``co2_t``) where
+    ``path`` is one; None for reported figures or no truth."""
+    if not path or "date" not in read_csv(path, "a truth table", nrows=1):
+        return None
+    return pd.read_csv(path, dtype={"plant_id": str})
+
+
+def plant_figures(
+    folder: Path,
+    period: str,
+    predictions: pd.DataFrame,
+    estimates: pd.DataFrame,
+    tables: dict[str, pd.DataFrame | None],
+    facts: pd.DataFrame | None,
+    places: pd.DataFrame | None,
+) -> list[str]:
+    """``figures/<plant>_<period>.png`` of every plant (`plant_figure.plant_figure`) under
+    ``folder``; ``tables``: ``daily``, ``truth`` and ``naive`` (each may be None)."""
+    def own(table: pd.DataFrame | None, plant: str) -> pd.DataFrame | None:
+        return None if table is None else table[table["plant_id"].astype(str) == plant]
+
+    known = {} if facts is None else facts.set_index("plant_id").to_dict("index")
+    names = {} if places is None else dict(zip(places["plant_id"], places["name"], strict=True))
+    written = []
+    for plant in sorted(estimates["plant_id"].unique()):
+        others = (own(tables.get(k), plant) for k in ("daily", "truth", "naive"))
+        series = PlantSeries(own(predictions, plant), own(estimates, plant), *others)
+        fact = known.get(plant, {})
+        title = plant_title(plant, names.get(plant), fact.get("fuel_type"),
+                            fact.get("capacity_mw"))  # fmt: skip
+        written.append(f"figures/{plant}_{period}.png")
+        plant_figure(series, title, period).savefig(folder / written[-1], dpi=100)
+    return written
 
 
 def run_aggregate(
@@ -240,11 +248,9 @@ def run_aggregate(
             _summary(table_out, estimates, period, level, truth or "ENTSO-E 16.1.A", unmatched,
                      checks)
         )
-    figures = []
-    for plant in sorted(estimates["plant_id"].unique()):
-        own = [None if t is None else t[t["plant_id"] == plant] for t in (truth_table, reference)]
-        figures.append(f"figures/{plant}_{period}.png")
-        plant_figure(plant, estimates, *own).savefig(scratch / figures[-1], dpi=100)
+    tables = {"daily": read_daily_truth(truth), "truth": truth_table, "naive": reference}
+    figures = plant_figures(scratch, period, table, estimates, tables, facts,
+                            plant_places(dataset, registry))  # fmt: skip
     settings = {"predictions": list(map(str, predictions)), "period": period,
                 "method": method, "calibration": list(map(str, calibration)),
                 "truth": truth and str(truth), "dataset": dataset and str(dataset),
