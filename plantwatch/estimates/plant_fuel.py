@@ -28,23 +28,37 @@ def pooled_log_probs(plants: Sequence[Any], log_probs: np.ndarray) -> tuple[np.n
     return np.asarray(uniques), sums / np.bincount(codes, minlength=len(uniques))[:, None]
 
 
-def plant_fuels(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Per plant of a prediction table with ``fuel_prob_<fuel>`` columns: ``plant_id``,
-    ``fuel_pooled`` (the fuel of the highest mean log-probability), ``fuel_pooled_prob`` (its
-    pooled probability, 0–1) and ``overpasses``; empty without fuel probabilities."""
+def pooled_fuel_probabilities(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per plant of a prediction table with ``fuel_prob_<fuel>`` columns: ``plant_id``, the
+    pooled probability of every fuel (``fuel_prob_<fuel>``, 0–1, summing to 1) and
+    ``overpasses``; empty without fuel probabilities."""
     columns = [f"fuel_prob_{name}" for name in physics.FUEL_NAMES]
     if not set(columns) <= set(predictions) or predictions.empty:
-        return pd.DataFrame(columns=["plant_id", "fuel_pooled", "fuel_pooled_prob", "overpasses"])
+        return pd.DataFrame(columns=["plant_id", *columns, "overpasses"])
     probs = predictions[columns].to_numpy(np.float64)
     plants, pooled = pooled_log_probs(predictions["plant_id"].astype(str),
                                       np.log(np.clip(probs, LOG_FLOOR, None)))  # fmt: skip
     normalised = np.exp(pooled - pooled.max(axis=1, keepdims=True))
     normalised /= normalised.sum(axis=1, keepdims=True)
-    best = pooled.argmax(axis=1)
     counts = predictions["plant_id"].astype(str).value_counts()
+    table = pd.DataFrame(normalised, columns=columns)
+    table.insert(0, "plant_id", plants)
+    table["overpasses"] = counts.reindex(plants).to_numpy()
+    return table
+
+
+def plant_fuels(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per plant of a prediction table with ``fuel_prob_<fuel>`` columns: ``plant_id``,
+    ``fuel_pooled`` (the fuel of the highest mean log-probability), ``fuel_pooled_prob`` (its
+    pooled probability, 0–1) and ``overpasses``; empty without fuel probabilities."""
+    pooled = pooled_fuel_probabilities(predictions)
+    if pooled.empty:
+        return pd.DataFrame(columns=["plant_id", "fuel_pooled", "fuel_pooled_prob", "overpasses"])
+    probs = pooled[[f"fuel_prob_{name}" for name in physics.FUEL_NAMES]].to_numpy()
+    best = probs.argmax(axis=1)
     return pd.DataFrame({
-        "plant_id": plants,
+        "plant_id": pooled["plant_id"],
         "fuel_pooled": [physics.FUEL_NAMES[i] for i in best],
-        "fuel_pooled_prob": normalised[np.arange(len(best)), best],
-        "overpasses": counts.reindex(plants).to_numpy(),
+        "fuel_pooled_prob": probs[np.arange(len(best)), best],
+        "overpasses": pooled["overpasses"],
     })  # fmt: skip

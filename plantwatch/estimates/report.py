@@ -254,6 +254,8 @@ def run_aggregate(
     settings = {"predictions": list(map(str, predictions)), "period": period,
                 "method": method, "calibration": list(map(str, calibration)),
                 "truth": truth and str(truth), "dataset": dataset and str(dataset),
+                "registry": registry and str(registry),
+                "truth_generation": list(map(str, truth_generation)),
                 "level": level, "n_boot": n_boot, "min_observations": min_observations,
                 "seed": seed, "files": sorted(written.values()) + figures}  # fmt: skip
     record = scratch / AGGREGATE_JSON.format(period=period)

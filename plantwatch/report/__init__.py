@@ -1,0 +1,1 @@
+"""`plantwatch report`: a self-contained static web report of a monitoring run."""

@@ -1,0 +1,34 @@
+"""The ``plantwatch report`` subcommand (imports its modules when it runs)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from plantwatch.arguments import examples, positive_int
+
+
+def _report(args: argparse.Namespace) -> None:
+    from plantwatch.report.monitoring_results import MonitoringResults
+    from plantwatch.report.site import write_report
+
+    index = write_report(MonitoringResults.read(args.estimates), args.out, year=args.year,
+                         scenes=args.scenes)  # fmt: skip
+    print(f"wrote {index} (open it in a browser; it needs no network)")
+
+
+def add_report_command(commands: Any) -> None:
+    """Add ``report`` to the ``plantwatch`` subcommands."""
+    report = commands.add_parser(
+        "report", help="a static web report of the plants: map, table, time series, scenes",
+        epilog=examples(
+            "plantwatch report runs/quickstart/version_0/estimates "
+            "runs/quickstart/version_0/report",
+        ),
+    )  # fmt: skip
+    report.add_argument("estimates", help="the OUT folder of plantwatch aggregate")
+    report.add_argument("out", help="folder of the report (index.html and the plant pages)")
+    report.add_argument("--year", help="year of the index's table and map (default: the latest)")
+    report.add_argument("--scenes", type=positive_int, default=12,
+                        help="scenes per plant in its gallery")  # fmt: skip
+    report.set_defaults(run=_report)
