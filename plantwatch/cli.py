@@ -166,6 +166,13 @@ def _compare(args: argparse.Namespace) -> None:
         raise SystemExit(
             f"study {study.name}: no run finished; see the stdout.log of each run"
         ) from None
+    if args.report:
+        import pandas as pd
+
+        from plantwatch.studies.study_report import write_study_report
+
+        runs = pd.read_csv(Path(args.results) / f"{study.name}.csv")
+        write_study_report(study, root, runs, root / "report")
     if failed:
         raise SystemExit(f"{len(failed)} runs failed: {[f'{r.group}/{r.version}' for r in failed]}")
 
@@ -311,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--rescore", action="store_true",
         help="score the finished runs' saved predictions again (plant-period estimates) "
         "before running the rest",
+    )  # fmt: skip
+    compare.add_argument(
+        "--report", action="store_true",
+        help="also write the web report of the variant chosen on validation (its first run's "
+        "plant-years and plant-months) into <root>/<name>/report/site",
     )  # fmt: skip
     compare.add_argument(
         "--record-only", action="store_true",

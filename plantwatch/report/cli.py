@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from plantwatch.arguments import examples, positive_int
 
 
-def _report(args: argparse.Namespace) -> None:
+def report_from(estimates: str | Path, out: str | Path, year: str | None = None,
+                scenes: int = 12) -> Path:  # fmt: skip
+    """Write the report of `aggregate`'s outputs in ``estimates`` into ``out`` and say where
+    it is; returns its ``index.html``."""
     from plantwatch.report.monitoring_results import MonitoringResults
     from plantwatch.report.site import write_report
 
-    index = write_report(MonitoringResults.read(args.estimates), args.out, year=args.year,
-                         scenes=args.scenes)  # fmt: skip
+    index = write_report(MonitoringResults.read(estimates), out, year=year, scenes=scenes)
     print(f"wrote {index} (open it in a browser; it needs no network)")
+    return index
+
+
+def _report(args: argparse.Namespace) -> None:
+    report_from(args.estimates, args.out, year=args.year, scenes=args.scenes)
 
 
 def add_report_command(commands: Any) -> None:

@@ -167,26 +167,36 @@ def per_split_lines(runs: pd.DataFrame, metrics: tuple[str, ...], names: dict) -
     ]
 
 
-def chosen_lines(study: Study, summary: pd.DataFrame) -> list[str]:
-    """The variant chosen on validation per label fraction, among the variants whose
-    selection score is comparable (those predicting every task), naming the score."""
+def chosen_variants(study: Study, summary: pd.DataFrame) -> dict[float, str]:
+    """Per label fraction, the variant with the best mean validation score (the study's
+    ``selection``) among those whose scores are comparable: every variant but the
+    single-task baselines; empty where the runs recorded no such score."""
     score = f"{study.selection}_mean"
     if score not in summary:
-        return []
+        return {}
     candidates = [v for v in study.variants if v not in study.baselines.values()]
     rows = summary[summary["variant"].isin(candidates)].dropna(subset=[score])
-    if rows.empty:
+    higher = higher_is_better(study.selection)
+    return {
+        fraction: part.at[part[score].idxmax() if higher else part[score].idxmin(), "variant"]
+        for fraction, part in rows.groupby("label_fraction", sort=True)
+    }
+
+
+def chosen_lines(study: Study, summary: pd.DataFrame) -> list[str]:
+    """The sentence naming the variant chosen on validation per label fraction, the score
+    and the variants it was chosen among."""
+    chosen = chosen_variants(study, summary)
+    if not chosen:
         return []
+    scored = set(summary.dropna(subset=[f"{study.selection}_mean"])["variant"])
+    among = [v for v in study.variants if v not in study.baselines.values() and v in scored]
     best = "highest" if higher_is_better(study.selection) else "lowest"
-    chosen = []
-    several = rows["label_fraction"].nunique() > 1
-    for fraction, part in rows.groupby("label_fraction", sort=True):
-        pick = part[score].idxmax() if best == "highest" else part[score].idxmin()
-        where = f"{_fraction_name(fraction, summary)}: " if several else ""
-        chosen.append(f"{where}**{part.at[pick, 'variant']}**")
-    among = ", ".join(dict.fromkeys(rows["variant"]))
+    several = len(chosen) > 1
+    picks = "; ".join(f"{_fraction_name(f, summary)}: **{v}**" if several else f"**{v}**"
+                      for f, v in chosen.items())  # fmt: skip
     return [f"Chosen on validation ({best} mean {metric_label(study.selection)}, among "
-            f"{among}, whose scores are comparable): {'; '.join(chosen)}"]  # fmt: skip
+            f"{', '.join(among)}, whose scores are comparable): {picks}"]  # fmt: skip
 
 
 def header_lines(study: Study, runs: pd.DataFrame, meta: dict[str, Any]) -> list[str]:

@@ -127,7 +127,9 @@ def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkey
     assert (results / "tiny_power_mae_mw.png").is_file()
     before = {d: json.loads((d / "metrics.json").read_text()) for d in run_dirs}
     main(["compare", str(study_file), "--root", str(runs), "--results", str(results),
-          "--rescore"])  # fmt: skip
+          "--rescore", "--report"])  # fmt: skip
+    site = runs / "tiny" / "report" / "site"  # the chosen variant's first run, as a web page
+    assert (site / "index.html").is_file() and len(list(site.glob("plants/*.html"))) >= 1
     for folder, metrics in before.items():  # the same scores from the saved predictions
         assert json.loads((folder / "metrics.json").read_text()) == pytest.approx(
             metrics, nan_ok=True
