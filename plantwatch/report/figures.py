@@ -120,7 +120,8 @@ def plant_timeseries(results: MonitoringResults, plant: str) -> go.Figure:
                 x, y, _, _ = _segments(truth[truth["plant_id"] == plant], column)
                 figure.add_trace(go.Scatter(
                     x=x, y=y, mode="lines", name=f"{PERIOD_WORDS[period]} truth",
-                    line={"color": "black", "dash": "dash", "width": 1.5},
+                    line={"color": "black" if period == "year" else "#1b5e20",
+                          "dash": "dash" if period == "year" else "dot", "width": 1.5},
                     showlegend=legend, legendgroup=f"truth{period}",
                 ), row=row, col=1)  # fmt: skip
         rate = next(r for r, total in QUANTITIES.values() if total == column)
