@@ -41,6 +41,7 @@ from plantwatch.estimates.truth import (
     truth_from_generation,
     truth_from_reported,
 )
+from plantwatch.files.atomic import replace_folder
 from plantwatch.files.ids import checked_id
 from plantwatch.files.tables import read_csv
 from plantwatch.sources.generation import GenerationSeries, read_annual_emissions
@@ -260,18 +261,8 @@ def run_aggregate(
                 "seed": seed, "files": sorted(written.values()) + figures}  # fmt: skip
     record = scratch / AGGREGATE_JSON.format(period=period)
     record.write_text(json.dumps(settings, indent=2) + "\n")
-    _replace_folder(scratch, out)
+    replace_folder(scratch, out)
     return {key: out / name for key, name in written.items()}
-
-
-def _replace_folder(new: Path, target: Path) -> None:
-    """Put the folder ``new`` in the place of ``target`` (removing what was there)."""
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _summary(

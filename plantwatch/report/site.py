@@ -19,6 +19,7 @@ from plantwatch import physics
 from plantwatch.errors import UserError
 from plantwatch.estimates.plant_fuel import pooled_fuel_probabilities
 from plantwatch.estimates.report import BIASES
+from plantwatch.files.atomic import replace_folder
 from plantwatch.files.ids import checked_id
 from plantwatch.report.figures import figure_html, fuel_bars, plant_map, plant_timeseries
 from plantwatch.report.monitoring_results import MonitoringResults
@@ -190,12 +191,7 @@ def write_report(
             any_true=any("true" in s["outlines"] for s in gallery), overpasses=len(overpasses),
             **common))  # fmt: skip
     (scratch / REPORT_MARK).write_text("written by plantwatch report\n")
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    scratch.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(scratch, out)
     return out / "index.html"
 
 
