@@ -95,6 +95,8 @@ def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkey
     assert (frame["variant"] == TRUE_PLUME).sum() == 1  # the data has plume masks
     frame = frame[frame["variant"].isin(["single_power", "multitask"])]
     assert len(frame) == 4 and set(frame["seed"]) == {0, 1}
+    training = PlantObservations(tmp_path / "ds", split="train")
+    assert (frame["train_images"] == len(training)).all()  # the x-axis of label-fraction figures
     table = (results / "tiny.md").read_text()
     assert "tiny_overpasses_power_annual_rmse_twh.png" in table
     assert "plantwatch compare" in table and "torch" in table
