@@ -21,8 +21,9 @@ ALLOWED: dict[str, set[str]] = {
     "estimates": {"data", "sources"},
     "tasks": {"data", "models", "estimates"},
     "training": {"data", "models", "tasks", "estimates"},
-    "studies": {"data", "models", "tasks", "training", "estimates", "sources"},
-    "top": {"data", "models", "tasks", "training", "estimates", "sources", "studies"},
+    "report": {"data", "sources", "estimates"},
+    "studies": {"data", "models", "tasks", "training", "estimates", "sources", "report"},
+    "top": {"data", "models", "tasks", "training", "estimates", "sources", "report", "studies"},
 }
 
 

@@ -32,14 +32,10 @@ def _aggregate(args: argparse.Namespace) -> None:
         print(f"left out: {', '.join(f'{n} rows with {r}' for r, n in counts.items())} "
               f"(e.g. {', '.join(unused['obs_id'].head(5))}; all in {written['unused']})")
     print("wrote " + ", ".join(str(p) for p in written.values()) + f" and {args.out}/figures/")
-    if args.report:
-        from plantwatch.report.cli import report_from
-
-        report_from(args.out, args.report)
 
 
-def add_estimate_commands(commands: Any) -> None:
-    """Add ``aggregate`` to the ``plantwatch`` subcommands."""
+def add_estimate_commands(commands: Any) -> argparse.ArgumentParser:
+    """Add ``aggregate`` to the ``plantwatch`` subcommands; returns its parser."""
     aggregate = commands.add_parser(
         "aggregate", help="per-plant monthly/annual MWh and t CO₂ with intervals from predictions",
         epilog=examples(
@@ -83,8 +79,5 @@ def add_estimate_commands(commands: Any) -> None:
     aggregate.add_argument("--min-observations", type=positive_int, default=3,
                            help="fewer: the interval is the physical range")  # fmt: skip
     aggregate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    aggregate.add_argument(
-        "--report", metavar="FOLDER",
-        help="also write the web report (plantwatch report) of OUT's estimates into FOLDER",
-    )  # fmt: skip
     aggregate.set_defaults(run=_aggregate)
+    return aggregate

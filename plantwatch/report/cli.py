@@ -25,6 +25,23 @@ def _report(args: argparse.Namespace) -> None:
     report_from(args.estimates, args.out, year=args.year, scenes=args.scenes)
 
 
+def add_report_option(aggregate: argparse.ArgumentParser) -> None:
+    """Give ``plantwatch aggregate`` a ``--report FOLDER`` that writes the report of its OUT
+    once it has aggregated."""
+    aggregate.add_argument(
+        "--report", metavar="FOLDER",
+        help="also write the web report (plantwatch report) of OUT's estimates into FOLDER",
+    )  # fmt: skip
+    run = aggregate.get_default("run")
+
+    def run_and_report(args: argparse.Namespace) -> None:
+        run(args)
+        if args.report:
+            report_from(args.out, args.report)
+
+    aggregate.set_defaults(run=run_and_report)
+
+
 def add_report_command(commands: Any) -> None:
     """Add ``report`` to the ``plantwatch`` subcommands."""
     report = commands.add_parser(
