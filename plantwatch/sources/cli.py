@@ -122,9 +122,13 @@ def add_source_commands(commands: Any) -> None:
         "--tolerance-min", type=non_negative_float, default=30.0,
         help="largest gap to a generation interval or weather row, min",
     )  # fmt: skip
-    download.add_argument("--service", choices=("sentinel-hub", "cdse"), default="sentinel-hub",
-                          help="Sentinel Hub, or the Copernicus Data Space Ecosystem")  # fmt: skip
-    download.add_argument("--sh-base-url", help="override the service's base URL")
+    download.add_argument(
+        "--service", choices=("sentinel-hub", "cdse", "earth-search"), default="sentinel-hub",
+        help="Sentinel Hub or the Copernicus Data Space Ecosystem (an account), or Element 84's "
+        "Earth Search STAC API (no account; S2L2A, no Sentinel-1)",
+    )  # fmt: skip
+    download.add_argument("--sh-base-url", help="override the service's base URL (Earth Search: "
+                          "its STAC API URL)")  # fmt: skip
     download.add_argument("--sh-token-url", help="override the service's token URL")
     download.add_argument("--threads", type=positive_int, default=4,
                           help="parallel process requests")  # fmt: skip

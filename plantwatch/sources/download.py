@@ -1,14 +1,16 @@
 """`plantwatch download`: a plant registry and a date range → a canonical observation dataset.
 
-1. **Plan**: for every plant, the Catalog API lists the acquisitions over its patch in the
-   date range below the maximum cloud cover (one per UTC day); with ``s1`` each gets the
-   nearest Sentinel-1 acquisition within ``s1_window_days``. The plan is kept in
-   ``<out>/plan.csv`` with the request (``request.json``), so a rerun does not search again.
+1. **Plan**: for every plant, the Catalog API (Sentinel Hub, CDSE) or a STAC API (Earth
+   Search, no account: `stac.py`) lists the acquisitions over its patch in the date range
+   below the maximum cloud cover (one per UTC day); with ``s1`` each gets the nearest
+   Sentinel-1 acquisition within ``s1_window_days``. The plan is kept in ``<out>/plan.csv``
+   with the request (``request.json``), so a rerun does not search again.
 2. **Labels**: fuel and capacity from the registry; generation (MW) from ENTSO-E 16.1.A
    files at the acquisition time; CO₂ (t/h) from the plant-year's reported intensity or the
    fuel's emission factor; weather from a CSV.
 3. **Fetch**: a bounded pool of threads runs the Process API requests (retries on 429 and
-   5xx in the client); each finished patch goes through the canonical writer at once
+   5xx in the client), or reads the patch's window of each band from the STAC items' COGs;
+   each finished patch goes through the canonical writer at once
    (atomic files, journal), so a killed download resumes where it stopped and never
    refetches a finished patch. A patch with too many no-data pixels is skipped.
 4. **Close**: when every planned patch is done, the writer finalises splits (plants whose
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ import pandas as pd
 import requests
 import sentinelhub
 from oauthlib.oauth2 import OAuth2Error
+from pystac_client.exceptions import APIError
 from sentinelhub import SentinelHubDownloadClient
 from sentinelhub.exceptions import DownloadFailedException
 from tqdm.auto import tqdm
@@ -47,7 +51,7 @@ from plantwatch.data.format.writer import DatasetWriter
 from plantwatch.data.loading.sample import WEATHER_COLUMNS
 from plantwatch.errors import UserError
 from plantwatch.files.atomic import write_text_atomic
-from plantwatch.sources import sentinel
+from plantwatch.sources import sentinel, stac
 from plantwatch.sources.download_summary import DownloadSummary
 from plantwatch.sources.labels import ObservationLabels
 from plantwatch.sources.registry import PlantRegistry
@@ -68,7 +72,10 @@ class DownloadSettings:
         s1: also fetch a Sentinel-1 VV/VH companion per acquisition.
         s1_window_days: largest gap between the S2 and the S1 acquisition, days.
         max_no_data_share: largest share of no-data pixels a kept patch may have.
-        service, base_url, token_url: the service preset and overrides of its addresses.
+        service: ``sentinel-hub``, ``cdse`` (an account) or ``earth-search`` (a STAC API,
+            no account; S2L2A without Sentinel-1).
+        base_url, token_url: overrides of the service's addresses (a STAC service: its API
+            URL is ``base_url``).
     """
 
     start: str
@@ -84,11 +91,42 @@ class DownloadSettings:
     token_url: str | None = None
 
 
+Service = sentinel.SentinelService | stac.StacService
+
+
+def resolve(settings: DownloadSettings) -> Service:
+    """The service of ``settings``; a STAC service refuses what its catalogue lacks.
+
+    Raises:
+        ValueError: an unknown service, or Sentinel-1 or L1C asked of a STAC service.
+    """
+    if settings.service not in stac.STAC_SERVICES:
+        return sentinel.resolve_service(settings.service, settings.base_url, settings.token_url)
+    preset = stac.STAC_SERVICES[settings.service]
+    if settings.s1:
+        raise ValueError(f"--service {preset.name} serves no Sentinel-1 without an account (its "
+                         "GRD bucket is requester-pays): use --service sentinel-hub or cdse "
+                         "for --s1")  # fmt: skip
+    if settings.product != "S2L2A":
+        raise ValueError(f"--service {preset.name} serves L2A as COGs only: use --product "
+                         "S2L2A, or --service sentinel-hub or cdse for L1C")  # fmt: skip
+    return stac.StacService(preset.name, settings.base_url or preset.base_url, preset.collection)
+
+
+def _search(
+    service: Service, config: sentinelhub.SHConfig | None, kind: str, patch: sentinel.Patch,
+    start: str, end: str, max_cloud_pct: float | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    if isinstance(service, stac.StacService):
+        return stac.search_items(service, patch, start, end, max_cloud_pct)
+    return sentinel.search_acquisitions(config, service, kind, patch, start, end, max_cloud_pct)
+
+
 def _plan(
     registry: PlantRegistry,
     settings: DownloadSettings,
-    config: sentinelhub.SHConfig,
-    service: sentinel.SentinelService,
+    config: sentinelhub.SHConfig | None,
+    service: Service,
     summary: DownloadSummary,
     progress: bool,
 ) -> pd.DataFrame:
@@ -99,13 +137,13 @@ def _plan(
     plants = registry.plants.itertuples()
     for plant in tqdm(plants, total=len(registry), desc="catalog", disable=not progress):
         patch = sentinel.plant_patch(plant.geometry.x, plant.geometry.y, settings.size_px)
-        found = sentinel.search_acquisitions(
-            config, service, settings.product, patch, settings.start, end, settings.max_cloud_pct
+        found = _search(
+            service, config, settings.product, patch, settings.start, end, settings.max_cloud_pct
         )
         summary.catalog_requests += 1
         if settings.s1 and len(found):
-            radar = sentinel.search_acquisitions(
-                config, service, "S1", patch,
+            radar = _search(
+                service, config, "S1", patch,
                 (pd.Timestamp(settings.start) - window).strftime("%Y-%m-%d"),
                 (pd.Timestamp(end) + window).strftime("%Y-%m-%d"),
             )  # fmt: skip
@@ -126,9 +164,11 @@ def _plan(
                     "cloud_cover_pct": acquisition.cloud_cover_pct,
                     "scene_id": acquisition.scene_id,
                     "s1_datetime": getattr(acquisition, "s1_datetime", pd.NaT),
+                    "items": getattr(acquisition, "items", None),
                 }
             )
-    columns = ["obs_id", "plant_id", "datetime", "cloud_cover_pct", "scene_id", "s1_datetime"]
+    columns = ["obs_id", "plant_id", "datetime", "cloud_cover_pct", "scene_id", "s1_datetime",
+               "items"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -144,11 +184,14 @@ def _fetch(
     row: pd.Series,
     patch: sentinel.Patch,
     settings: DownloadSettings,
-    config: sentinelhub.SHConfig,
-    service: sentinel.SentinelService,
+    config: sentinelhub.SHConfig | None,
+    service: Service,
     clients: threading.local,
 ) -> tuple[np.ndarray, np.ndarray | None, float]:
     """(S2 DN [C, H, W], S1 dB [2, H, W] or None, largest no-data share) of one row."""
+    if isinstance(service, stac.StacService):
+        image, no_data = stac.fetch_patch(row["items"], patch, settings.product)
+        return image, None, no_data
     if not hasattr(clients, "client"):  # one client per thread: its rate-limit lock is its own
         clients.client = SentinelHubDownloadClient(config=config)
     when = pd.Timestamp(row["datetime"]).to_pydatetime()
@@ -202,8 +245,9 @@ def download_dataset(
         config: a sentinelhub configuration (default: from ``settings`` and the environment).
     """
     out = Path(out)
-    service = sentinel.resolve_service(settings.service, settings.base_url, settings.token_url)
-    config = config or sentinel.make_config(service)
+    service = resolve(settings)
+    if isinstance(service, sentinel.SentinelService):
+        config = config or sentinel.make_config(service)
     summary = DownloadSummary(plants=len(registry))
     request = {"settings": asdict(settings), "registry": registry.source,
                "plants": sorted(registry.plants["plant_id"])}  # fmt: skip
@@ -220,8 +264,8 @@ def download_dataset(
                 f"{service.token_url}: the token request was refused ({error}); check "
                 "SH_CLIENT_ID and SH_CLIENT_SECRET (an OAuth client of that service)"
             ) from None
-        except (DownloadFailedException, requests.RequestException) as error:
-            reason = str(error).splitlines()[0][:200]
+        except (DownloadFailedException, requests.RequestException, APIError) as error:
+            reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
             raise UserError(
                 f"{service.base_url}: the catalog search failed ({reason}); check the service "
                 "address and the network, then rerun"
@@ -334,7 +378,7 @@ def _close(
 
 def _dataset_info(
     settings: DownloadSettings,
-    service: sentinel.SentinelService,
+    service: Service,
     registry: PlantRegistry,
     labels: ObservationLabels | None,
 ) -> dict[str, Any]:
@@ -344,11 +388,11 @@ def _dataset_info(
         "format_version": layout.FORMAT_VERSION,
         "source": "download",
         "request": asdict(settings),
-        "service": {"name": service.name, "base_url": service.base_url,
-                    "token_url": service.token_url},
+        "service": asdict(service),
         "registry": registry.source,
         "versions": {"plantwatch": plantwatch.__version__,
-                     "sentinelhub": sentinelhub.__version__},
+                     "sentinelhub": sentinelhub.__version__,
+                     "pystac-client": version("pystac-client")},
         "product": settings.product,
         "bands": list(product_bands(settings.product).bands),
         "reflectance_scale": layout.REFLECTANCE_SCALE,

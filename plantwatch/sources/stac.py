@@ -1,0 +1,156 @@
+"""Sentinel-2 L2A patches from an open STAC catalogue, without an account: Element 84's Earth
+Search (public cloud-optimised GeoTIFFs on AWS), searched with `pystac-client`, read with
+rasterio (only the patch's window of each band, over HTTP range requests).
+
+A patch is the same ``size`` × ``size`` grid at 10 m in the plant's UTM zone as through
+Sentinel Hub (`sentinel.plant_patch`); every band is warped onto it with nearest-neighbour
+resampling (20 m and 60 m bands upsampled as Sentinel Hub's ``upsampling: NEAREST`` does,
+a tile of a neighbouring UTM zone reprojected). A datatake over several tiles is listed once
+per tile: the items of one UTC day are one acquisition, each pixel taken from the first item
+that covers it (least cloudy first).
+
+Values are DN = reflectance × 10000 **harmonised** as Sentinel Hub's ``harmonizeValues``
+gives them: Earth Search serves ESA's DNs, which from processing baseline 04.00 (25 January
+2022) carry ``BOA_ADD_OFFSET`` = −1000; an item whose ``earthsearch:boa_offset_applied`` is
+false has 1000 subtracted (clipped at 0), one where it is true was harmonised by Element 84
+already and is left as it is. ``0`` is no data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import rasterio
+from pyproj import Transformer
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+
+from plantwatch.bands import product
+from plantwatch.sources.sentinel import Patch
+
+BOA_ADD_OFFSET_DN = -1000  # ESA's offset from processing baseline 04.00 on
+# Earth Search v1 asset keys of the L2A bands, in plantwatch's band order.
+EARTH_SEARCH_ASSETS: dict[str, str] = {
+    "B01": "coastal", "B02": "blue", "B03": "green", "B04": "red", "B05": "rededge1",
+    "B06": "rededge2", "B07": "rededge3", "B08": "nir", "B8A": "nir08", "B09": "nir09",
+    "B11": "swir16", "B12": "swir22",
+}  # fmt: skip
+# GDAL's HTTP reading: retry 429/502/503/504, no directory listing of the COG's folder.
+GDAL_HTTP = {"GDAL_HTTP_MAX_RETRY": 4, "GDAL_HTTP_RETRY_DELAY": 1,
+             "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StacService:
+    """An open STAC API: its address and the collection of Sentinel-2 L2A."""
+
+    name: str
+    base_url: str
+    collection: str
+
+
+STAC_SERVICES: dict[str, StacService] = {
+    "earth-search": StacService(
+        "earth-search", "https://earth-search.aws.element84.com/v1", "sentinel-2-l2a"
+    ),
+}
+
+
+def offset_dn(properties: dict) -> int:
+    """The DN to add to an item's bands to harmonise them (see the module docstring)."""
+    baseline = float(properties.get("s2:processing_baseline", "0") or 0)
+    applied = bool(properties.get("earthsearch:boa_offset_applied", False))
+    return BOA_ADD_OFFSET_DN if baseline >= 4.0 and not applied else 0
+
+
+def patch_bounds_wgs84(patch: Patch) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of the patch in degrees."""
+    to_wgs84 = Transformer.from_crs(f"EPSG:{patch.crs.epsg}", "EPSG:4326", always_xy=True)
+    west, south, east, north = patch.bbox
+    lons, lats = to_wgs84.transform([west, east, west, east], [south, south, north, north])
+    return min(lons), min(lats), max(lons), max(lats)
+
+
+def search_items(
+    service: StacService,
+    patch: Patch,
+    start: str,
+    end: str,
+    max_cloud_pct: float | None = None,
+) -> pd.DataFrame:
+    """Acquisitions over the patch between ``start`` and ``end`` (dates, UTC, end inclusive),
+    one per UTC day: ``datetime`` (UTC, of the least cloudy item), ``cloud_cover_pct``,
+    ``scene_id`` and ``items`` (JSON: per item, least cloudy first, its ``id``, band
+    ``assets`` hrefs and ``offset_dn``)."""
+    from pystac_client import Client
+    from pystac_client.stac_api_io import StacApiIO
+    from urllib3.util.retry import Retry
+
+    retry = Retry(total=4, backoff_factor=0.5, status_forcelist=(429, 502, 503, 504),
+                  allowed_methods=None)  # the search is a POST: retried too  # fmt: skip
+    client = Client.open(service.base_url, stac_io=StacApiIO(max_retries=retry))
+    query = {"eo:cloud_cover": {"lt": max_cloud_pct}} if max_cloud_pct is not None else None
+    search = client.search(collections=[service.collection], bbox=patch_bounds_wgs84(patch),
+                           datetime=f"{start}T00:00:00Z/{end}T23:59:59Z", query=query)  # fmt: skip
+    rows = []
+    for item in search.items():
+        assets = {band: item.assets[key].href for band, key in EARTH_SEARCH_ASSETS.items()
+                  if key in item.assets}  # fmt: skip
+        rows.append({
+            "datetime": pd.Timestamp(item.datetime).tz_convert("UTC"),
+            "cloud_cover_pct": float(item.properties.get("eo:cloud_cover", np.nan)),
+            "scene_id": item.id,
+            "item": {"id": item.id, "assets": assets, "offset_dn": offset_dn(item.properties)},
+        })  # fmt: skip
+    columns = ["datetime", "cloud_cover_pct", "scene_id", "items"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(rows).sort_values(["cloud_cover_pct", "datetime"], na_position="last")
+    frame["day"] = frame["datetime"].dt.strftime("%Y%m%d")
+    days = []
+    for _, same in frame.groupby("day", sort=True):
+        first = same.iloc[0]
+        days.append({"datetime": first["datetime"], "cloud_cover_pct": first["cloud_cover_pct"],
+                     "scene_id": first["scene_id"],
+                     "items": json.dumps(list(same["item"]))})  # fmt: skip
+    return pd.DataFrame(days, columns=columns)
+
+
+def read_band(href: str, patch: Patch) -> np.ndarray:
+    """One band of one item on the patch grid (uint16 DN [H, W], 0 where it has no data)."""
+    with rasterio.Env(**GDAL_HTTP), rasterio.open(href) as source:
+        with WarpedVRT(source, crs=f"EPSG:{patch.crs.epsg}", transform=patch.transform,
+                       width=patch.size, height=patch.size, resampling=Resampling.nearest,
+                       src_nodata=source.nodata if source.nodata is not None else 0,
+                       nodata=0) as warped:  # fmt: skip
+            return warped.read(1).astype(np.uint16)
+
+
+def fetch_patch(items_json: str, patch: Patch, kind: str = "S2L2A") -> tuple[np.ndarray, float]:
+    """The harmonised DN of every band of ``kind`` [C, H, W] (uint16) from the items of one
+    acquisition, and the share of pixels that no item covers.
+
+    Raises:
+        KeyError: an item lacks the asset of a band (named in the message).
+    """
+    items = json.loads(items_json)
+    bands = product(kind).bands
+    image = np.zeros((len(bands), patch.size, patch.size), np.uint16)
+    covered = np.zeros((len(bands), patch.size, patch.size), bool)
+    for item in items:
+        for index, band in enumerate(bands):
+            if band not in item["assets"]:
+                raise KeyError(f"STAC item {item['id']} has no asset "
+                               f"'{EARTH_SEARCH_ASSETS[band]}' (band {band})")  # fmt: skip
+            todo = ~covered[index]
+            if not todo.any():
+                continue
+            values = read_band(item["assets"][band], patch)
+            valid = (values > 0) & todo
+            harmonised = np.clip(values.astype(np.int32) + item["offset_dn"], 0, None)
+            image[index][valid] = harmonised[valid].astype(np.uint16)
+            covered[index] |= valid
+    return image, float(1.0 - covered.all(axis=0).mean())

@@ -1,0 +1,122 @@
+"""`plantwatch download --service earth-search` against a fake STAC API and COG server on
+127.0.0.1: no account, the patch's pixels on the plant's UTM grid, the baseline offset
+applied once, tile overlaps merged, a missing asset named, 503 answers retried."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plantwatch.cli import main
+from plantwatch.data.format.geotiff import read_geotiff
+from plantwatch.data.readers.observations import PlantObservations
+from plantwatch.data.tools.check import check_dataset
+from plantwatch.sources import stac
+from plantwatch.sources.download import DownloadSettings, download_dataset, resolve
+from plantwatch.sources.registry import PlantRegistry
+from plantwatch.sources.sentinel import plant_patch
+from tests.data.entsoe_fakes import two_plants, write_registry
+from tests.data.fake_stac import BANDS, FakeItem, FakeStac, expected_dn, fake_stac
+
+SIZE = 24
+
+
+@pytest.fixture(autouse=True)
+def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An open catalogue needs no account: any credential would be a mistake here."""
+    for name in ("SH_CLIENT_ID", "SH_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def registry(tmp_path: Path) -> PlantRegistry:
+    return PlantRegistry.read(write_registry(tmp_path / "plants.geojson", two_plants()))
+
+
+def expected_image() -> np.ndarray:
+    columns = np.arange(SIZE)
+    return np.stack([np.broadcast_to(expected_dn(b, columns), (SIZE, SIZE)) for b in BANDS])
+
+
+def add_june(fake: FakeStac, plants: PlantRegistry) -> None:
+    """P1: one baseline-05.09 item (ESA's offset in its DNs) and, on another day, one that
+    Element 84 harmonised already; P2: a datatake over two tiles (the less cloudy covers
+    the west half), and a day whose item lacks the nir09 asset."""
+    p1, p2 = (plants.plants.set_index("plant_id").at[p, "geometry"] for p in ("P1", "P2"))
+    fake.add(FakeItem("S2A_32UNE_20220603_0_L2A", p1.x, p1.y, "2022-06-03T10:30:00Z", 4.0))
+    fake.add(FakeItem("S2B_32UNE_20220608_0_L2A", p1.x, p1.y, "2022-06-08T10:30:00Z", 6.0,
+                      offset_applied=True))  # fmt: skip
+    fake.add(FakeItem("S2A_34UCB_20220605_0_L2A", p2.x, p2.y, "2022-06-05T09:50:00Z", 3.0,
+                      west_half_only=True))  # fmt: skip
+    fake.add(FakeItem("S2A_34UCA_20220605_0_L2A", p2.x, p2.y, "2022-06-05T09:50:04Z", 8.0,
+                      extra_dn=7))  # fmt: skip
+    fake.add(FakeItem("S2A_34UCB_20220615_0_L2A", p2.x, p2.y, "2022-06-15T09:50:00Z", 2.0,
+                      missing=("nir09",)))  # fmt: skip
+    fake.add(FakeItem("S2A_34UCB_20220618_0_L2A", p2.x, p2.y, "2022-06-18T09:50:00Z", 60.0))
+
+
+def test_an_open_catalogue_gives_the_patch_on_the_plant_grid_without_an_account(tmp_path):
+    plants = registry(tmp_path)
+    with fake_stac(tmp_path / "cogs") as fake:
+        add_june(fake, plants)
+        fake.fail_next = {"/search": 1, "/cogs/S2A_32UNE_20220603_0_L2A/red.tif": 1}  # 503s
+        settings = DownloadSettings(start="2022-06-01", end="2022-06-30", size_px=SIZE,
+                                    max_cloud_pct=20, service="earth-search",
+                                    base_url=fake.url)  # fmt: skip
+        summary = download_dataset(plants, tmp_path / "ds", settings, progress=False)
+    assert summary.planned == 4  # one acquisition a day; the 60 % cloudy day is not planned
+    assert list(summary.failed) == ["P2_20220615"] and "nir09" in summary.failed["P2_20220615"]
+    assert summary.written == 3 and not summary.complete  # the failure keeps it open
+    reader_rows = {}
+    for obs in ("P1_20220603", "P1_20220608", "P2_20220605"):
+        image, profile = read_geotiff(tmp_path / "ds" / "images" / f"{obs}.tif")
+        reader_rows[obs] = image
+        patch = plant_patch(*{"P1": (9.95, 53.49), "P2": (19.3, 51.27)}[obs[:2]], SIZE)
+        assert profile["transform"] == patch.transform  # the plant's UTM 10 m grid
+        assert profile["crs"].to_epsg() == patch.crs.epsg
+    expected = expected_image()
+    assert (reader_rows["P1_20220603"] == expected).all()  # ESA's +1000 removed once
+    assert (reader_rows["P1_20220608"] == expected).all()  # already harmonised: left alone
+    merged = reader_rows["P2_20220605"]
+    west = np.arange(SIZE) < SIZE // 2
+    assert (merged[:, :, west] == expected[:, :, west]).all()  # the less cloudy tile first
+    assert (merged[:, :, ~west] == expected[:, :, ~west] + 7).all()  # the other tile fills in
+    assert set(fake.fail_next.values()) == {0}  # both 503s were answered, and retried
+
+
+def test_an_open_catalogue_dataset_is_complete_and_readable(tmp_path, capsys):
+    plants = registry(tmp_path)
+    with fake_stac(tmp_path / "cogs") as fake:
+        add_june(fake, plants)
+        fake.items = [i for i in fake.items if not i.missing]  # no failing day
+        main(["download", str(tmp_path / "plants.geojson"), str(tmp_path / "ds"), "--start",
+              "2022-06-01", "--end", "2022-06-30", "--size", str(SIZE), "--service",
+              "earth-search", "--sh-base-url", fake.url, "--quiet"])  # fmt: skip
+    assert "wrote" in capsys.readouterr().out
+    assert check_dataset(tmp_path / "ds", progress=False) == ("canonical", [])
+    dataset = PlantObservations(tmp_path / "ds")
+    assert len(dataset) == 3 and dataset.bands == BANDS
+    info = dataset.info
+    assert info["service"]["name"] == "earth-search" and info["boa_add_offset_dn"] == 0
+
+
+def test_what_an_open_catalogue_lacks_is_refused_with_the_way_out():
+    with pytest.raises(ValueError, match="requester-pays"):
+        resolve(DownloadSettings(start="2022-06-01", end="2022-06-02", service="earth-search",
+                                 s1=True))  # fmt: skip
+    with pytest.raises(ValueError, match="S2L2A"):
+        resolve(DownloadSettings(start="2022-06-01", end="2022-06-02", service="earth-search",
+                                 product="S2L1C"))  # fmt: skip
+    assert resolve(DownloadSettings(start="a", end="b", service="earth-search")).base_url == (
+        stac.STAC_SERVICES["earth-search"].base_url
+    )
+
+
+@pytest.mark.parametrize(
+    ("baseline", "applied", "offset"),
+    [("02.09", False, 0), ("04.00", False, -1000), ("05.09", True, 0)],
+)
+def test_the_baseline_offset_follows_the_catalogue(baseline, applied, offset):
+    properties = {"s2:processing_baseline": baseline, "earthsearch:boa_offset_applied": applied}
+    assert stac.offset_dn(properties) == offset
