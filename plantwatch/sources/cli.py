@@ -48,6 +48,7 @@ def _download(args: argparse.Namespace) -> None:
         start=args.start, end=args.end, product=args.product, size_px=args.size,
         max_cloud_pct=args.max_cloud, s1=args.s1, s1_window_days=args.s1_window_days,
         service=args.service, base_url=args.sh_base_url, token_url=args.sh_token_url,
+        max_patch_cloud_pct=args.max_patch_cloud,
     )  # fmt: skip
     labels = None
     if args.generation or args.weather:
@@ -111,6 +112,11 @@ def add_source_commands(commands: Any) -> None:
                           help="Sentinel-2 product: bands and radiometry")  # fmt: skip
     download.add_argument("--size", type=positive_int, default=120, help="patch side, 10 m pixels")
     download.add_argument("--max-cloud", type=percent, default=20.0, help="scene cloud cover, %%")
+    download.add_argument(
+        "--max-patch-cloud", type=percent,
+        help="largest share of the patch under cloud, cirrus or cloud shadow by the scene "
+        "classification (SCL; --service earth-search), %%; default: keep every patch",
+    )  # fmt: skip
     download.add_argument("--s1", action="store_true", help="add a Sentinel-1 VV/VH companion")
     download.add_argument("--s1-window-days", type=non_negative_float, default=3.0,
                           help="largest S2–S1 time gap, days")  # fmt: skip

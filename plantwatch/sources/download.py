@@ -51,7 +51,7 @@ from plantwatch.data.format.writer import DatasetWriter
 from plantwatch.data.loading.sample import WEATHER_COLUMNS
 from plantwatch.errors import UserError
 from plantwatch.files.atomic import write_text_atomic
-from plantwatch.sources import sentinel, stac
+from plantwatch.sources import scene_classes, sentinel, stac
 from plantwatch.sources.download_summary import DownloadSummary
 from plantwatch.sources.labels import ObservationLabels
 from plantwatch.sources.registry import PlantRegistry
@@ -72,6 +72,9 @@ class DownloadSettings:
         s1: also fetch a Sentinel-1 VV/VH companion per acquisition.
         s1_window_days: largest gap between the S2 and the S1 acquisition, days.
         max_no_data_share: largest share of no-data pixels a kept patch may have.
+        max_patch_cloud_pct: largest share of the patch under cloud, cirrus or cloud shadow
+            by the scene classification (SCL; STAC services), %; None keeps every patch.
+        plant_radius_m: radius around the plant of the ``plant_<class>_pct`` shares, m.
         service: ``sentinel-hub``, ``cdse`` (an account) or ``earth-search`` (a STAC API,
             no account; S2L2A without Sentinel-1).
         base_url, token_url: overrides of the service's addresses (a STAC service: its API
@@ -86,6 +89,8 @@ class DownloadSettings:
     s1: bool = False
     s1_window_days: float = 3.0
     max_no_data_share: float = 0.05
+    max_patch_cloud_pct: float | None = None
+    plant_radius_m: float = 500.0
     service: str = "sentinel-hub"
     base_url: str | None = None
     token_url: str | None = None
@@ -101,6 +106,10 @@ def resolve(settings: DownloadSettings) -> Service:
         ValueError: an unknown service, or Sentinel-1 or L1C asked of a STAC service.
     """
     if settings.service not in stac.STAC_SERVICES:
+        if settings.max_patch_cloud_pct is not None:
+            raise ValueError("--max-patch-cloud reads the scene classification, which "
+                             "--service earth-search gives; Sentinel Hub's cloud masks are "
+                             "not read yet")  # fmt: skip
         return sentinel.resolve_service(settings.service, settings.base_url, settings.token_url)
     preset = stac.STAC_SERVICES[settings.service]
     if settings.s1:
@@ -187,11 +196,13 @@ def _fetch(
     config: sentinelhub.SHConfig | None,
     service: Service,
     clients: threading.local,
-) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """(S2 DN [C, H, W], S1 dB [2, H, W] or None, largest no-data share) of one row."""
+) -> tuple[np.ndarray, np.ndarray | None, float, dict[str, float]]:
+    """(S2 DN [C, H, W], S1 dB [2, H, W] or None, largest no-data share, the shares of the
+    scene classes where the service gives them: `scene_classes.scl_fractions`) of one row."""
     if isinstance(service, stac.StacService):
-        image, no_data = stac.fetch_patch(row["items"], patch, settings.product)
-        return image, None, no_data
+        image, no_data, scl = stac.fetch_patch(row["items"], patch, settings.product)
+        radius = settings.plant_radius_m / layout.PIXEL_SIZE_M
+        return image, None, no_data, scene_classes.scl_fractions(scl, radius)
     if not hasattr(clients, "client"):  # one client per thread: its rate-limit lock is its own
         clients.client = SentinelHubDownloadClient(config=config)
     when = pd.Timestamp(row["datetime"]).to_pydatetime()
@@ -206,7 +217,7 @@ def _fetch(
             clients.client.download(request.download_list, max_threads=1)[0]
         )
         no_data = max(no_data, no_data_s1)
-    return image, radar, no_data
+    return image, radar, no_data, {}
 
 
 def _open_plan(out: Path, request: dict[str, Any]) -> pd.DataFrame | None:
@@ -306,15 +317,19 @@ def download_dataset(
                 row = futures[future]
                 bar.update()
                 try:
-                    image, radar, no_data = future.result()
+                    image, radar, no_data, classes = future.result()
                 except Exception as error:  # reported per patch; a rerun retries it
                     summary.failed[row["obs_id"]] = f"{type(error).__name__}: {error}"
                     continue
                 if no_data > settings.max_no_data_share:
                     summary.skipped_no_data.append(row["obs_id"])
                     continue
+                limit = settings.max_patch_cloud_pct
+                if classes and limit is not None and scene_classes.obscured_pct(classes) > limit:
+                    summary.skipped_cloud.append(row["obs_id"])
+                    continue
                 plant = plants.loc[row["plant_id"]]
-                record = _row(row, plant, labels)
+                record = {**_row(row, plant, labels), **classes}
                 patch = patches[row["plant_id"]]
                 extra = {"image_s1": radar} if radar is not None else None
                 writer.add(record, image, f"EPSG:{patch.crs.epsg}", patch.transform,
@@ -326,7 +341,7 @@ def download_dataset(
             r.get("generation_mw") is not None and np.isfinite(r["generation_mw"])
             for r in writer.rows.values()
         )
-        if summary.failed:
+        if summary.failed or not writer.rows:  # nothing kept: no dataset to finalise
             return summary
         _close(writer, registry, settings, summary, progress)
         return summary

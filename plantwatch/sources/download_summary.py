@@ -18,6 +18,7 @@ class DownloadSummary:
     no_acquisition: list[str] = field(default_factory=list)
     no_s1: int = 0
     skipped_no_data: list[str] = field(default_factory=list)
+    skipped_cloud: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     with_generation: int = 0
     complete: bool = False
@@ -47,8 +48,16 @@ class DownloadSummary:
                 f"{len(self.skipped_no_data)} patches skipped for no-data pixels: "
                 + ", ".join(self.skipped_no_data[:10])
             )
+        if self.skipped_cloud:
+            out.append(
+                f"{len(self.skipped_cloud)} patches skipped for cloud, cirrus or shadow over "
+                "the patch (--max-patch-cloud): " + ", ".join(self.skipped_cloud[:10])
+            )
         for obs_id, error in list(self.failed.items())[:10]:
             out.append(f"failed {obs_id}: {error}")
         if self.failed:
             out.append(f"{len(self.failed)} failed; rerun the same command to retry them")
+        elif not self.written and self.planned:
+            out.append("no patch was kept, so there is no dataset: widen the dates or relax "
+                       "--max-cloud, --max-patch-cloud or the no-data limit")  # fmt: skip
         return out

@@ -32,11 +32,12 @@ from plantwatch.bands import product
 from plantwatch.sources.sentinel import Patch
 
 BOA_ADD_OFFSET_DN = -1000  # ESA's offset from processing baseline 04.00 on
-# Earth Search v1 asset keys of the L2A bands, in plantwatch's band order.
+# Earth Search v1 asset keys of the L2A bands, in plantwatch's band order, and of the scene
+# classification (SCL, `scene_classes.py`).
 EARTH_SEARCH_ASSETS: dict[str, str] = {
     "B01": "coastal", "B02": "blue", "B03": "green", "B04": "red", "B05": "rededge1",
     "B06": "rededge2", "B07": "rededge3", "B08": "nir", "B8A": "nir08", "B09": "nir09",
-    "B11": "swir16", "B12": "swir22",
+    "B11": "swir16", "B12": "swir22", "SCL": "scl",
 }  # fmt: skip
 # GDAL's HTTP reading: retry 429/502/503/504, no directory listing of the COG's folder.
 GDAL_HTTP = {"GDAL_HTTP_MAX_RETRY": 4, "GDAL_HTTP_RETRY_DELAY": 1,
@@ -129,15 +130,18 @@ def read_band(href: str, patch: Patch) -> np.ndarray:
             return warped.read(1).astype(np.uint16)
 
 
-def fetch_patch(items_json: str, patch: Patch, kind: str = "S2L2A") -> tuple[np.ndarray, float]:
+def fetch_patch(
+    items_json: str, patch: Patch, kind: str = "S2L2A"
+) -> tuple[np.ndarray, float, np.ndarray]:
     """The harmonised DN of every band of ``kind`` [C, H, W] (uint16) from the items of one
-    acquisition, and the share of pixels that no item covers.
+    acquisition, the share of pixels that no item covers, and the scene classification
+    (SCL, uint8 [H, W], 0 where no item covers a pixel).
 
     Raises:
         KeyError: an item lacks the asset of a band (named in the message).
     """
     items = json.loads(items_json)
-    bands = product(kind).bands
+    bands = (*product(kind).bands, "SCL")
     image = np.zeros((len(bands), patch.size, patch.size), np.uint16)
     covered = np.zeros((len(bands), patch.size, patch.size), bool)
     for item in items:
@@ -150,7 +154,9 @@ def fetch_patch(items_json: str, patch: Patch, kind: str = "S2L2A") -> tuple[np.
                 continue
             values = read_band(item["assets"][band], patch)
             valid = (values > 0) & todo
-            harmonised = np.clip(values.astype(np.int32) + item["offset_dn"], 0, None)
+            offset = 0 if band == "SCL" else item["offset_dn"]  # classes carry no offset
+            harmonised = np.clip(values.astype(np.int32) + offset, 0, None)
             image[index][valid] = harmonised[valid].astype(np.uint16)
             covered[index] |= valid
-    return image, float(1.0 - covered.all(axis=0).mean())
+    no_data = float(1.0 - covered[:-1].all(axis=0).mean())
+    return image[:-1], no_data, image[-1].astype(np.uint8)

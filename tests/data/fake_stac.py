@@ -3,7 +3,10 @@ bbox, datetime and cloud filters) and range-capable serving of small cloud-optim
 GeoTIFFs made here, with injected 503 answers and a count of the requests.
 
 Each item covers a plant's patch (plus a margin) in the patch's UTM zone at every band's
-native resolution (10, 20 or 60 m). Its true harmonised DN of band ``b`` at a 10 m pixel is
+native resolution (10, 20 or 60 m). Its scene classification (SCL, 20 m) is vegetation
+with three 4 × 4 px blocks of the 10 m patch: cloud in the north-west corner (rows and
+columns 0–3), cloud shadow in the south-east one (20–23) and cirrus at the centre (10–13).
+Its true harmonised DN of band ``b`` at a 10 m pixel is
 ``expected_dn(b, column)``: ``1000 + 100·b`` plus, in B04, the 10 m column index (to check
 the grid); items of baseline ≥ 04.00 without ``boa_offset_applied`` store it + 1000, as ESA
 ships them.
@@ -37,6 +40,16 @@ def expected_dn(band: str, column: np.ndarray) -> np.ndarray:
     """The harmonised DN of ``band`` at 10 m columns ``column`` of an item's raster."""
     base = 1000 + 100 * BANDS.index(band)
     return base + (column if band == "B04" else 0 * column)
+
+
+def scene_classes(patch_index: np.ndarray) -> np.ndarray:
+    """SCL [n, n] of an item whose pixels sit at 10 m patch rows/columns ``patch_index``."""
+    rows, columns = np.meshgrid(patch_index, patch_index, indexing="ij")
+    scl = np.full(rows.shape, 4, np.uint16)  # vegetation
+    for (low, high), code in (((0, 3), 9), ((20, 23), 3), ((10, 13), 10)):
+        block = (rows >= low) & (rows <= high) & (columns >= low) & (columns <= high)
+        scl[block] = code
+    return scl
 
 
 @dataclass
@@ -75,17 +88,20 @@ class FakeStac:
         stored = 1000 if float(item.baseline) >= 4.0 and not item.offset_applied else 0
         folder = self.root / item.item_id
         folder.mkdir(parents=True, exist_ok=True)
-        for band in BANDS:
+        for band in (*BANDS, "SCL"):
             step = RESOLUTION_M.get(band, 20)
             n = side // step
             columns = (np.arange(n) * step + step // 2 - MARGIN_M) // 10  # patch 10 m column
-            values = expected_dn(band, columns)[None, :].repeat(n, axis=0) + stored
-            values = (values + item.extra_dn).astype(np.uint16)
+            if band == "SCL":
+                values = scene_classes(columns)
+            else:
+                values = expected_dn(band, columns)[None, :].repeat(n, axis=0) + stored
+                values = (values + item.extra_dn).astype(np.uint16)
             if item.west_half_only:
                 values[:, (np.arange(n) * step - MARGIN_M) >= self.size_px * 5] = 0
             profile = {"driver": "COG", "dtype": "uint16", "count": 1, "width": n,
                        "height": n, "crs": f"EPSG:{patch.crs.epsg}", "nodata": 0,
-                       "blocksize": 64, "transform": from_origin(west, north, step, step)}
+                       "blocksize": 128, "transform": from_origin(west, north, step, step)}
             with rasterio.open(folder / f"{EARTH_SEARCH_ASSETS[band]}.tif", "w", **profile) as f:
                 f.write(values, 1)
 

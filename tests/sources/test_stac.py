@@ -1,6 +1,7 @@
 """`plantwatch download --service earth-search` against a fake STAC API and COG server on
 127.0.0.1: no account, the patch's pixels on the plant's UTM grid, the baseline offset
-applied once, tile overlaps merged, a missing asset named, 503 answers retried."""
+applied once, tile overlaps merged, a missing asset named, 503 answers retried, the scene
+classes of each patch counted and a patch cloud limit applied."""
 
 from __future__ import annotations
 
@@ -99,6 +100,35 @@ def test_an_open_catalogue_dataset_is_complete_and_readable(tmp_path, capsys):
     assert len(dataset) == 3 and dataset.bands == BANDS
     info = dataset.info
     assert info["service"]["name"] == "earth-search" and info["boa_add_offset_dn"] == 0
+    # every patch of the fake: 16 of its 576 px cloud, 16 shadow, 16 cirrus (4 × 4 blocks)
+    table = dataset.observations
+    for group in ("cloud", "shadow", "cirrus"):
+        assert table[f"patch_{group}_pct"].tolist() == pytest.approx([100 * 16 / 576] * 3)
+    assert (table["patch_snow_pct"] == 0).all()
+    # within 500 m of the plant: the whole 240 m patch
+    assert table["plant_cloud_pct"].tolist() == pytest.approx([100 * 16 / 576] * 3)
+
+
+def test_scene_classes_near_the_plant_and_the_patch_cloud_limit(tmp_path):
+    plants = registry(tmp_path)
+    with fake_stac(tmp_path / "cogs") as fake:
+        add_june(fake, plants)
+        fake.items = [i for i in fake.items if not i.missing]
+        common = dict(start="2022-06-01", end="2022-06-30", size_px=SIZE, max_cloud_pct=20,
+                      service="earth-search", base_url=fake.url)  # fmt: skip
+        near = download_dataset(plants, tmp_path / "near", DownloadSettings(
+            **common, plant_radius_m=20.0), progress=False)  # fmt: skip
+        strict = download_dataset(plants, tmp_path / "strict", DownloadSettings(
+            **common, max_patch_cloud_pct=8.0), progress=False)  # fmt: skip
+    table = PlantObservations(tmp_path / "near").observations
+    # 2 px around the centre (11.5, 11.5): the central 4 × 4 cirrus block less its corners
+    assert (table["plant_cirrus_pct"] == 100).all() and (table["plant_cloud_pct"] == 0).all()
+    assert near.complete and near.written == 3
+    # 3 × 2.78 % = 8.3 % of each patch is obscured: above 8 %, every patch is left out
+    assert sorted(strict.skipped_cloud) == ["P1_20220603", "P1_20220608", "P2_20220605"]
+    assert any("--max-patch-cloud" in line for line in strict.lines())
+    assert not strict.complete and "no patch was kept" in strict.lines()[-1]
+    assert not (tmp_path / "strict" / "dataset.json").exists()
 
 
 def test_what_an_open_catalogue_lacks_is_refused_with_the_way_out():
@@ -108,6 +138,8 @@ def test_what_an_open_catalogue_lacks_is_refused_with_the_way_out():
     with pytest.raises(ValueError, match="S2L2A"):
         resolve(DownloadSettings(start="2022-06-01", end="2022-06-02", service="earth-search",
                                  product="S2L1C"))  # fmt: skip
+    with pytest.raises(ValueError, match="scene classification"):
+        resolve(DownloadSettings(start="2022-06-01", end="2022-06-02", max_patch_cloud_pct=5))
     assert resolve(DownloadSettings(start="a", end="b", service="earth-search")).base_url == (
         stac.STAC_SERVICES["earth-search"].base_url
     )
