@@ -115,7 +115,7 @@ def add_source_commands(commands: Any) -> None:
     download.add_argument(
         "--max-patch-cloud", type=percent,
         help="largest share of the patch under cloud, cirrus or cloud shadow by the scene "
-        "classification (SCL; --service earth-search), %%; default: keep every patch",
+        "classification (SCL; STAC services), %%; default: keep every patch",
     )  # fmt: skip
     download.add_argument("--s1", action="store_true", help="add a Sentinel-1 VV/VH companion")
     download.add_argument("--s1-window-days", type=non_negative_float, default=3.0,
@@ -129,12 +129,14 @@ def add_source_commands(commands: Any) -> None:
         help="largest gap to a generation interval or weather row, min",
     )  # fmt: skip
     download.add_argument(
-        "--service", choices=("sentinel-hub", "cdse", "earth-search"), default="sentinel-hub",
-        help="Sentinel Hub or the Copernicus Data Space Ecosystem (an account), or Element 84's "
-        "Earth Search STAC API (no account; S2L2A, no Sentinel-1)",
+        "--service", choices=("sentinel-hub", "cdse", "earth-search", "planetary-computer"),
+        default="sentinel-hub",
+        help="Sentinel Hub or the Copernicus Data Space Ecosystem (an account), or the STAC "
+        "APIs of Element 84's Earth Search or Microsoft's Planetary Computer (no account; "
+        "S2L2A, no Sentinel-1)",
     )  # fmt: skip
-    download.add_argument("--sh-base-url", help="override the service's base URL (Earth Search: "
-                          "its STAC API URL)")  # fmt: skip
+    download.add_argument("--sh-base-url", help="override the service's base URL (a STAC "
+                          "service: its STAC API URL)")  # fmt: skip
     download.add_argument("--sh-token-url", help="override the service's token URL")
     download.add_argument("--threads", type=positive_int, default=4,
                           help="parallel process requests")  # fmt: skip

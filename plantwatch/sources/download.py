@@ -23,6 +23,7 @@ summary; failures leave the dataset open, and the same command retries them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Sequence
@@ -75,8 +76,8 @@ class DownloadSettings:
         max_patch_cloud_pct: largest share of the patch under cloud, cirrus or cloud shadow
             by the scene classification (SCL; STAC services), %; None keeps every patch.
         plant_radius_m: radius around the plant of the ``plant_<class>_pct`` shares, m.
-        service: ``sentinel-hub``, ``cdse`` (an account) or ``earth-search`` (a STAC API,
-            no account; S2L2A without Sentinel-1).
+        service: ``sentinel-hub``, ``cdse`` (an account), ``earth-search`` or
+            ``planetary-computer`` (STAC APIs, no account; S2L2A without Sentinel-1).
         base_url, token_url: overrides of the service's addresses (a STAC service: its API
             URL is ``base_url``).
     """
@@ -108,18 +109,20 @@ def resolve(settings: DownloadSettings) -> Service:
     if settings.service not in stac.STAC_SERVICES:
         if settings.max_patch_cloud_pct is not None:
             raise ValueError("--max-patch-cloud reads the scene classification, which "
-                             "--service earth-search gives; Sentinel Hub's cloud masks are "
-                             "not read yet")  # fmt: skip
+                             "the STAC services give (--service earth-search or "
+                             "planetary-computer); Sentinel Hub's cloud masks are not read "
+                             "yet")  # fmt: skip
         return sentinel.resolve_service(settings.service, settings.base_url, settings.token_url)
     preset = stac.STAC_SERVICES[settings.service]
     if settings.s1:
-        raise ValueError(f"--service {preset.name} serves no Sentinel-1 without an account (its "
-                         "GRD bucket is requester-pays): use --service sentinel-hub or cdse "
-                         "for --s1")  # fmt: skip
+        why = (" (Earth Search's GRD bucket is requester-pays: it needs an AWS account)"
+               if preset.name == "earth-search" else "")  # fmt: skip
+        raise ValueError(f"--service {preset.name}: Sentinel-1 is not read from a STAC "
+                         f"catalogue{why}; use --service sentinel-hub or cdse for --s1")
     if settings.product != "S2L2A":
-        raise ValueError(f"--service {preset.name} serves L2A as COGs only: use --product "
+        raise ValueError(f"--service {preset.name} serves L2A only as COGs: use --product "
                          "S2L2A, or --service sentinel-hub or cdse for L1C")  # fmt: skip
-    return stac.StacService(preset.name, settings.base_url or preset.base_url, preset.collection)
+    return dataclasses.replace(preset, base_url=settings.base_url or preset.base_url)
 
 
 def _search(

@@ -1,6 +1,8 @@
 """Sentinel-2 L2A patches from an open STAC catalogue, without an account: Element 84's Earth
-Search (public cloud-optimised GeoTIFFs on AWS), searched with `pystac-client`, read with
-rasterio (only the patch's window of each band, over HTTP range requests).
+Search (public cloud-optimised GeoTIFFs on AWS) or Microsoft's Planetary Computer (COGs on
+Azure, read through anonymous SAS tokens that its public SDK signs each URL with when it is
+read), searched with `pystac-client`, read with rasterio (only the patch's window of each
+band, over HTTP range requests).
 
 A patch is the same ``size`` × ``size`` grid at 10 m in the plant's UTM zone as through
 Sentinel Hub (`sentinel.plant_patch`); every band is warped onto it with nearest-neighbour
@@ -10,10 +12,11 @@ per tile: the items of one UTC day are one acquisition, each pixel taken from th
 that covers it (least cloudy first).
 
 Values are DN = reflectance × 10000 **harmonised** as Sentinel Hub's ``harmonizeValues``
-gives them: Earth Search serves ESA's DNs, which from processing baseline 04.00 (25 January
-2022) carry ``BOA_ADD_OFFSET`` = −1000; an item whose ``earthsearch:boa_offset_applied`` is
-false has 1000 subtracted (clipped at 0), one where it is true was harmonised by Element 84
-already and is left as it is. ``0`` is no data.
+gives them: both catalogues serve ESA's DNs, which from processing baseline 04.00
+(``s2:processing_baseline``, 25 January 2022) carry ``BOA_ADD_OFFSET`` = −1000, so 1000 is
+subtracted (clipped at 0) — except from an Earth Search item whose
+``earthsearch:boa_offset_applied`` is true, which Element 84 harmonised already (the
+Planetary Computer documents no such flag: its DNs are ESA's). ``0`` is no data.
 """
 
 from __future__ import annotations
@@ -32,13 +35,15 @@ from plantwatch.bands import product
 from plantwatch.sources.sentinel import Patch
 
 BOA_ADD_OFFSET_DN = -1000  # ESA's offset from processing baseline 04.00 on
-# Earth Search v1 asset keys of the L2A bands, in plantwatch's band order, and of the scene
-# classification (SCL, `scene_classes.py`).
+# Asset keys of the L2A bands, in plantwatch's band order, and of the scene classification
+# (SCL, `scene_classes.py`): Earth Search v1 names them by colour, the Planetary Computer by
+# band.
 EARTH_SEARCH_ASSETS: dict[str, str] = {
     "B01": "coastal", "B02": "blue", "B03": "green", "B04": "red", "B05": "rededge1",
     "B06": "rededge2", "B07": "rededge3", "B08": "nir", "B8A": "nir08", "B09": "nir09",
     "B11": "swir16", "B12": "swir22", "SCL": "scl",
 }  # fmt: skip
+PLANETARY_COMPUTER_ASSETS: dict[str, str] = {band: band for band in EARTH_SEARCH_ASSETS}
 # GDAL's HTTP reading: retry 429/502/503/504, no directory listing of the COG's folder.
 GDAL_HTTP = {"GDAL_HTTP_MAX_RETRY": 4, "GDAL_HTTP_RETRY_DELAY": 1,
              "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}  # fmt: skip
@@ -46,18 +51,25 @@ GDAL_HTTP = {"GDAL_HTTP_MAX_RETRY": 4, "GDAL_HTTP_RETRY_DELAY": 1,
 
 @dataclass(frozen=True)
 class StacService:
-    """An open STAC API: its address and the collection of Sentinel-2 L2A."""
+    """An open STAC API: its address, the collection of Sentinel-2 L2A, the asset key of
+    each band, and whether asset URLs are signed (Planetary Computer) before reading."""
 
     name: str
     base_url: str
     collection: str
+    assets: tuple[tuple[str, str], ...] = tuple(EARTH_SEARCH_ASSETS.items())
+    signed: bool = False
 
 
 STAC_SERVICES: dict[str, StacService] = {
     "earth-search": StacService(
         "earth-search", "https://earth-search.aws.element84.com/v1", "sentinel-2-l2a"
     ),
-}
+    "planetary-computer": StacService(
+        "planetary-computer", "https://planetarycomputer.microsoft.com/api/stac/v1",
+        "sentinel-2-l2a", tuple(PLANETARY_COMPUTER_ASSETS.items()), signed=True,
+    ),
+}  # fmt: skip
 
 
 def offset_dn(properties: dict) -> int:
@@ -98,13 +110,14 @@ def search_items(
                            datetime=f"{start}T00:00:00Z/{end}T23:59:59Z", query=query)  # fmt: skip
     rows = []
     for item in search.items():
-        assets = {band: item.assets[key].href for band, key in EARTH_SEARCH_ASSETS.items()
+        assets = {band: item.assets[key].href for band, key in service.assets
                   if key in item.assets}  # fmt: skip
         rows.append({
             "datetime": pd.Timestamp(item.datetime).tz_convert("UTC"),
             "cloud_cover_pct": float(item.properties.get("eo:cloud_cover", np.nan)),
             "scene_id": item.id,
-            "item": {"id": item.id, "assets": assets, "offset_dn": offset_dn(item.properties)},
+            "item": {"id": item.id, "assets": assets, "offset_dn": offset_dn(item.properties),
+                     "signed": service.signed},
         })  # fmt: skip
     columns = ["datetime", "cloud_cover_pct", "scene_id", "items"]
     if not rows:
@@ -120,9 +133,19 @@ def search_items(
     return pd.DataFrame(days, columns=columns)
 
 
-def read_band(href: str, patch: Patch) -> np.ndarray:
-    """One band of one item on the patch grid (uint16 DN [H, W], 0 where it has no data)."""
-    with rasterio.Env(**GDAL_HTTP), rasterio.open(href) as source:
+def signed_url(href: str) -> str:
+    """``href`` with a Planetary Computer SAS token (anonymous, from its public token API
+    through its SDK, cached per container until it nears expiry); other URLs unchanged."""
+    import planetary_computer
+
+    return planetary_computer.sign_url(href)
+
+
+def read_band(href: str, patch: Patch, signed: bool = False) -> np.ndarray:
+    """One band of one item on the patch grid (uint16 DN [H, W], 0 where it has no data);
+    ``signed``: sign the URL first (`signed_url`), at read time so no token expires in a
+    plan."""
+    with rasterio.Env(**GDAL_HTTP), rasterio.open(signed_url(href) if signed else href) as source:
         with WarpedVRT(source, crs=f"EPSG:{patch.crs.epsg}", transform=patch.transform,
                        width=patch.size, height=patch.size, resampling=Resampling.nearest,
                        src_nodata=source.nodata if source.nodata is not None else 0,
@@ -147,12 +170,11 @@ def fetch_patch(
     for item in items:
         for index, band in enumerate(bands):
             if band not in item["assets"]:
-                raise KeyError(f"STAC item {item['id']} has no asset "
-                               f"'{EARTH_SEARCH_ASSETS[band]}' (band {band})")  # fmt: skip
+                raise KeyError(f"STAC item {item['id']} has no asset of band {band}")
             todo = ~covered[index]
             if not todo.any():
                 continue
-            values = read_band(item["assets"][band], patch)
+            values = read_band(item["assets"][band], patch, item.get("signed", False))
             valid = (values > 0) & todo
             offset = 0 if band == "SCL" else item["offset_dn"]  # classes carry no offset
             harmonised = np.clip(values.astype(np.int32) + offset, 0, None)

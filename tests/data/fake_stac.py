@@ -78,6 +78,9 @@ class FakeStac:
     requests: list[str] = field(default_factory=list)
     fail_next: dict[str, int] = field(default_factory=dict)  # path prefix → 503s to answer
     url: str = ""
+    asset_keys: dict[str, str] = field(default_factory=lambda: dict(EARTH_SEARCH_ASSETS))
+    earth_search_flags: bool = True  # items say whether Element 84 removed the offset
+    tokens: dict[str, str] = field(default_factory=dict)  # account/container → SAS token
 
     def add(self, item: FakeItem) -> None:
         """Write the item's COGs."""
@@ -102,7 +105,7 @@ class FakeStac:
             profile = {"driver": "COG", "dtype": "uint16", "count": 1, "width": n,
                        "height": n, "crs": f"EPSG:{patch.crs.epsg}", "nodata": 0,
                        "blocksize": 128, "transform": from_origin(west, north, step, step)}
-            with rasterio.open(folder / f"{EARTH_SEARCH_ASSETS[band]}.tif", "w", **profile) as f:
+            with rasterio.open(folder / f"{self.asset_keys[band]}.tif", "w", **profile) as f:
                 f.write(values, 1)
 
     def feature(self, item: FakeItem) -> dict:
@@ -112,7 +115,8 @@ class FakeStac:
         box = [west - pad, south - pad, east + pad, north + pad]
         assets = {key: {"href": f"{self.url}/cogs/{item.item_id}/{key}.tif",
                         "type": "image/tiff; application=geotiff; profile=cloud-optimized"}
-                  for key in EARTH_SEARCH_ASSETS.values() if key not in item.missing}  # fmt: skip
+                  for key in self.asset_keys.values() if key not in item.missing}  # fmt: skip
+        flags = {"earthsearch:boa_offset_applied": item.offset_applied}
         return {
             "type": "Feature", "stac_version": "1.0.0", "id": item.item_id,
             "collection": "sentinel-2-l2a", "bbox": box,
@@ -121,7 +125,7 @@ class FakeStac:
                 [box[0], box[1]]]]},
             "properties": {"datetime": item.datetime, "eo:cloud_cover": item.cloud_pct,
                            "s2:processing_baseline": item.baseline,
-                           "earthsearch:boa_offset_applied": item.offset_applied},
+                           **(flags if self.earth_search_flags else {})},
             "assets": assets, "links": [],
         }  # fmt: skip
 
@@ -177,6 +181,10 @@ def _handler(state: FakeStac) -> type[BaseHTTPRequestHandler]:
                               {"rel": "search", "href": f"{state.url}/search",
                                "type": "application/geo+json", "method": "POST"}],
                 })  # fmt: skip
+                return
+            if self.path.startswith("/sas/"):  # the Planetary Computer's token API
+                token = state.tokens[self.path.removeprefix("/sas/")]
+                self._json({"msft:expiry": "2099-01-01T00:00:00Z", "token": token})
                 return
             path = state.root / self.path.removeprefix("/cogs/")
             if not self.path.startswith("/cogs/") or not path.is_file():

@@ -67,7 +67,7 @@ def test_an_open_catalogue_gives_the_patch_on_the_plant_grid_without_an_account(
                                     base_url=fake.url)  # fmt: skip
         summary = download_dataset(plants, tmp_path / "ds", settings, progress=False)
     assert summary.planned == 4  # one acquisition a day; the 60 % cloudy day is not planned
-    assert list(summary.failed) == ["P2_20220615"] and "nir09" in summary.failed["P2_20220615"]
+    assert list(summary.failed) == ["P2_20220615"] and "B09" in summary.failed["P2_20220615"]
     assert summary.written == 3 and not summary.complete  # the failure keeps it open
     reader_rows = {}
     for obs in ("P1_20220603", "P1_20220608", "P2_20220605"):
@@ -143,6 +143,31 @@ def test_what_an_open_catalogue_lacks_is_refused_with_the_way_out():
     assert resolve(DownloadSettings(start="a", end="b", service="earth-search")).base_url == (
         stac.STAC_SERVICES["earth-search"].base_url
     )
+
+
+def test_the_planetary_computer_names_assets_by_band_and_signs_them(tmp_path, monkeypatch):
+    """Assets named B01 … SCL, no Element 84 flag (ESA's DNs: offset from 04.00 on), each
+    URL signed when it is read; a blob-storage URL gets the token of its container."""
+    import planetary_computer
+
+    plants = registry(tmp_path)
+    p1 = plants.plants.set_index("plant_id").at["P1", "geometry"]
+    with fake_stac(tmp_path / "cogs") as fake:
+        fake.asset_keys = dict(stac.PLANETARY_COMPUTER_ASSETS)
+        fake.earth_search_flags = False
+        fake.add(FakeItem("S2A_MSIL2A_20220603", p1.x, p1.y, "2022-06-03T10:30:00Z", 4.0))
+        settings = DownloadSettings(start="2022-06-01", end="2022-06-30", size_px=SIZE,
+                                    service="planetary-computer", base_url=fake.url)  # fmt: skip
+        summary = download_dataset(plants, tmp_path / "ds", settings, progress=False)
+        assert summary.complete and summary.written == 1
+        image, _ = read_geotiff(tmp_path / "ds" / "images" / "P1_20220603.tif")
+        assert (image == expected_image()).all()  # ESA's +1000 removed
+        monkeypatch.setattr(planetary_computer.settings.Settings.get(), "sas_url",
+                            f"{fake.url}/sas")  # fmt: skip
+        fake.tokens = {"sentinel2l2a01/sentinel2-l2": "st=1&se=2099&sp=rl&sig=fake"}
+        blob = "https://sentinel2l2a01.blob.core.windows.net/sentinel2-l2/T32/B02.tif"
+        assert stac.signed_url(blob) == f"{blob}?st=1&se=2099&sp=rl&sig=fake"
+        assert stac.signed_url(f"{fake.url}/cogs/x.tif") == f"{fake.url}/cogs/x.tif"
 
 
 @pytest.mark.parametrize(
