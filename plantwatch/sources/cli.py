@@ -38,7 +38,8 @@ def _registry_show(args: argparse.Namespace) -> None:
 
 
 def _download(args: argparse.Namespace) -> None:
-    from plantwatch.sources.download import DownloadSettings, download_dataset, plan_lines
+    from plantwatch.sources.download import download_dataset, plan_lines
+    from plantwatch.sources.download_settings import DownloadSettings
     from plantwatch.sources.generation import read_annual_emissions
     from plantwatch.sources.labels import ObservationLabels
     from plantwatch.sources.registry import PlantRegistry

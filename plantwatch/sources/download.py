@@ -18,17 +18,19 @@
    request, the service, versions and time — never the credentials.
 
 A plant with no clear acquisition, skipped patches and failed requests are listed in the
-summary; failures leave the dataset open, and the same command retries them.
+summary; failures leave the dataset open, and the same command retries them. The same
+request again is a no-op; a later ``end`` (or more plants) **updates** the finished dataset:
+only the new period (and the new plants) is searched and fetched, nothing it holds is
+fetched again or moves split (`download_plan.py`, `data/format/dataset_update.py`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -36,160 +38,33 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import requests
 import sentinelhub
-from oauthlib.oauth2 import OAuth2Error
-from pystac_client.exceptions import APIError
 from sentinelhub import SentinelHubDownloadClient
-from sentinelhub.exceptions import DownloadFailedException
 from tqdm.auto import tqdm
 
 import plantwatch
 from plantwatch.bands import product as product_bands
 from plantwatch.data.format import layout
+from plantwatch.data.format.dataset_update import close_update
 from plantwatch.data.format.sites import group_sites
 from plantwatch.data.format.writer import DatasetWriter
 from plantwatch.data.loading.sample import WEATHER_COLUMNS
-from plantwatch.errors import UserError
 from plantwatch.files.atomic import write_text_atomic
+from plantwatch.files.tables import read_json
 from plantwatch.sources import scene_classes, sentinel, stac
+from plantwatch.sources.download_plan import (
+    PLAN_CSV,
+    REQUEST_JSON,
+    Service,
+    finish_update,
+    make_plan,
+    request_of,
+    resolve,
+)
+from plantwatch.sources.download_settings import DownloadSettings
 from plantwatch.sources.download_summary import DownloadSummary
 from plantwatch.sources.labels import ObservationLabels
 from plantwatch.sources.registry import PlantRegistry
-
-PLAN_CSV = "plan.csv"
-REQUEST_JSON = "request.json"
-
-
-@dataclass
-class DownloadSettings:
-    """What to download (recorded in ``dataset.json``).
-
-    Attributes:
-        start, end: date range, ISO dates (UTC), end inclusive.
-        product: ``S2L2A`` (12 bands) or ``S2L1C`` (13 bands).
-        size_px: patch side in 10 m pixels.
-        max_cloud_pct: largest scene cloud cover (Catalog ``eo:cloud_cover``), %.
-        s1: also fetch a Sentinel-1 VV/VH companion per acquisition.
-        s1_window_days: largest gap between the S2 and the S1 acquisition, days.
-        max_no_data_share: largest share of no-data pixels a kept patch may have.
-        max_patch_cloud_pct: largest share of the patch under cloud, cirrus or cloud shadow
-            by the scene classification (SCL; STAC services), %; None keeps every patch.
-        plant_radius_m: radius around the plant of the ``plant_<class>_pct`` shares, m.
-        service: ``sentinel-hub``, ``cdse`` (an account), ``earth-search`` or
-            ``planetary-computer`` (STAC APIs, no account; S2L2A without Sentinel-1).
-        base_url, token_url: overrides of the service's addresses (a STAC service: its API
-            URL is ``base_url``).
-    """
-
-    start: str
-    end: str
-    product: str = "S2L2A"
-    size_px: int = 120
-    max_cloud_pct: float = 20.0
-    s1: bool = False
-    s1_window_days: float = 3.0
-    max_no_data_share: float = 0.05
-    max_patch_cloud_pct: float | None = None
-    plant_radius_m: float = 500.0
-    service: str = "sentinel-hub"
-    base_url: str | None = None
-    token_url: str | None = None
-
-
-Service = sentinel.SentinelService | stac.StacService
-
-
-def resolve(settings: DownloadSettings) -> Service:
-    """The service of ``settings``; a STAC service refuses what its catalogue lacks.
-
-    Raises:
-        ValueError: an unknown service, or Sentinel-1 or L1C asked of a STAC service.
-    """
-    if settings.service not in stac.STAC_SERVICES:
-        if settings.max_patch_cloud_pct is not None:
-            raise ValueError("--max-patch-cloud reads the scene classification, which "
-                             "the STAC services give (--service earth-search or "
-                             "planetary-computer); Sentinel Hub's cloud masks are not read "
-                             "yet")  # fmt: skip
-        return sentinel.resolve_service(settings.service, settings.base_url, settings.token_url)
-    preset = stac.STAC_SERVICES[settings.service]
-    if settings.s1:
-        why = (" (Earth Search's GRD bucket is requester-pays: it needs an AWS account)"
-               if preset.name == "earth-search" else "")  # fmt: skip
-        raise ValueError(f"--service {preset.name}: Sentinel-1 is not read from a STAC "
-                         f"catalogue{why}; use --service sentinel-hub or cdse for --s1")
-    if settings.product != "S2L2A":
-        raise ValueError(f"--service {preset.name} serves L2A only as COGs: use --product "
-                         "S2L2A, or --service sentinel-hub or cdse for L1C")  # fmt: skip
-    return dataclasses.replace(preset, base_url=settings.base_url or preset.base_url)
-
-
-def _search(
-    service: Service, config: sentinelhub.SHConfig | None, kind: str, patch: sentinel.Patch,
-    start: str, end: str, max_cloud_pct: float | None = None,
-) -> pd.DataFrame:  # fmt: skip
-    if isinstance(service, stac.StacService):
-        return stac.search_items(service, patch, start, end, max_cloud_pct)
-    return sentinel.search_acquisitions(config, service, kind, patch, start, end, max_cloud_pct)
-
-
-def _plan(
-    registry: PlantRegistry,
-    settings: DownloadSettings,
-    config: sentinelhub.SHConfig | None,
-    service: Service,
-    summary: DownloadSummary,
-    progress: bool,
-) -> pd.DataFrame:
-    """One row per observation to fetch: plant, obs_id, S2 (and S1) acquisition time."""
-    end = settings.end  # sentinelhub reads a date-only end as the end of that day
-    window = pd.Timedelta(days=settings.s1_window_days)
-    rows = []
-    plants = registry.plants.itertuples()
-    for plant in tqdm(plants, total=len(registry), desc="catalog", disable=not progress):
-        patch = sentinel.plant_patch(plant.geometry.x, plant.geometry.y, settings.size_px)
-        found = _search(
-            service, config, settings.product, patch, settings.start, end, settings.max_cloud_pct
-        )
-        summary.catalog_requests += 1
-        if settings.s1 and len(found):
-            radar = _search(
-                service, config, "S1", patch,
-                (pd.Timestamp(settings.start) - window).strftime("%Y-%m-%d"),
-                (pd.Timestamp(end) + window).strftime("%Y-%m-%d"),
-            )  # fmt: skip
-            summary.catalog_requests += 1
-            found["s1_datetime"] = [
-                _nearest(radar["datetime"], t, window) for t in found["datetime"]
-            ]
-            summary.no_s1 += int(found["s1_datetime"].isna().sum())
-            found = found.dropna(subset=["s1_datetime"])
-        if found.empty:
-            summary.no_acquisition.append(f"{plant.plant_id} ({plant.name})")
-        for acquisition in found.itertuples():
-            rows.append(
-                {
-                    "obs_id": f"{plant.plant_id}_{acquisition.datetime:%Y%m%d}",
-                    "plant_id": plant.plant_id,
-                    "datetime": acquisition.datetime.isoformat(),
-                    "cloud_cover_pct": acquisition.cloud_cover_pct,
-                    "scene_id": acquisition.scene_id,
-                    "s1_datetime": getattr(acquisition, "s1_datetime", pd.NaT),
-                    "items": getattr(acquisition, "items", None),
-                }
-            )
-    columns = ["obs_id", "plant_id", "datetime", "cloud_cover_pct", "scene_id", "s1_datetime",
-               "items"]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _nearest(times: pd.Series, when: pd.Timestamp, window: pd.Timedelta) -> pd.Timestamp:
-    if times.empty:
-        return pd.NaT
-    gap = (times - when).abs()
-    nearest = gap.idxmin()
-    return times[nearest] if gap[nearest] <= window else pd.NaT
 
 
 def _fetch(
@@ -223,19 +98,6 @@ def _fetch(
     return image, radar, no_data, {}
 
 
-def _open_plan(out: Path, request: dict[str, Any]) -> pd.DataFrame | None:
-    """The plan of an earlier run of the same request, None if there is none."""
-    if not (out / PLAN_CSV).is_file():
-        return None
-    earlier = json.loads((out / REQUEST_JSON).read_text())
-    if earlier != request:
-        raise UserError(
-            f"{out} holds a download of another request ({out / REQUEST_JSON}); rerun with "
-            "the same arguments to resume or repeat it, or choose another folder"
-        )
-    return pd.read_csv(out / PLAN_CSV, dtype={"obs_id": str, "plant_id": str})
-
-
 def download_dataset(
     registry: PlantRegistry,
     out: str | Path,
@@ -263,41 +125,25 @@ def download_dataset(
     if isinstance(service, sentinel.SentinelService):
         config = config or sentinel.make_config(service)
     summary = DownloadSummary(plants=len(registry))
-    request = {"settings": asdict(settings), "registry": registry.source,
-               "plants": sorted(registry.plants["plant_id"])}  # fmt: skip
-    if not dry_run and (out / layout.DATASET_JSON).is_file():
-        _open_plan(out, request)  # another request into a finished dataset is refused
+    plan, update = make_plan(out, registry, settings, config, service, summary, progress,
+                             dry_run)  # fmt: skip
+    if plan is None:  # complete for this very request: nothing to do
         summary.complete = summary.already_complete = True
         return summary
-    plan = None if dry_run else _open_plan(out, request)
-    if plan is None:
-        try:
-            plan = _plan(registry, settings, config, service, summary, progress)
-        except OAuth2Error as error:
-            raise UserError(
-                f"{service.token_url}: the token request was refused ({error}); check "
-                "SH_CLIENT_ID and SH_CLIENT_SECRET (an OAuth client of that service)"
-            ) from None
-        except (DownloadFailedException, requests.RequestException, APIError) as error:
-            reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
-            raise UserError(
-                f"{service.base_url}: the catalog search failed ({reason}); check the service "
-                "address and the network, then rerun"
-            ) from None
-    else:
-        planned = set(plan["plant_id"])
-        summary.no_acquisition = [
-            f"{p.plant_id} ({p.name})" for p in registry.plants.itertuples()
-            if p.plant_id not in planned
-        ]  # fmt: skip
+    summary.update = update
     summary.planned = len(plan)
     summary.process_requests = len(plan) * (2 if settings.s1 else 1)
     if dry_run:
         return summary
 
-    info = _dataset_info(settings, service, registry, labels)
-    with DatasetWriter(out, info) as writer:
-        if not (out / PLAN_CSV).is_file():
+    if update is None:
+        info = _dataset_info(settings, service, registry, labels)
+    else:  # the dataset's record, asked for the new period
+        info = {**read_json(out / layout.DATASET_JSON, "a dataset record"),
+                "request": asdict(settings), "registry": registry.source}  # fmt: skip
+    with DatasetWriter(out, info, update=update is not None) as writer:
+        if update is None and not (out / PLAN_CSV).is_file():
+            request = request_of(registry, settings)
             write_text_atomic(out / REQUEST_JSON, json.dumps(request, indent=2) + "\n")
             write_text_atomic(out / PLAN_CSV, plan.to_csv(index=False))
         plants = registry.plants.set_index("plant_id")
@@ -344,9 +190,11 @@ def download_dataset(
             r.get("generation_mw") is not None and np.isfinite(r["generation_mw"])
             for r in writer.rows.values()
         )
-        if summary.failed or not writer.rows:  # nothing kept: no dataset to finalise
+        if summary.failed or not (writer.rows or writer.existing):  # nothing kept: no dataset
             return summary
-        _close(writer, registry, settings, summary, progress)
+        _close(writer, registry, settings, summary, progress, update)
+        if update is not None:
+            finish_update(out)
         return summary
 
 
@@ -373,15 +221,20 @@ def _close(
     settings: DownloadSettings,
     summary: DownloadSummary,
     progress: bool,
+    update: dict[str, Any] | None = None,
 ) -> None:
-    """Declare the weather if every row has it, group overlapping plants, finalise."""
+    """Declare the weather if every row has it, group overlapping plants, finalise (or
+    finish the update: `dataset_update.close_update`)."""
     rows = list(writer.rows.values())
     complete_weather = bool(rows) and all(
         all(r.get(c) is not None and np.isfinite(r[c]) for c in WEATHER_COLUMNS) for r in rows
-    )
+    ) and (not writer.existing or writer.info.get("aux_columns") == list(WEATHER_COLUMNS))
     writer.info["aux_columns"] = list(WEATHER_COLUMNS) if complete_weather else []
-    writer.info["downloaded_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    observed = registry.plants[registry.plants["plant_id"].isin({r["plant_id"] for r in rows})]
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if update is None:
+        writer.info["downloaded_at"] = now
+    plant_ids = {r["plant_id"] for r in [*rows, *writer.existing.values()]}
+    observed = registry.plants[registry.plants["plant_id"].isin(plant_ids)]
     side_m = settings.size_px * layout.PIXEL_SIZE_M
     sites = group_sites(observed.geometry.x, observed.geometry.y, side_m, distance_m=0.0)
     site_ids = {p: int(s) for p, s in zip(observed["plant_id"], sites, strict=True)}
@@ -390,7 +243,12 @@ def _close(
          "capacity_mw": p.capacity_mw, "geometry": p.geometry}
         for p in observed.itertuples()
     ]  # fmt: skip
-    writer.close(records, progress=progress, site_ids=site_ids)
+    if update is None:
+        writer.close(records, progress=progress, site_ids=site_ids)
+    else:
+        versions = {"plantwatch": plantwatch.__version__}
+        close_update(writer, records, {**update, "at": now, "versions": versions}, site_ids,
+                     progress)  # fmt: skip
     summary.complete = True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -23,13 +24,21 @@ class DownloadSummary:
     with_generation: int = 0
     complete: bool = False
     already_complete: bool = False
+    update: dict[str, Any] | None = None  # the period and new plants of an update
 
     def lines(self) -> list[str]:
         """The summary as printable lines."""
         if self.already_complete:
             return ["the dataset is complete from an earlier run of the same request; "
                     "nothing to do"]  # fmt: skip
-        out = [
+        out = []
+        if self.update is not None:
+            new = self.update["plants"]
+            added = (f", the whole period for {len(new)} new plants ({', '.join(new[:5])})"
+                     if new else "")  # fmt: skip
+            out.append(f"update of a finished dataset: {self.update['start']}.."
+                       f"{self.update['end']} for its plants{added}")  # fmt: skip
+        out += [
             f"plants: {self.plants}; planned observations: {self.planned}; written: "
             f"{self.written} ({self.fetched_now} fetched now); with generation: "
             f"{self.with_generation}",

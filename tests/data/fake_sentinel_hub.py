@@ -196,7 +196,8 @@ def download_fake_dataset(root: Path, work: Path) -> Path:
     every fuel, 48 px patches of every acquisition in June 2021, generation for half the
     acquisitions (ENTSO-E 16.1.A, SFTP layout)."""
     from plantwatch.sources import sentinel
-    from plantwatch.sources.download import DownloadSettings, download_dataset
+    from plantwatch.sources.download import download_dataset
+    from plantwatch.sources.download_settings import DownloadSettings
     from plantwatch.sources.labels import ObservationLabels
     from plantwatch.sources.registry import PlantRegistry
 

@@ -20,7 +20,8 @@ from plantwatch.data.format.geotiff import read_geotiff
 from plantwatch.data.readers.observations import PlantObservations
 from plantwatch.data.tools.check import check_dataset
 from plantwatch.sources import sentinel
-from plantwatch.sources.download import DownloadSettings, download_dataset
+from plantwatch.sources.download import download_dataset
+from plantwatch.sources.download_settings import DownloadSettings
 from plantwatch.sources.labels import ObservationLabels
 from plantwatch.sources.registry import PlantRegistry
 from tests.data.entsoe_fakes import SFTP, two_plants, write_generation_file, write_registry

@@ -15,7 +15,9 @@ from plantwatch.data.format.geotiff import read_geotiff
 from plantwatch.data.readers.observations import PlantObservations
 from plantwatch.data.tools.check import check_dataset
 from plantwatch.sources import stac
-from plantwatch.sources.download import DownloadSettings, download_dataset, resolve
+from plantwatch.sources.download import download_dataset
+from plantwatch.sources.download_plan import resolve
+from plantwatch.sources.download_settings import DownloadSettings
 from plantwatch.sources.registry import PlantRegistry
 from plantwatch.sources.sentinel import plant_patch
 from tests.data.entsoe_fakes import two_plants, write_registry

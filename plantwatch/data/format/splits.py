@@ -94,6 +94,58 @@ def fraction_split_name(fraction: float) -> str:
     return f"train_{100 * fraction:g}pct"
 
 
+def extend_splits(
+    splits: dict[str, list[str]],
+    observations: pd.DataFrame,
+    label_fractions: Iterable[float],
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+) -> dict[str, list[str]]:
+    """A split set grown by the observations it does not hold yet, moving none it holds.
+
+    A new observation of a plant (or site) that is in a split joins that split; the new
+    plants are split among themselves as `split_by_plant` splits a dataset; each
+    label-fraction subset grows back to its fraction of the grown training split with new
+    training observations, in the one fuel-stratified order of `nested_label_fractions`
+    (same seed), so the subsets stay nested.
+
+    Args:
+        splits: ``train``, ``val``, ``test`` and ``train_<k>pct`` id lists.
+        observations: every observation (``obs_id``, ``plant_id``, ``fuel_type``, optional
+            ``site_id``), the held ones included.
+        label_fractions: the fractions of the ``train_<k>pct`` subsets.
+
+    Returns:
+        The grown split set (ids sorted); ``splits`` itself where nothing is new.
+    """
+    held = {i: name for name in SPLIT_NAMES for i in splits.get(name, [])}
+    new = observations[~observations["obs_id"].isin(held)]
+    if new.empty:
+        return splits
+    known = observations[observations["obs_id"].isin(held)]
+    group = "site_id" if "site_id" in observations else "plant_id"
+    split_of_group = dict(zip(known[group], known["obs_id"].map(held), strict=True))
+    joining = new[new[group].isin(split_of_group)]
+    grown = {name: list(ids) for name, ids in splits.items()}
+    for obs_id, key in zip(joining["obs_id"], joining[group], strict=True):
+        grown[split_of_group[key]].append(obs_id)
+    fresh = new[~new[group].isin(split_of_group)]
+    if len(fresh):
+        for name, ids in split_by_plant(fresh, val_fraction, test_fraction, seed).items():
+            grown[name] += ids
+    new_train = sorted(set(grown["train"]) - set(splits.get("train", [])))
+    fuels = list(new.set_index("obs_id").loc[new_train, "fuel_type"].astype(object).fillna(""))
+    for fraction in label_fractions:  # each subset grows back to its share of the training split
+        name = fraction_split_name(fraction)
+        need = math.ceil(fraction * len(grown["train"])) - len(grown.get(name, []))
+        if need > 0 and new_train:
+            share = min(1.0, need / len(new_train))
+            ids = nested_label_fractions(new_train, fuels, [share], seed)[share]
+            grown.setdefault(name, []).extend(ids)
+    return {name: sorted(ids) for name, ids in grown.items()}
+
+
 def split_folder(root: str | Path, split_seed: int | None = None) -> Path:
     """The folder of a split set: ``<root>/splits`` (the one written with the dataset) or,
     for another split seed, ``<root>/splits/seed<k>`` (written on demand by ``finalize``)."""

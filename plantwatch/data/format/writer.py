@@ -99,18 +99,28 @@ class DatasetWriter:
     however the writing ends.
 
     Args:
-        root: dataset folder; may hold the partial work of a killed writer, not a dataset.
+        root: dataset folder; may hold the partial work of a killed writer, not a dataset
+            (unless ``update``).
         info: the ``dataset.json`` record (format, source or generator, product, bands,
             ``reflectance_scale``, ``boa_add_offset_dn`` …), written by ``close``.
+        update: add to the complete dataset in ``root`` (``existing`` holds its rows;
+            `dataset_update.close_update` ends it) instead of writing a new one.
     """
 
-    def __init__(self, root: str | Path, info: Mapping[str, Any]) -> None:
+    def __init__(self, root: str | Path, info: Mapping[str, Any], update: bool = False) -> None:
         self.root = Path(root)
-        if (self.root / layout.DATASET_JSON).exists():
+        complete = (self.root / layout.DATASET_JSON).exists()
+        if complete != update:
             raise UserError(
                 f"{self.root / layout.DATASET_JSON} exists: the dataset is complete; "
                 f"remove {self.root} or pick another folder"
-            )
+                if complete else f"{self.root}: no complete dataset to add to"
+            )  # fmt: skip
+        self.existing: dict[str, dict[str, Any]] = {}
+        if update:
+            table = pd.read_csv(self.root / layout.OBSERVATIONS_CSV, dtype=str,
+                                keep_default_na=False)  # as written: rewritten unchanged
+            self.existing = {row["obs_id"]: row for row in table.to_dict("records")}
         self.info = json.loads(json.dumps(dict(info)))  # as it will read back
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = _exclusive_lock(self.root / WRITER_LOCK)
@@ -124,7 +134,7 @@ class DatasetWriter:
                 except json.JSONDecodeError:
                     continue
                 self.rows[row["obs_id"]] = row
-        elif any(p.name != WRITER_LOCK for p in self.root.iterdir()):
+        elif not update and any(p.name != WRITER_LOCK for p in self.root.iterdir()):
             self._release()
             raise UserError(f"{self.root} is not empty and holds no dataset; pick an empty folder")
         write_text_atomic(self.root / WRITER_SETTINGS, json.dumps(self.info, indent=2) + "\n")
@@ -159,8 +169,9 @@ class DatasetWriter:
         self._release()
 
     def has(self, obs_id: str) -> bool:
-        """Whether the observation is written already (by this or an earlier, killed run)."""
-        return obs_id in self.rows
+        """Whether the observation is written already (by this or an earlier, killed run,
+        or in the dataset being updated)."""
+        return obs_id in self.rows or obs_id in self.existing
 
     def add(
         self,
@@ -227,10 +238,16 @@ class DatasetWriter:
         finalize(self.root, None, split_seed, val_fraction, test_fraction, label_fractions,
                  info=info, progress=progress)  # fmt: skip
         write_text_atomic(self.root / layout.DATASET_JSON, json.dumps(info, indent=2) + "\n")
-        (self.root / JOURNAL).unlink()
-        (self.root / WRITER_SETTINGS).unlink()
-        self._release()
+        self.finish()
         return self.root
+
+    def finish(self) -> None:
+        """Remove the journal and the settings of a finished write and release the folder
+        (``dataset.json`` is written)."""
+        self._journal.close()
+        (self.root / JOURNAL).unlink(missing_ok=True)
+        (self.root / WRITER_SETTINGS).unlink(missing_ok=True)
+        self._release()
 
 
 def _band_statistics(
@@ -297,6 +314,21 @@ def finalize(
     ).items():
         splits[fraction_split_name(fraction)] = ids
     write_splits(folder, splits)
+    write_statistics(root, folder, train, info, split_seed, progress)
+    return folder
+
+
+def write_statistics(
+    root: Path,
+    folder: Path,
+    train: pd.DataFrame,
+    info: Mapping[str, Any],
+    split_seed: int | None,
+    progress: bool = True,
+) -> None:
+    """``<folder>/statistics.json``: per band (reflectance; further modalities as stored)
+    and numeric column, the mean and std over the training observations ``train``
+    (``observations.csv`` rows indexed by ``obs_id``)."""
     scale = float(info.get("reflectance_scale", layout.REFLECTANCE_SCALE))
     offset = float(info.get("boa_add_offset_dn", 0))
     mean, std = _band_statistics(root, list(train["image"]), info["bands"], progress, scale, offset)
@@ -309,7 +341,6 @@ def finalize(
     std.update(numeric.std(ddof=0).to_dict())
     extra = {"split": "train", "split_seed": split_seed, "observations": len(train)}
     Statistics(mean, std, count=len(train), extra=extra).write(folder / STATISTICS_JSON)
-    return folder
 
 
 def ensure_split_set(root: str | Path, split_seed: int | None, progress: bool = True) -> Path:
