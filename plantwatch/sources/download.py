@@ -44,14 +44,14 @@ from tqdm.auto import tqdm
 
 import plantwatch
 from plantwatch.bands import product as product_bands
-from plantwatch.data.format import layout
+from plantwatch.data.format import layout, scene_classes
 from plantwatch.data.format.dataset_update import close_update
 from plantwatch.data.format.sites import group_sites
 from plantwatch.data.format.writer import DatasetWriter
 from plantwatch.data.loading.sample import WEATHER_COLUMNS
 from plantwatch.files.atomic import write_text_atomic
 from plantwatch.files.tables import read_json
-from plantwatch.sources import scene_classes, sentinel, stac
+from plantwatch.sources import sentinel, stac
 from plantwatch.sources.download_plan import (
     PLAN_CSV,
     REQUEST_JSON,
@@ -74,13 +74,12 @@ def _fetch(
     config: sentinelhub.SHConfig | None,
     service: Service,
     clients: threading.local,
-) -> tuple[np.ndarray, np.ndarray | None, float, dict[str, float]]:
-    """(S2 DN [C, H, W], S1 dB [2, H, W] or None, largest no-data share, the shares of the
-    scene classes where the service gives them: `scene_classes.scl_fractions`) of one row."""
+) -> tuple[np.ndarray, np.ndarray | None, float, np.ndarray | None]:
+    """(S2 DN [C, H, W], S1 dB [2, H, W] or None, largest no-data share, the scene
+    classification uint8 [H, W] where the service gives it) of one row."""
     if isinstance(service, stac.StacService):
         image, no_data, scl = stac.fetch_patch(row["items"], patch, settings.product)
-        radius = settings.plant_radius_m / layout.PIXEL_SIZE_M
-        return image, None, no_data, scene_classes.scl_fractions(scl, radius)
+        return image, None, no_data, scl
     if not hasattr(clients, "client"):  # one client per thread: its rate-limit lock is its own
         clients.client = SentinelHubDownloadClient(config=config)
     when = pd.Timestamp(row["datetime"]).to_pydatetime()
@@ -95,7 +94,7 @@ def _fetch(
             clients.client.download(request.download_list, max_threads=1)[0]
         )
         no_data = max(no_data, no_data_s1)
-    return image, radar, no_data, {}
+    return image, radar, no_data, None
 
 
 def download_dataset(
@@ -166,13 +165,15 @@ def download_dataset(
                 row = futures[future]
                 bar.update()
                 try:
-                    image, radar, no_data, classes = future.result()
+                    image, radar, no_data, scl = future.result()
                 except Exception as error:  # reported per patch; a rerun retries it
                     summary.failed[row["obs_id"]] = f"{type(error).__name__}: {error}"
                     continue
                 if no_data > settings.max_no_data_share:
                     summary.skipped_no_data.append(row["obs_id"])
                     continue
+                classes = {} if scl is None else scene_classes.scl_fractions(
+                    scl, settings.plant_radius_m / layout.PIXEL_SIZE_M)  # fmt: skip
                 limit = settings.max_patch_cloud_pct
                 if classes and limit is not None and scene_classes.obscured_pct(classes) > limit:
                     summary.skipped_cloud.append(row["obs_id"])
@@ -180,7 +181,8 @@ def download_dataset(
                 plant = plants.loc[row["plant_id"]]
                 record = {**_row(row, plant, labels), **classes}
                 patch = patches[row["plant_id"]]
-                extra = {"image_s1": radar} if radar is not None else None
+                extra = {key: array for key, array in (("image_s1", radar), ("scl", scl))
+                         if array is not None}  # fmt: skip
                 writer.add(record, image, f"EPSG:{patch.crs.epsg}", patch.transform,
                            modalities=extra)  # fmt: skip
                 summary.fetched_now += 1
@@ -279,6 +281,8 @@ def _dataset_info(
     }  # fmt: skip
     if settings.s1:
         info["modalities"] = {"image_s1": list(sentinel.S1_BANDS)}
+    if isinstance(service, stac.StacService):  # the scene classification of every patch
+        info["class_maps"] = {"scl": list(scene_classes.SCL_CLASS_NAMES)}
     return info
 
 

@@ -58,3 +58,32 @@ def tiny_cli_args(root: Path, runs: Path, **data: object) -> list[str]:
         f"--trainer.default_root_dir={runs}",
         "--model.init_args.figure_examples=2",
     ]  # fmt: skip
+
+
+def with_scene_classes(root: Path) -> Path:
+    """Give every observation of the canonical dataset at ``root`` a scene classification
+    (``scl/<obs_id>.tif``): vegetation (4), with thick cloud (9) over the top-left quarter;
+    declared in ``dataset.json`` as the class map ``scl``."""
+    import json
+
+    import numpy as np
+
+    from plantwatch.data.format.geotiff import read_geotiff, write_geotiff
+    from plantwatch.data.format.scene_classes import SCL_CLASS_NAMES
+
+    def edit(frame: pd.DataFrame) -> pd.DataFrame:
+        paths = []
+        for obs_id, image in zip(frame["obs_id"], frame["image"], strict=True):
+            _, profile = read_geotiff(root / image)
+            scl = np.full((profile["height"], profile["width"]), 4, np.uint8)
+            scl[: profile["height"] // 2, : profile["width"] // 2] = 9
+            write_geotiff(root / "scl" / f"{obs_id}.tif", scl, profile["crs"],
+                          profile["transform"])  # fmt: skip
+            paths.append(f"scl/{obs_id}.tif")
+        return frame.assign(scl=paths)
+
+    edit_observations(root, edit)
+    info = json.loads((root / "dataset.json").read_text())
+    info["class_maps"] = {"scl": list(SCL_CLASS_NAMES)}
+    (root / "dataset.json").write_text(json.dumps(info, indent=2))
+    return root

@@ -109,6 +109,8 @@ def test_an_open_catalogue_dataset_is_complete_and_readable(tmp_path, capsys):
     assert (table["patch_snow_pct"] == 0).all()
     # within 500 m of the plant: the whole 240 m patch
     assert table["plant_cloud_pct"].tolist() == pytest.approx([100 * 16 / 576] * 3)
+    scl = PlantObservations(tmp_path / "ds", modalities=("image", "scl"))[0]["scl"]
+    assert (scl[:4, :4] == 9).all() and (scl[20:, 20:] == 3).all() and scl[5, 5] == 4
 
 
 def test_scene_classes_near_the_plant_and_the_patch_cloud_limit(tmp_path):

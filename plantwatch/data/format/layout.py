@@ -30,8 +30,10 @@ IMAGES_DIR = "images"
 MASKS_DIR = "masks"
 SPLITS_DIR = "splits"
 TRUTH_DAILY_CSV = "truth_daily.csv"  # synthetic data: every plant's daily MWh and t CO₂
-# Further spatial modalities: sample key (also the observations.csv column) → folder.
-MODALITY_DIRS: dict[str, str] = {"image_s1": "images_s1"}
+# Further spatial modalities: sample key (also the observations.csv column) → folder. A
+# dataset declares the continuous ones in dataset.json's "modalities" (key → channels) and
+# the class maps in "class_maps" (key → class names, index = stored value).
+MODALITY_DIRS: dict[str, str] = {"image_s1": "images_s1", "scl": "scl"}
 
 FORMAT_NAME = "plantwatch-observations"
 FORMAT_VERSION = 1

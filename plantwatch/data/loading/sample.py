@@ -7,7 +7,8 @@ Inputs (raw physical units; the task module normalises them with the training st
     further modalities by key (``MODALITIES``), when a dataset has them: ``image_s1``
     [2, H, W] backscatter in dB, ``dem`` [1, H, W] elevation in m, ``lulc`` [H, W] land-cover
     class map (long), ``reference`` [C, H, W] the plant's clear-sky reference (reflectance,
-    the bands of ``image``) with its flag ``has_reference``
+    the bands of ``image``) with its flag ``has_reference``, ``scl`` [H, W] the scene
+    classification (long: Sen2Cor's classes, cloud and cloud shadow among them)
 Targets
     mask      int64 [H, W]       plume 0/1, 255 = not labelled
     fuel      int64 []           fuel class index (``physics.FUEL_NAMES``), -1 = unknown
@@ -53,6 +54,7 @@ MODALITIES: dict[str, str] = {
     "lulc": "land-cover class map [H, W], long",
     "reference": "the plant's clear-sky reference: median reflectance (0–1) of its other "
     "observations [C, H, W], the bands of image; zeros where absent (has_reference false)",
+    "scl": "Sentinel-2 L2A scene classification [H, W], long (Sen2Cor classes, 0 = no data)",
 }
 OPTICAL_KEY = "image"
 REFERENCE_KEY = "reference"

@@ -196,7 +196,8 @@ def pack_folder(
 
     info = Path(root) / layout.DATASET_JSON
     if info.is_file():
-        declared = ["image", *read_json(info, "a dataset record").get("modalities", {})]
+        record = read_json(info, "a dataset record")
+        declared = ["image", *record.get("modalities", {}), *record.get("class_maps", {})]
         chosen = list(modalities or declared)
         for seed in split_seeds:
             ensure_split_set(root, seed, progress)

@@ -28,6 +28,7 @@ from plantwatch.data.errors import DatasetError
 from plantwatch.data.format import layout
 from plantwatch.data.format.geotiff import read_geotiff
 from plantwatch.data.format.references import ReferenceMode, ensure_references
+from plantwatch.data.format.scene_classes import OBSCURED_CODES
 from plantwatch.data.format.splits import read_split, split_folder
 from plantwatch.data.format.statistics import STATISTICS_JSON, Statistics, default_statistics
 from plantwatch.data.format.writer import JOURNAL
@@ -79,7 +80,8 @@ class PlantObservations(PlantwatchDataset):
         targets: further regression targets, sample key → numeric column (e.g.
             ``{"air_temperature": "temperature_c"}``); each gets its ``has_<key>`` flag.
         modalities: spatial inputs to return: ``image`` (Sentinel-2), those the dataset
-            declares in ``dataset.json`` (``image_s1``: VV, VH σ⁰ in dB, [2, H, W]) and
+            declares in ``dataset.json`` (``image_s1``: VV, VH σ⁰ in dB, [2, H, W]; the class
+            map ``scl``: Sen2Cor's scene classes, long [H, W], 0 = none) and
             ``reference``, which any dataset has: the plant's clear-sky reference, the
             per-band median reflectance of its other observations [C, H, W] (the bands of
             ``image``; zeros with ``has_reference`` false where too few exist), computed
@@ -87,6 +89,9 @@ class PlantObservations(PlantwatchDataset):
         reference_mode: donors of the reference: ``others`` (every other observation of the
             plant) or ``earlier`` (only those before it, as in operational monitoring).
         reference_min_others: donors a reference needs; with fewer it is absent.
+        mask_obscured: plume-mask pixels that the dataset's scene classification (``scl``)
+            marks as cloud, thin cirrus or cloud shadow count as unlabelled (255): a loss
+            and a metric then ignore them, as a cloud is easily read as a plume.
     """
 
     def __init__(
@@ -101,6 +106,7 @@ class PlantObservations(PlantwatchDataset):
         modalities: Sequence[str] = ("image",),
         reference_mode: ReferenceMode = "others",
         reference_min_others: int = 5,
+        mask_obscured: bool = False,
     ) -> None:
         self.root = Path(root)
         info_path = self.root / layout.DATASET_JSON
@@ -132,7 +138,8 @@ class PlantObservations(PlantwatchDataset):
         declared = self.info.get("aux_columns", WEATHER_COLUMNS)  # a dataset without weather: []
         self.aux_columns = tuple(aux_columns if aux_columns is not None else declared)
         self.modalities: dict[str, tuple[str, ...]] = {"image": self.bands}
-        declared_modalities = self.info.get("modalities", {})
+        self.class_maps: dict[str, tuple[str, ...]] = dict(self.info.get("class_maps", {}))
+        declared_modalities = {**self.info.get("modalities", {}), **self.class_maps}
         for key in modalities:
             if key == REFERENCE_KEY:
                 self.modalities[key] = self.bands
@@ -144,6 +151,10 @@ class PlantObservations(PlantwatchDataset):
                 )
             if key != "image":
                 self.modalities[key] = tuple(declared_modalities[key])
+        if mask_obscured and "scl" not in self.class_maps:
+            raise DatasetError(f"{info_path}: mask_obscured needs the scene classification "
+                               "(class map scl); downloads from a STAC service write it")
+        self.mask_obscured = mask_obscured
         self.transforms = transforms
         self.split_seed = split_seed
         self.target_columns = {**TARGET_COLUMNS, **(targets or {})}
@@ -175,6 +186,7 @@ class PlantObservations(PlantwatchDataset):
         frame = read_csv(path, "an observation table",
                          dtype={"obs_id": str, "plant_id": str, "mask": str, "image": str})
         extra = [k for k in self.modalities if k not in ("image", REFERENCE_KEY)]
+        extra += ["scl"] if self.mask_obscured else []
         wanted = (*layout.REQUIRED_COLUMNS, *extra, *self.aux_columns,
                   *self.target_columns.values())  # fmt: skip
         missing = [c for c in dict.fromkeys(wanted) if c not in frame]
@@ -312,7 +324,10 @@ class PlantObservations(PlantwatchDataset):
         return mask[0].astype(np.uint8)
 
     def _read_modality(self, row: pd.Series, key: str, shape: tuple[int, int]) -> np.ndarray:
-        """A further spatial modality as stored (``image_s1``: dB), float32 [C, H, W]."""
+        """A further spatial modality as stored (``image_s1``: dB), float32 [C, H, W]; a
+        class map (``scl``) as class indices, uint8 [H, W] (0 where the row has none)."""
+        if key in self.class_maps:
+            return self._read_class_map(row, key, shape)
         path = self.root / row[key]
         array, _ = read_geotiff(path)
         channels = self.modalities[key]
@@ -325,10 +340,26 @@ class PlantObservations(PlantwatchDataset):
             raise DatasetError(f"{path}: contains NaN; fill the no-data pixels or drop the row")
         return array.astype(np.float32)
 
+    def _read_class_map(self, row: pd.Series, key: str, shape: tuple[int, int]) -> np.ndarray:
+        if not isinstance(row[key], str) or not row[key]:
+            return np.zeros(shape, np.uint8)
+        path = self.root / row[key]
+        array, _ = read_geotiff(path)
+        if array.shape != (1, *shape):
+            raise DatasetError(f"{path}: shape {array.shape}, expected (1, {shape[0]}, "
+                               f"{shape[1]}) for the class map {key} on its image's grid")
+        if array.max() >= len(self.class_maps[key]):
+            raise DatasetError(f"{path}: class {int(array.max())}; {key} has "
+                               f"{len(self.class_maps[key])} classes (dataset.json)")  # fmt: skip
+        return array[0].astype(np.uint8)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         row = self.observations.iloc[index]
         image, profile = self._read_image(row)
         spatial = {"image": image, "mask": self._read_mask(row, image.shape[1:])}
+        if self.mask_obscured:
+            scl = self._read_class_map(row, "scl", image.shape[1:])
+            spatial["mask"][np.isin(scl, OBSCURED_CODES)] = MASK_UNLABELLED
         if REFERENCE_KEY in self.modalities:
             spatial[REFERENCE_KEY] = self._read_reference(row, image.shape)
         for key in self.modalities:
@@ -347,7 +378,8 @@ class PlantObservations(PlantwatchDataset):
         }
         for key in self.modalities:
             if key != "image":
-                sample[key] = torch.from_numpy(np.ascontiguousarray(spatial[key], np.float32))
+                dtype = np.int64 if key in self.class_maps else np.float32
+                sample[key] = torch.from_numpy(np.ascontiguousarray(spatial[key], dtype))
         if REFERENCE_KEY in self.modalities:
             sample[flag_key(REFERENCE_KEY)] = torch.tensor(self.references.get(row["obs_id"])
                                                            is not None)

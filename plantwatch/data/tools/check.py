@@ -112,11 +112,15 @@ def check_hanna_table(root: str | Path) -> list[str]:
 
 
 def check_canonical(root: str | Path, progress: bool = True) -> list[str]:
-    """Problems of a canonical dataset: its tables, then every observation as read."""
+    """Problems of a canonical dataset: its tables, then every observation as read with
+    every modality and class map (``scl``) the dataset declares."""
     from plantwatch.data.readers.observations import PlantObservations
 
     try:
         dataset = PlantObservations(root)
+        declared = (*dataset.info.get("modalities", {}), *dataset.class_maps)
+        if declared:
+            dataset = PlantObservations(root, modalities=("image", *declared))
     except UserError as error:  # dataset.json or observations.csv unreadable: one problem
         return [str(error)]
     return read_problems(dataset, progress)

@@ -8,6 +8,12 @@ from __future__ import annotations
 import numpy as np
 
 SCL_NO_DATA = 0
+# Sen2Cor's scene classes by stored value (dataset.json's "class_maps" of ``scl``).
+SCL_CLASS_NAMES: tuple[str, ...] = (
+    "no_data", "saturated_or_defective", "dark_area", "cloud_shadow", "vegetation",
+    "not_vegetated", "water", "unclassified", "cloud_medium_probability",
+    "cloud_high_probability", "thin_cirrus", "snow_ice",
+)  # fmt: skip
 # Sen2Cor's classes, grouped as the observation table reports them.
 SCL_GROUPS: dict[str, tuple[int, ...]] = {
     "cloud": (8, 9),  # cloud, medium and high probability
@@ -16,6 +22,7 @@ SCL_GROUPS: dict[str, tuple[int, ...]] = {
     "snow": (11,),  # snow and ice
 }
 OBSCURED = ("cloud", "cirrus", "shadow")  # what `--max-patch-cloud` limits
+OBSCURED_CODES: tuple[int, ...] = tuple(c for g in OBSCURED for c in SCL_GROUPS[g])
 
 
 def scl_fractions(scl: np.ndarray, radius_px: float) -> dict[str, float]:
