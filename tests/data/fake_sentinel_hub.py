@@ -9,7 +9,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -55,6 +55,7 @@ class FakeSentinelHub:
     secrets_seen: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
+    truth: Callable[[int, np.ndarray, np.ndarray], np.ndarray] | None = None  # S2 DN at x, y
 
     def acquisitions(self, collection: str, bbox: list[float], start: str, end: str) -> list:
         """STAC features over ``bbox`` between ``start`` and ``end``; each S2 datatake is
@@ -170,6 +171,12 @@ def _handler(state: FakeSentinelHub) -> type[BaseHTTPRequestHandler]:
                 mask = np.full((height, width, 1), valid, np.float32)
             else:
                 data = rng.integers(300, 3000, (height, width, bands)).astype(np.uint16)
+                if state.truth is not None:  # the scene at the patch's pixel centres
+                    west, _, east, north = payload["input"]["bounds"]["bbox"]
+                    step = (east - west) / width
+                    x, y = np.meshgrid(west + (np.arange(width) + 0.5) * step,
+                                       north - (np.arange(height) + 0.5) * step)  # fmt: skip
+                    data = np.stack([state.truth(b, x, y) for b in range(bands)], axis=2)
                 mask = np.full((height, width, 1), valid, np.uint16)
             self._send(200, _tiff(np.concatenate([data, mask], axis=2)), "image/tiff")
 

@@ -42,6 +42,14 @@ def expected_dn(band: str, column: np.ndarray) -> np.ndarray:
     return base + (column if band == "B04" else 0 * column)
 
 
+def same_truth(band_index: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """A scene both fakes (this one and the fake Sentinel Hub) serve: the harmonised DN of
+    band ``band_index`` at UTM coordinates ``x``, ``y`` (m), constant on 60 m cells so that
+    every band's resolution samples it alike."""
+    cells = np.floor(x / 60).astype(np.int64) + 7 * np.floor(y / 60).astype(np.int64)
+    return (1000 + 100 * band_index + cells % 53).astype(np.uint16)
+
+
 def scene_classes(patch_index: np.ndarray) -> np.ndarray:
     """SCL [n, n] of an item whose pixels sit at 10 m patch rows/columns ``patch_index``."""
     rows, columns = np.meshgrid(patch_index, patch_index, indexing="ij")
@@ -66,6 +74,7 @@ class FakeItem:
     west_half_only: bool = False  # a tile that covers only the west half of the patch
     extra_dn: int = 0  # added to every value (to tell two tiles of one datatake apart)
     missing: tuple[str, ...] = ()  # asset keys the item lacks
+    truth: bool = False  # serve `same_truth` on a 60 m-aligned grid instead of expected_dn
 
 
 @dataclass
@@ -87,6 +96,8 @@ class FakeStac:
         self.items.append(item)
         patch = plant_patch(item.lon, item.lat, self.size_px)
         west, north = patch.transform.c - MARGIN_M, patch.transform.f + MARGIN_M
+        if item.truth:  # a grid of every resolution on the 60 m cells of the truth
+            west, north = np.floor(west / 60) * 60, np.ceil(north / 60) * 60
         side = self.size_px * 10 + 2 * MARGIN_M
         stored = 1000 if float(item.baseline) >= 4.0 and not item.offset_applied else 0
         folder = self.root / item.item_id
@@ -97,6 +108,10 @@ class FakeStac:
             columns = (np.arange(n) * step + step // 2 - MARGIN_M) // 10  # patch 10 m column
             if band == "SCL":
                 values = scene_classes(columns)
+            elif item.truth:
+                centres = np.arange(n) * step + step / 2
+                x, y = np.meshgrid(west + centres, north - centres)
+                values = (same_truth(BANDS.index(band), x, y) + stored).astype(np.uint16)
             else:
                 values = expected_dn(band, columns)[None, :].repeat(n, axis=0) + stored
                 values = (values + item.extra_dn).astype(np.uint16)

@@ -21,7 +21,7 @@ from plantwatch.sources.download_settings import DownloadSettings
 from plantwatch.sources.registry import PlantRegistry
 from plantwatch.sources.sentinel import plant_patch
 from tests.data.entsoe_fakes import two_plants, write_registry
-from tests.data.fake_stac import BANDS, FakeItem, FakeStac, expected_dn, fake_stac
+from tests.data.fake_stac import BANDS, FakeItem, FakeStac, expected_dn, fake_stac, same_truth
 
 SIZE = 24
 
@@ -181,3 +181,35 @@ def test_the_planetary_computer_names_assets_by_band_and_signs_them(tmp_path, mo
 def test_the_baseline_offset_follows_the_catalogue(baseline, applied, offset):
     properties = {"s2:processing_baseline": baseline, "earthsearch:boa_offset_applied": applied}
     assert stac.offset_dn(properties) == offset
+
+
+def test_sentinel_hub_and_an_open_catalogue_give_the_same_canonical_images(tmp_path, monkeypatch):
+    """One scene (`same_truth`) served by both fakes — by Sentinel Hub harmonised at the
+    patch's pixels, by the catalogue as ESA's DNs with the 04.00 offset at every band's own
+    resolution — is downloaded twice: the same bands, grid and values."""
+    from tests.data.fake_sentinel_hub import TOKEN_PATH, FakeSentinelHub, serve
+
+    monkeypatch.setenv("SH_CLIENT_ID", "plantwatch-test")
+    monkeypatch.setenv("SH_CLIENT_SECRET", "secret")
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    plants = registry(tmp_path)
+    p2 = PlantRegistry(plants.plants[plants.plants["plant_id"] == "P2"], plants.source)
+    common = dict(start="2021-06-01", end="2021-06-01", size_px=SIZE, max_cloud_pct=100)
+    with serve(FakeSentinelHub(truth=same_truth)) as hub:
+        hub_settings = DownloadSettings(**common, base_url=hub.url, token_url=hub.url + TOKEN_PATH)
+        download_dataset(p2, tmp_path / "hub", hub_settings, progress=False)
+    with fake_stac(tmp_path / "cogs") as fake:
+        where = p2.plants.iloc[0].geometry
+        fake.add(FakeItem("S2B_34UCB_20210601_0_L2A", where.x, where.y, "2021-06-01T10:20:00Z",
+                          5.0, baseline="04.00", truth=True))  # fmt: skip
+        download_dataset(p2, tmp_path / "stac", DownloadSettings(
+            **common, service="earth-search", base_url=fake.url), progress=False)  # fmt: skip
+    hub_image, hub_profile = read_geotiff(tmp_path / "hub" / "images" / "P2_20210601.tif")
+    stac_image, stac_profile = read_geotiff(tmp_path / "stac" / "images" / "P2_20210601.tif")
+    assert hub_profile["transform"] == stac_profile["transform"]
+    assert hub_profile["crs"] == stac_profile["crs"]
+    assert hub_image.shape == stac_image.shape == (len(BANDS), SIZE, SIZE)
+    assert np.array_equal(hub_image, stac_image)
+    hub, stac_ds = PlantObservations(tmp_path / "hub"), PlantObservations(tmp_path / "stac")
+    assert hub.bands == stac_ds.bands and hub.info["boa_add_offset_dn"] == 0
+    assert stac_ds.info["boa_add_offset_dn"] == 0
