@@ -76,7 +76,7 @@ def _fetch(
     clients: threading.local,
 ) -> tuple[np.ndarray, np.ndarray | None, float, np.ndarray | None]:
     """(S2 DN [C, H, W], S1 dB [2, H, W] or None, largest no-data share, the scene
-    classification uint8 [H, W] where the service gives it) of one row."""
+    classification uint8 [H, W] of L2A, else None) of one row."""
     if isinstance(service, stac.StacService):
         image, no_data, scl = stac.fetch_patch(row["items"], patch, settings.product)
         return image, None, no_data, scl
@@ -85,7 +85,7 @@ def _fetch(
     when = pd.Timestamp(row["datetime"]).to_pydatetime()
     request = sentinel.patch_request(config, service, settings.product, patch, when)
     answer = clients.client.download(request.download_list, max_threads=1)[0]
-    image, no_data = sentinel.decode_s2(answer, settings.product)
+    image, no_data, scl = sentinel.decode_s2(answer, settings.product)
     radar = None
     if settings.s1:
         when_s1 = pd.Timestamp(row["s1_datetime"]).to_pydatetime()
@@ -94,7 +94,7 @@ def _fetch(
             clients.client.download(request.download_list, max_threads=1)[0]
         )
         no_data = max(no_data, no_data_s1)
-    return image, radar, no_data, None
+    return image, radar, no_data, scl
 
 
 def download_dataset(
@@ -281,7 +281,7 @@ def _dataset_info(
     }  # fmt: skip
     if settings.s1:
         info["modalities"] = {"image_s1": list(sentinel.S1_BANDS)}
-    if isinstance(service, stac.StacService):  # the scene classification of every patch
+    if settings.product == "S2L2A":  # the scene classification of every patch
         info["class_maps"] = {"scl": list(scene_classes.SCL_CLASS_NAMES)}
     return info
 

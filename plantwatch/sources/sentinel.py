@@ -268,18 +268,24 @@ def patch_request(
     )
 
 
-def decode_s2(array: np.ndarray, kind: str) -> tuple[np.ndarray, float]:
-    """A Process API answer (H, W, C + 1: bands and dataMask) → (reflectance × 10000 as
-    uint16 [C, H, W], share of pixels without data)."""
+def decode_s2(array: np.ndarray, kind: str) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """A Process API answer (H, W, C + 1: bands and dataMask; L2A: bands, SCL and dataMask)
+    → (reflectance × 10000 as uint16 [C, H, W], share of pixels without data, the scene
+    classification uint8 [H, W] of L2A, else None)."""
     bands = len(product(kind).bands)
-    if array.ndim != 3 or array.shape[2] != bands + 1:
+    classified = kind == "S2L2A"
+    expected = bands + 1 + classified
+    if array.ndim != 3 or array.shape[2] != expected:
         raise ValueError(
-            f"the service returned shape {array.shape}; expected (H, W, {bands + 1}) for "
-            f"{kind} bands and dataMask — check the evalscript"
+            f"the service returned shape {array.shape}; expected (H, W, {expected}) for "
+            f"{kind} bands{', SCL' if classified else ''} and dataMask — check the evalscript"
         )
-    no_data = float(1.0 - np.mean(array[..., bands] > 0))
+    no_data = float(1.0 - np.mean(array[..., -1] > 0))
     image = np.clip(array[..., :bands], 0, np.iinfo(np.uint16).max).astype(np.uint16)
-    return np.moveaxis(image, 2, 0), no_data
+    if not classified:
+        return np.moveaxis(image, 2, 0), no_data, None
+    scl = np.where(array[..., -1] > 0, array[..., bands], 0).astype(np.uint8)
+    return np.moveaxis(image, 2, 0), no_data, scl
 
 
 def decode_s1(array: np.ndarray) -> tuple[np.ndarray, float]:

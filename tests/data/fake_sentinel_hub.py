@@ -178,6 +178,10 @@ def _handler(state: FakeSentinelHub) -> type[BaseHTTPRequestHandler]:
                                        north - (np.arange(height) + 0.5) * step)  # fmt: skip
                     data = np.stack([state.truth(b, x, y) for b in range(bands)], axis=2)
                 mask = np.full((height, width, 1), valid, np.uint16)
+                if collection == "sentinel-2-l2a":  # the scene classification: vegetation,
+                    scl = np.full((height, width, 1), 4, np.uint16)  # cloud on the top rows
+                    scl[: height // 4] = 9
+                    data = np.concatenate([data, scl], axis=2)
             self._send(200, _tiff(np.concatenate([data, mask], axis=2)), "image/tiff")
 
     return Handler

@@ -97,6 +97,10 @@ def test_download_writes_a_dataset_the_reader_and_check_accept(
     assert observed.loc["P2_20210601", "generation_mw"] == 650.0  # area duplicate counted once
     assert observed.loc["P2_20210601", "co2_source"] == "emission_factor"
     assert observed["site_id"].nunique() == 1  # P2 and P3 overlap: one split group
+    # the scene classification of L2A comes with the bands: cloud over the fake's top rows
+    assert (observed["patch_cloud_pct"] == 25).all() and (observed["patch_shadow_pct"] == 0).all()
+    scl = PlantObservations(tmp_path / "ds", modalities=("image", "scl"))[0]["scl"]
+    assert (scl[:4] == 9).all() and (scl[4:] == 4).all()
     layout, problems = check_dataset(tmp_path / "ds", progress=False)
     assert (layout, problems) == ("canonical", [])
     # the secret went to the token endpoint only, and nowhere else
