@@ -116,7 +116,7 @@ def add_source_commands(commands: Any) -> None:
     download.add_argument(
         "--max-patch-cloud", type=percent,
         help="largest share of the patch under cloud, cirrus or cloud shadow by the scene "
-        "classification (SCL, S2L2A), %%; default: keep every patch",
+        "classification (L2A) or cloud mask (L1C), %%; default: keep every patch",
     )  # fmt: skip
     download.add_argument("--s1", action="store_true", help="add a Sentinel-1 VV/VH companion")
     download.add_argument("--s1-window-days", type=non_negative_float, default=3.0,

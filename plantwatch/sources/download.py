@@ -74,9 +74,9 @@ def _fetch(
     config: sentinelhub.SHConfig | None,
     service: Service,
     clients: threading.local,
-) -> tuple[np.ndarray, np.ndarray | None, float, np.ndarray | None]:
-    """(S2 DN [C, H, W], S1 dB [2, H, W] or None, largest no-data share, the scene
-    classification uint8 [H, W] of L2A, else None) of one row."""
+) -> tuple[np.ndarray, np.ndarray | None, float, np.ndarray]:
+    """(S2 DN [C, H, W], S1 dB [2, H, W] or None, largest no-data share, the class map
+    uint8 [H, W]: `sentinel.decode_s2`) of one row."""
     if isinstance(service, stac.StacService):
         image, no_data, scl = stac.fetch_patch(row["items"], patch, settings.product)
         return image, None, no_data, scl
@@ -165,15 +165,16 @@ def download_dataset(
                 row = futures[future]
                 bar.update()
                 try:
-                    image, radar, no_data, scl = future.result()
+                    image, radar, no_data, classes_map = future.result()
                 except Exception as error:  # reported per patch; a rerun retries it
                     summary.failed[row["obs_id"]] = f"{type(error).__name__}: {error}"
                     continue
                 if no_data > settings.max_no_data_share:
                     summary.skipped_no_data.append(row["obs_id"])
                     continue
-                classes = {} if scl is None else scene_classes.scl_fractions(
-                    scl, settings.plant_radius_m / layout.PIXEL_SIZE_M)  # fmt: skip
+                key = sentinel.CLASS_MAP_OF[settings.product]
+                classes = scene_classes.class_fractions(
+                    classes_map, key, settings.plant_radius_m / layout.PIXEL_SIZE_M)  # fmt: skip
                 limit = settings.max_patch_cloud_pct
                 if classes and limit is not None and scene_classes.obscured_pct(classes) > limit:
                     summary.skipped_cloud.append(row["obs_id"])
@@ -181,8 +182,8 @@ def download_dataset(
                 plant = plants.loc[row["plant_id"]]
                 record = {**_row(row, plant, labels), **classes}
                 patch = patches[row["plant_id"]]
-                extra = {key: array for key, array in (("image_s1", radar), ("scl", scl))
-                         if array is not None}  # fmt: skip
+                extra = {k: a for k, a in (("image_s1", radar), (key, classes_map))
+                         if a is not None}  # fmt: skip
                 writer.add(record, image, f"EPSG:{patch.crs.epsg}", patch.transform,
                            modalities=extra)  # fmt: skip
                 summary.fetched_now += 1
@@ -281,8 +282,8 @@ def _dataset_info(
     }  # fmt: skip
     if settings.s1:
         info["modalities"] = {"image_s1": list(sentinel.S1_BANDS)}
-    if settings.product == "S2L2A":  # the scene classification of every patch
-        info["class_maps"] = {"scl": list(scene_classes.SCL_CLASS_NAMES)}
+    key = sentinel.CLASS_MAP_OF[settings.product]  # L2A: scene classes; L1C: cloud mask
+    info["class_maps"] = {key: list(scene_classes.CLASS_MAPS[key].class_names)}
     return info
 
 

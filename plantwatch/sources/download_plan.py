@@ -42,9 +42,6 @@ def resolve(settings: DownloadSettings) -> Service:
     Raises:
         ValueError: an unknown service, or Sentinel-1 or L1C asked of a STAC service.
     """
-    if settings.max_patch_cloud_pct is not None and settings.product != "S2L2A":
-        raise ValueError("--max-patch-cloud reads L2A's scene classification: use --product "
-                         "S2L2A (Sentinel Hub's cloud masks of L1C are not read yet)")  # fmt: skip
     if settings.service not in stac.STAC_SERVICES:
         return sentinel.resolve_service(settings.service, settings.base_url, settings.token_url)
     preset = stac.STAC_SERVICES[settings.service]

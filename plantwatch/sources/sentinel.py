@@ -268,24 +268,29 @@ def patch_request(
     )
 
 
-def decode_s2(array: np.ndarray, kind: str) -> tuple[np.ndarray, float, np.ndarray | None]:
-    """A Process API answer (H, W, C + 1: bands and dataMask; L2A: bands, SCL and dataMask)
-    → (reflectance × 10000 as uint16 [C, H, W], share of pixels without data, the scene
-    classification uint8 [H, W] of L2A, else None)."""
+CLASS_MAP_OF = {"S2L2A": "scl", "S2L1C": "clm"}  # the class map each evalscript returns
+
+
+def decode_s2(array: np.ndarray, kind: str) -> tuple[np.ndarray, float, np.ndarray]:
+    """A Process API answer (H, W, C + 2: bands, class map and dataMask) → (reflectance ×
+    10000 as uint16 [C, H, W], share of pixels without data, the class map uint8 [H, W]:
+    L2A's scene classification as Sen2Cor's classes, L1C's cloud mask as 1 clear, 2 cloud;
+    0 where there is no data)."""
     bands = len(product(kind).bands)
-    classified = kind == "S2L2A"
-    expected = bands + 1 + classified
-    if array.ndim != 3 or array.shape[2] != expected:
+    key = CLASS_MAP_OF[kind]
+    if array.ndim != 3 or array.shape[2] != bands + 2:
         raise ValueError(
-            f"the service returned shape {array.shape}; expected (H, W, {expected}) for "
-            f"{kind} bands{', SCL' if classified else ''} and dataMask — check the evalscript"
+            f"the service returned shape {array.shape}; expected (H, W, {bands + 2}) for "
+            f"{kind} bands, {key.upper()} and dataMask — check the evalscript"
         )
-    no_data = float(1.0 - np.mean(array[..., -1] > 0))
+    valid = array[..., -1] > 0
+    no_data = float(1.0 - np.mean(valid))
     image = np.clip(array[..., :bands], 0, np.iinfo(np.uint16).max).astype(np.uint16)
-    if not classified:
-        return np.moveaxis(image, 2, 0), no_data, None
-    scl = np.where(array[..., -1] > 0, array[..., bands], 0).astype(np.uint8)
-    return np.moveaxis(image, 2, 0), no_data, scl
+    classes = array[..., bands].astype(np.int64)
+    if key == "clm":  # 0 clear, 1 cloud, 255 no data → 1, 2, 0
+        valid &= classes <= 1
+        classes = classes + 1
+    return np.moveaxis(image, 2, 0), no_data, np.where(valid, classes, 0).astype(np.uint8)
 
 
 def decode_s1(array: np.ndarray) -> tuple[np.ndarray, float]:

@@ -178,10 +178,12 @@ def _handler(state: FakeSentinelHub) -> type[BaseHTTPRequestHandler]:
                                        north - (np.arange(height) + 0.5) * step)  # fmt: skip
                     data = np.stack([state.truth(b, x, y) for b in range(bands)], axis=2)
                 mask = np.full((height, width, 1), valid, np.uint16)
-                if collection == "sentinel-2-l2a":  # the scene classification: vegetation,
-                    scl = np.full((height, width, 1), 4, np.uint16)  # cloud on the top rows
-                    scl[: height // 4] = 9
-                    data = np.concatenate([data, scl], axis=2)
+                # the class map after the bands, cloud over the top quarter: L2A's scene
+                # classification (4 vegetation, 9 cloud), L1C's cloud mask (0 clear, 1 cloud)
+                clear, cloud = (4, 9) if collection == "sentinel-2-l2a" else (0, 1)
+                classes = np.full((height, width, 1), clear, np.uint16)
+                classes[: height // 4] = cloud
+                data = np.concatenate([data, classes], axis=2)
             self._send(200, _tiff(np.concatenate([data, mask], axis=2)), "image/tiff")
 
     return Handler

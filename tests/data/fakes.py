@@ -69,7 +69,7 @@ def with_scene_classes(root: Path) -> Path:
     import numpy as np
 
     from plantwatch.data.format.geotiff import read_geotiff, write_geotiff
-    from plantwatch.data.format.scene_classes import SCL_CLASS_NAMES
+    from plantwatch.data.format.scene_classes import CLASS_MAPS
 
     def edit(frame: pd.DataFrame) -> pd.DataFrame:
         paths = []
@@ -84,6 +84,6 @@ def with_scene_classes(root: Path) -> Path:
 
     edit_observations(root, edit)
     info = json.loads((root / "dataset.json").read_text())
-    info["class_maps"] = {"scl": list(SCL_CLASS_NAMES)}
+    info["class_maps"] = {"scl": list(CLASS_MAPS["scl"].class_names)}
     (root / "dataset.json").write_text(json.dumps(info, indent=2))
     return root

@@ -213,6 +213,13 @@ def test_l1c_with_weather_for_every_row_declares_weather_inputs(tmp_path: Path) 
                                    "wind_v_ms")  # fmt: skip
     assert float(dataset[0]["aux"][0]) == 16.0  # 1 June, the row 20 min before the overpass
     assert not dataset.labels()["has_power"].any()  # no generation files: MW unknown
+    # L1C's cloud mask: the fake's top quarter is cloud; its plume pixels can be masked
+    assert (dataset.observations["patch_cloud_pct"] == 25).all()
+    assert "patch_shadow_pct" not in dataset.observations  # the mask knows no shadows
+    masked = PlantObservations(tmp_path / "ds", modalities=("image", "clm"), mask_obscured=True)
+    sample = masked[0]
+    assert (sample["clm"][:4] == 2).all() and (sample["clm"][4:] == 1).all()
+    assert (sample["mask"] == 255).all()  # no plume labels here: unlabelled everywhere
 
 
 def test_a_registry_id_that_is_a_path_is_refused_before_any_request(

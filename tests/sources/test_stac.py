@@ -142,9 +142,6 @@ def test_what_an_open_catalogue_lacks_is_refused_with_the_way_out():
     with pytest.raises(ValueError, match="S2L2A"):
         resolve(DownloadSettings(start="2022-06-01", end="2022-06-02", service="earth-search",
                                  product="S2L1C"))  # fmt: skip
-    with pytest.raises(ValueError, match="scene classification"):
-        resolve(DownloadSettings(start="2022-06-01", end="2022-06-02", max_patch_cloud_pct=5,
-                                 product="S2L1C"))  # fmt: skip
     assert resolve(DownloadSettings(start="a", end="b", service="earth-search")).base_url == (
         stac.STAC_SERVICES["earth-search"].base_url
     )

@@ -24,7 +24,7 @@ import numpy as np
 from plantwatch.data.loading.sample import MODALITIES, OPTICAL_KEY, SPATIAL_TARGETS
 
 # Per-pixel class maps and labels: moved like masks (nearest neighbour, never blended).
-CATEGORICAL_KEYS: tuple[str, ...] = (*SPATIAL_TARGETS, "lulc", "scl")
+CATEGORICAL_KEYS: tuple[str, ...] = (*SPATIAL_TARGETS, "lulc", "scl", "clm")
 
 
 class Augmentation:

@@ -33,7 +33,7 @@ TRUTH_DAILY_CSV = "truth_daily.csv"  # synthetic data: every plant's daily MWh a
 # Further spatial modalities: sample key (also the observations.csv column) → folder. A
 # dataset declares the continuous ones in dataset.json's "modalities" (key → channels) and
 # the class maps in "class_maps" (key → class names, index = stored value).
-MODALITY_DIRS: dict[str, str] = {"image_s1": "images_s1", "scl": "scl"}
+MODALITY_DIRS: dict[str, str] = {"image_s1": "images_s1", "scl": "scl", "clm": "clm"}
 
 FORMAT_NAME = "plantwatch-observations"
 FORMAT_VERSION = 1

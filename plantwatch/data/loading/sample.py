@@ -55,6 +55,7 @@ MODALITIES: dict[str, str] = {
     "reference": "the plant's clear-sky reference: median reflectance (0–1) of its other "
     "observations [C, H, W], the bands of image; zeros where absent (has_reference false)",
     "scl": "Sentinel-2 L2A scene classification [H, W], long (Sen2Cor classes, 0 = no data)",
+    "clm": "Sentinel-2 L1C cloud mask [H, W], long (1 clear, 2 cloud, 0 = no data)",
 }
 OPTICAL_KEY = "image"
 REFERENCE_KEY = "reference"

@@ -28,7 +28,7 @@ from plantwatch.data.errors import DatasetError
 from plantwatch.data.format import layout
 from plantwatch.data.format.geotiff import read_geotiff
 from plantwatch.data.format.references import ReferenceMode, ensure_references
-from plantwatch.data.format.scene_classes import OBSCURED_CODES
+from plantwatch.data.format.scene_classes import CLASS_MAPS, obscured_codes
 from plantwatch.data.format.splits import read_split, split_folder
 from plantwatch.data.format.statistics import STATISTICS_JSON, Statistics, default_statistics
 from plantwatch.data.format.writer import JOURNAL
@@ -81,7 +81,8 @@ class PlantObservations(PlantwatchDataset):
             ``{"air_temperature": "temperature_c"}``); each gets its ``has_<key>`` flag.
         modalities: spatial inputs to return: ``image`` (Sentinel-2), those the dataset
             declares in ``dataset.json`` (``image_s1``: VV, VH σ⁰ in dB, [2, H, W]; the class
-            map ``scl``: Sen2Cor's scene classes, long [H, W], 0 = none) and
+            maps ``scl``, Sen2Cor's scene classes, or ``clm``, a cloud mask: long [H, W],
+            0 = no data) and
             ``reference``, which any dataset has: the plant's clear-sky reference, the
             per-band median reflectance of its other observations [C, H, W] (the bands of
             ``image``; zeros with ``has_reference`` false where too few exist), computed
@@ -89,9 +90,10 @@ class PlantObservations(PlantwatchDataset):
         reference_mode: donors of the reference: ``others`` (every other observation of the
             plant) or ``earlier`` (only those before it, as in operational monitoring).
         reference_min_others: donors a reference needs; with fewer it is absent.
-        mask_obscured: plume-mask pixels that the dataset's scene classification (``scl``)
-            marks as cloud, thin cirrus or cloud shadow count as unlabelled (255): a loss
-            and a metric then ignore them, as a cloud is easily read as a plume.
+        mask_obscured: plume-mask pixels that the dataset's cloud class map (``scl``: scene
+            classification of L2A, or ``clm``: cloud mask of L1C) marks as cloud, thin
+            cirrus or cloud shadow count as unlabelled (255): a loss and a metric then
+            ignore them, as a cloud is easily read as a plume.
     """
 
     def __init__(
@@ -151,10 +153,11 @@ class PlantObservations(PlantwatchDataset):
                 )
             if key != "image":
                 self.modalities[key] = tuple(declared_modalities[key])
-        if mask_obscured and "scl" not in self.class_maps:
-            raise DatasetError(f"{info_path}: mask_obscured needs the scene classification "
-                               "(class map scl); downloads from a STAC service write it")
-        self.mask_obscured = mask_obscured
+        clouds = [k for k in CLASS_MAPS if k in self.class_maps]
+        if mask_obscured and not clouds:
+            raise DatasetError(f"{info_path}: mask_obscured needs a cloud class map (scl or "
+                               "clm); plantwatch download writes one")  # fmt: skip
+        self.mask_obscured = clouds[0] if mask_obscured else None
         self.transforms = transforms
         self.split_seed = split_seed
         self.target_columns = {**TARGET_COLUMNS, **(targets or {})}
@@ -186,7 +189,7 @@ class PlantObservations(PlantwatchDataset):
         frame = read_csv(path, "an observation table",
                          dtype={"obs_id": str, "plant_id": str, "mask": str, "image": str})
         extra = [k for k in self.modalities if k not in ("image", REFERENCE_KEY)]
-        extra += ["scl"] if self.mask_obscured else []
+        extra += [self.mask_obscured] if self.mask_obscured else []
         wanted = (*layout.REQUIRED_COLUMNS, *extra, *self.aux_columns,
                   *self.target_columns.values())  # fmt: skip
         missing = [c for c in dict.fromkeys(wanted) if c not in frame]
@@ -358,8 +361,8 @@ class PlantObservations(PlantwatchDataset):
         image, profile = self._read_image(row)
         spatial = {"image": image, "mask": self._read_mask(row, image.shape[1:])}
         if self.mask_obscured:
-            scl = self._read_class_map(row, "scl", image.shape[1:])
-            spatial["mask"][np.isin(scl, OBSCURED_CODES)] = MASK_UNLABELLED
+            clouds = self._read_class_map(row, self.mask_obscured, image.shape[1:])
+            spatial["mask"][np.isin(clouds, obscured_codes(self.mask_obscured))] = MASK_UNLABELLED
         if REFERENCE_KEY in self.modalities:
             spatial[REFERENCE_KEY] = self._read_reference(row, image.shape)
         for key in self.modalities:

@@ -10,7 +10,7 @@ import torch
 from plantwatch.data.augmentation.transforms import Augmentation
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.format.geotiff import write_geotiff
-from plantwatch.data.format.scene_classes import OBSCURED_CODES, scl_fractions
+from plantwatch.data.format.scene_classes import class_fractions, obscured_codes
 from plantwatch.data.loading.sample import MASK_UNLABELLED
 from plantwatch.data.packing.reader import PackedDataset
 from plantwatch.data.packing.writer import pack_folder
@@ -36,7 +36,7 @@ def test_the_class_map_is_read_as_classes_and_hides_cloudy_plume_pixels(classifi
     h, w = sample["scl"].shape
     assert (sample["scl"][: h // 2, : w // 2] == 9).all() and (sample["scl"][h // 2 :] == 4).all()
     hidden = PlantObservations(classified, mask_obscured=True)[index]["mask"]
-    cloudy = np.isin(sample["scl"].numpy(), OBSCURED_CODES)
+    cloudy = np.isin(sample["scl"].numpy(), obscured_codes("scl"))
     assert (hidden.numpy()[cloudy] == MASK_UNLABELLED).all()
     assert torch.equal(hidden[~torch.from_numpy(cloudy)], sample["mask"][~torch.from_numpy(cloudy)])
 
@@ -47,7 +47,7 @@ def test_augmentation_moves_the_class_map_with_the_mask(classified):
     dataset.transforms.set_random_seed(3)
     for index in range(4):
         sample = dataset[index]
-        cloudy = np.isin(sample["scl"].numpy(), OBSCURED_CODES)
+        cloudy = np.isin(sample["scl"].numpy(), obscured_codes("scl"))
         assert (sample["mask"].numpy()[cloudy] == MASK_UNLABELLED).all()  # moved together
         assert set(np.unique(sample["scl"].numpy())) <= {4, 9}  # classes, never blended
 
@@ -66,12 +66,12 @@ def test_the_class_map_is_packed_and_checked(classified, tmp_path):
 
 
 def test_mask_obscured_needs_a_scene_classification(tiny_dataset):
-    with pytest.raises(DatasetError, match="mask_obscured needs the scene classification"):
+    with pytest.raises(DatasetError, match="mask_obscured needs a cloud class map"):
         PlantObservations(tiny_dataset, mask_obscured=True)
 
 
 def test_fractions_count_classified_pixels_only():
     scl = np.array([[0, 0, 9, 9], [4, 4, 3, 10], [4, 4, 11, 4], [4, 4, 4, 4]], np.uint8)
-    fractions = scl_fractions(scl, radius_px=0.8)  # the centre 2 × 2: 4, 3, 4, 11
+    fractions = class_fractions(scl, "scl", radius_px=0.8)  # the centre 2 × 2: 4, 3, 4, 11
     assert fractions["patch_cloud_pct"] == pytest.approx(100 * 2 / 14)
     assert fractions["plant_shadow_pct"] == 25 and fractions["plant_snow_pct"] == 25
