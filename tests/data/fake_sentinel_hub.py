@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from unittest import mock
 from urllib.parse import parse_qs
@@ -22,6 +22,7 @@ import numpy as np
 import tifffile
 
 from tests.data.entsoe_fakes import SFTP, write_generation_file, write_registry
+from tests.data.local_server import local_server
 
 TOKEN_PATH = "/oauth/token"
 ACCESS_TOKEN = "fake.eyJleHAiOjF9.token"
@@ -193,15 +194,9 @@ def _handler(state: FakeSentinelHub) -> type[BaseHTTPRequestHandler]:
 def serve(state: FakeSentinelHub | None = None) -> Iterator[FakeSentinelHub]:
     """Run the fake service on a free port of 127.0.0.1 while inside."""
     state = state or FakeSentinelHub()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with local_server(_handler(state)) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def download_fake_dataset(root: Path, work: Path) -> Path:

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from rasterio.transform import from_origin
 from plantwatch.bands import product
 from plantwatch.sources.sentinel import plant_patch
 from plantwatch.sources.stac import EARTH_SEARCH_ASSETS, patch_bounds_wgs84
+from tests.data.local_server import local_server
 
 BANDS = product("S2L2A").bands
 RESOLUTION_M = {"B02": 10, "B03": 10, "B04": 10, "B08": 10, "B01": 60, "B09": 60}
@@ -243,12 +243,6 @@ def _handler(state: FakeStac) -> type[BaseHTTPRequestHandler]:
 def fake_stac(root: Path) -> Iterator[FakeStac]:
     """Serve a `FakeStac` of COGs under ``root`` on a free port of 127.0.0.1."""
     state = FakeStac(root)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with local_server(_handler(state)) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
