@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from plantwatch.arguments import examples, open_fraction, positive_int
@@ -34,8 +35,42 @@ def _aggregate(args: argparse.Namespace) -> None:
     print("wrote " + ", ".join(str(p) for p in written.values()) + f" and {args.out}/figures/")
 
 
+def _errors(args: argparse.Namespace) -> None:
+    from plantwatch.data.format import layout
+    from plantwatch.estimates.report import read_predictions
+    from plantwatch.estimates.strata import errors_by_stratum
+    from plantwatch.files.tables import read_csv
+
+    observations = read_csv(Path(args.dataset) / layout.OBSERVATIONS_CSV, "an observation table",
+                            dtype={"obs_id": str, "plant_id": str})  # fmt: skip
+    try:
+        table = errors_by_stratum(read_predictions(args.predictions), observations, args.by,
+                                  args.edges)  # fmt: skip
+    except (FileNotFoundError, ValueError) as error:
+        raise UserError(str(error)) from None
+    cells = [[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row]
+             for row in table.itertuples(index=False)]  # fmt: skip
+    print("\n".join("| " + " | ".join(line) + " |"
+                    for line in [list(table.columns), ["---"] * table.shape[1], *cells]))
+
+
 def add_estimate_commands(commands: Any) -> argparse.ArgumentParser:
-    """Add ``aggregate`` to the ``plantwatch`` subcommands; returns its parser."""
+    """Add ``aggregate`` and ``errors`` to the ``plantwatch`` subcommands; returns the
+    parser of ``aggregate``."""
+    errors = commands.add_parser(
+        "errors", help="per-overpass errors by stratum of an observation column (e.g. cloud)",
+        epilog=examples(
+            "plantwatch errors runs/quickstart/version_0/predictions/predictions.csv "
+            "--dataset data/downloaded --by plant_cloud_pct --edges 0 1 10 100",
+        ),
+    )  # fmt: skip
+    errors.add_argument("predictions", nargs="+", help="predictions.csv of plantwatch predict")
+    errors.add_argument("--dataset", required=True, help="the dataset the predictions are of")
+    errors.add_argument("--by", default="plant_cloud_pct",
+                        help="observation column of the strata (e.g. patch_cloud_pct)")  # fmt: skip
+    errors.add_argument("--edges", type=float, nargs="+", default=[0.0, 1.0, 10.0, 100.0],
+                        help="stratum edges in the column's units")  # fmt: skip
+    errors.set_defaults(run=_errors)
     aggregate = commands.add_parser(
         "aggregate", help="per-plant monthly/annual MWh and t CO₂ with intervals from predictions",
         epilog=examples(
