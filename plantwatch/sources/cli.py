@@ -134,7 +134,8 @@ def add_source_commands(commands: Any) -> None:
         default="sentinel-hub",
         help="Sentinel Hub or the Copernicus Data Space Ecosystem (an account), or the STAC "
         "APIs of Element 84's Earth Search or Microsoft's Planetary Computer (no account; "
-        "S2L2A, no Sentinel-1)",
+        "S2L2A; Sentinel-1 as terrain-flattened γ⁰ from the Planetary Computer with "
+        "PC_SDK_SUBSCRIPTION_KEY)",
     )  # fmt: skip
     download.add_argument("--sh-base-url", help="override the service's base URL (a STAC "
                           "service: its STAC API URL)")  # fmt: skip

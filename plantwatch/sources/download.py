@@ -79,7 +79,10 @@ def _fetch(
     uint8 [H, W]: `sentinel.decode_s2`) of one row."""
     if isinstance(service, stac.StacService):
         image, no_data, scl = stac.fetch_patch(row["items"], patch, settings.product)
-        return image, None, no_data, scl
+        if not settings.s1:
+            return image, None, no_data, scl
+        radar, no_data_s1 = stac.fetch_s1(row["s1_items"], patch)
+        return image, radar, max(no_data, no_data_s1), scl
     if not hasattr(clients, "client"):  # one client per thread: its rate-limit lock is its own
         clients.client = SentinelHubDownloadClient(config=config)
     when = pd.Timestamp(row["datetime"]).to_pydatetime()
@@ -213,6 +216,10 @@ def _row(acquisition: pd.Series, plant: pd.Series, labels: ObservationLabels | N
         "cloud_cover_pct": acquisition["cloud_cover_pct"],
         "scene_id": acquisition["scene_id"],
     }
+    if pd.notna(acquisition.get("s1_datetime")):  # the radar companion's pass
+        row["s1_datetime"] = pd.Timestamp(acquisition["s1_datetime"]).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
     if labels is None:
         return {**row, "generation_mw": None, "co2_t_per_h": None}
     return {**row, **labels.at(acquisition["plant_id"], plant, when)}
@@ -282,6 +289,7 @@ def _dataset_info(
     }  # fmt: skip
     if settings.s1:
         info["modalities"] = {"image_s1": list(sentinel.S1_BANDS)}
+        info["s1_backscatter"] = service.s1_backscatter  # σ⁰ on the ellipsoid, or RTC's γ⁰
     key = sentinel.CLASS_MAP_OF[settings.product]  # L2A: scene classes; L1C: cloud mask
     info["class_maps"] = {key: list(scene_classes.CLASS_MAPS[key].class_names)}
     return info

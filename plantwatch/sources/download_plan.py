@@ -45,15 +45,27 @@ def resolve(settings: DownloadSettings) -> Service:
     if settings.service not in stac.STAC_SERVICES:
         return sentinel.resolve_service(settings.service, settings.base_url, settings.token_url)
     preset = stac.STAC_SERVICES[settings.service]
-    if settings.s1:
-        why = (" (Earth Search's GRD bucket is requester-pays: it needs an AWS account)"
-               if preset.name == "earth-search" else "")  # fmt: skip
-        raise ValueError(f"--service {preset.name}: Sentinel-1 is not read from a STAC "
-                         f"catalogue{why}; use --service sentinel-hub or cdse for --s1")
+    if settings.s1 and preset.s1_collection is None:
+        raise ValueError(f"--service {preset.name} has no open Sentinel-1 (its GRD bucket is "
+                         "requester-pays: it needs an AWS account); use --service "
+                         "planetary-computer, sentinel-hub or cdse for --s1")  # fmt: skip
+    if settings.s1 and preset.signed and not _subscription_key():
+        raise ValueError(f"--service {preset.name} --s1 reads {preset.s1_collection}, whose "
+                         "tokens need the Planetary Computer's free subscription key: set "
+                         "PC_SDK_SUBSCRIPTION_KEY (planetarycomputer.microsoft.com/account/"
+                         "request), or use --service sentinel-hub or cdse")  # fmt: skip
     if settings.product != "S2L2A":
         raise ValueError(f"--service {preset.name} serves L2A only as COGs: use --product "
                          "S2L2A, or --service sentinel-hub or cdse for L1C")  # fmt: skip
     return dataclasses.replace(preset, base_url=settings.base_url or preset.base_url)
+
+
+def _subscription_key() -> str | None:
+    """The Planetary Computer subscription key its SDK signs with (from
+    ``PC_SDK_SUBSCRIPTION_KEY`` or its settings file), None without one."""
+    import planetary_computer
+
+    return planetary_computer.settings.Settings.get().subscription_key
 
 
 def _search(
@@ -61,7 +73,7 @@ def _search(
     start: str, end: str, max_cloud_pct: float | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     if isinstance(service, stac.StacService):
-        return stac.search_items(service, patch, start, end, max_cloud_pct)
+        return stac.search_items(service, patch, start, end, max_cloud_pct, kind)
     return sentinel.search_acquisitions(config, service, kind, patch, start, end, max_cloud_pct)
 
 
@@ -95,6 +107,10 @@ def plan_acquisitions(
             found["s1_datetime"] = [
                 _nearest(radar["datetime"], t, window) for t in found["datetime"]
             ]
+            if "items" in radar:  # a STAC service: what to read of the nearest pass
+                found["s1_items"] = found["s1_datetime"].map(
+                    dict(zip(radar["datetime"], radar["items"], strict=True))
+                )
             summary.no_s1 += int(found["s1_datetime"].isna().sum())
             found = found.dropna(subset=["s1_datetime"])
         if found.empty:
@@ -109,10 +125,11 @@ def plan_acquisitions(
                     "scene_id": acquisition.scene_id,
                     "s1_datetime": getattr(acquisition, "s1_datetime", pd.NaT),
                     "items": getattr(acquisition, "items", None),
+                    "s1_items": getattr(acquisition, "s1_items", None),
                 }
             )
     columns = ["obs_id", "plant_id", "datetime", "cloud_cover_pct", "scene_id", "s1_datetime",
-               "items"]  # fmt: skip
+               "items", "s1_items"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -21,7 +21,8 @@ class DownloadSettings:
             by the scene classification (SCL; STAC services), %; None keeps every patch.
         plant_radius_m: radius around the plant of the ``plant_<class>_pct`` shares, m.
         service: ``sentinel-hub``, ``cdse`` (an account), ``earth-search`` or
-            ``planetary-computer`` (STAC APIs, no account; S2L2A without Sentinel-1).
+            ``planetary-computer`` (STAC APIs, no account, S2L2A; Sentinel-1 only from the
+            Planetary Computer, with its free subscription key).
         base_url, token_url: overrides of the service's addresses (a STAC service: its API
             URL is ``base_url``).
     """

@@ -52,11 +52,13 @@ COLLECTIONS: dict[str, tuple[DataCollection, str]] = {
 
 @dataclass(frozen=True)
 class SentinelService:
-    """Where the Sentinel Hub APIs are served: base URL and OAuth token URL."""
+    """Where the Sentinel Hub APIs are served: base URL and OAuth token URL; the
+    backscatter coefficient its Sentinel-1 companions are asked for."""
 
     name: str
     base_url: str
     token_url: str
+    s1_backscatter: str = "SIGMA0_ELLIPSOID"
 
 
 SERVICES: dict[str, SentinelService] = {
@@ -247,7 +249,7 @@ def patch_request(
     """The Process API request of one patch acquired at ``when`` (± ``window``)."""
     _, script = COLLECTIONS[kind]
     other: dict[str, Any] = (
-        {"processing": {"backCoeff": "SIGMA0_ELLIPSOID", "orthorectify": True}}
+        {"processing": {"backCoeff": service.s1_backscatter, "orthorectify": True}}
         if kind == "S1"
         else {"processing": {"harmonizeValues": True, "upsampling": "NEAREST"}}
     )

@@ -4,6 +4,12 @@ Azure, read through anonymous SAS tokens that its public SDK signs each URL with
 read), searched with `pystac-client`, read with rasterio (only the patch's window of each
 band, over HTTP range requests).
 
+Sentinel-1 comes from the Planetary Computer's ``sentinel-1-rtc`` (radiometrically
+terrain-corrected γ⁰, linear power, 10 m in UTM; its tokens need the free subscription key
+``PC_SDK_SUBSCRIPTION_KEY``), stored in dB like Sentinel Hub's companion but as another
+quantity — terrain-flattened γ⁰, not σ⁰ on the ellipsoid (``s1_backscatter`` of the
+service, recorded in ``dataset.json``). Earth Search's Sentinel-1 is requester-pays.
+
 A patch is the same ``size`` × ``size`` grid at 10 m in the plant's UTM zone as through
 Sentinel Hub (`sentinel.plant_patch`); every band is warped onto it with nearest-neighbour
 resampling (20 m and 60 m bands upsampled as Sentinel Hub's ``upsampling: NEAREST`` does,
@@ -22,6 +28,7 @@ Planetary Computer documents no such flag: its DNs are ESA's). ``0`` is no data.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +39,7 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 
 from plantwatch.bands import product
-from plantwatch.sources.sentinel import Patch
+from plantwatch.sources.sentinel import Patch, decode_s1
 
 BOA_ADD_OFFSET_DN = -1000  # ESA's offset from processing baseline 04.00 on
 # Asset keys of the L2A bands, in plantwatch's band order, and of the scene classification
@@ -44,6 +51,7 @@ EARTH_SEARCH_ASSETS: dict[str, str] = {
     "B11": "swir16", "B12": "swir22", "SCL": "scl",
 }  # fmt: skip
 PLANETARY_COMPUTER_ASSETS: dict[str, str] = {band: band for band in EARTH_SEARCH_ASSETS}
+S1_ASSETS: dict[str, str] = {"VV": "vv", "VH": "vh"}  # in `sentinel.S1_BANDS` order
 # GDAL's HTTP reading: retry 429/502/503/504, no directory listing of the COG's folder.
 GDAL_HTTP = {"GDAL_HTTP_MAX_RETRY": 4, "GDAL_HTTP_RETRY_DELAY": 1,
              "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}  # fmt: skip
@@ -52,13 +60,17 @@ GDAL_HTTP = {"GDAL_HTTP_MAX_RETRY": 4, "GDAL_HTTP_RETRY_DELAY": 1,
 @dataclass(frozen=True)
 class StacService:
     """An open STAC API: its address, the collection of Sentinel-2 L2A, the asset key of
-    each band, and whether asset URLs are signed (Planetary Computer) before reading."""
+    each band, whether asset URLs are signed (Planetary Computer) before reading, and its
+    Sentinel-1 collection (None: none to read without paying) with the backscatter
+    coefficient it holds (Sentinel Hub's names)."""
 
     name: str
     base_url: str
     collection: str
     assets: tuple[tuple[str, str], ...] = tuple(EARTH_SEARCH_ASSETS.items())
     signed: bool = False
+    s1_collection: str | None = None
+    s1_backscatter: str | None = None
 
 
 STAC_SERVICES: dict[str, StacService] = {
@@ -68,6 +80,7 @@ STAC_SERVICES: dict[str, StacService] = {
     "planetary-computer": StacService(
         "planetary-computer", "https://planetarycomputer.microsoft.com/api/stac/v1",
         "sentinel-2-l2a", tuple(PLANETARY_COMPUTER_ASSETS.items()), signed=True,
+        s1_collection="sentinel-1-rtc", s1_backscatter="GAMMA0_TERRAIN",
     ),
 }  # fmt: skip
 
@@ -93,11 +106,13 @@ def search_items(
     start: str,
     end: str,
     max_cloud_pct: float | None = None,
+    kind: str = "S2L2A",
 ) -> pd.DataFrame:
-    """Acquisitions over the patch between ``start`` and ``end`` (dates, UTC, end inclusive),
-    one per UTC day: ``datetime`` (UTC, of the least cloudy item), ``cloud_cover_pct``,
-    ``scene_id`` and ``items`` (JSON: per item, least cloudy first, its ``id``, band
-    ``assets`` hrefs and ``offset_dn``)."""
+    """Acquisitions of ``kind`` (``S2L2A``, or ``S1`` from ``service.s1_collection``, not
+    filtered by cloud) over the patch between ``start`` and ``end`` (dates, UTC, end
+    inclusive), one per UTC day: ``datetime`` (UTC, of the least cloudy item),
+    ``cloud_cover_pct`` (NaN for S1), ``scene_id`` and ``items`` (JSON: per item, least
+    cloudy first, its ``id``, band ``assets`` hrefs and ``offset_dn``)."""
     from pystac_client import Client
     from pystac_client.stac_api_io import StacApiIO
     from urllib3.util.retry import Retry
@@ -105,18 +120,22 @@ def search_items(
     retry = Retry(total=4, backoff_factor=0.5, status_forcelist=(429, 502, 503, 504),
                   allowed_methods=None)  # the search is a POST: retried too  # fmt: skip
     client = Client.open(service.base_url, stac_io=StacApiIO(max_retries=retry))
-    query = {"eo:cloud_cover": {"lt": max_cloud_pct}} if max_cloud_pct is not None else None
-    search = client.search(collections=[service.collection], bbox=patch_bounds_wgs84(patch),
+    radar = kind == "S1"
+    cloudy = max_cloud_pct is not None and not radar
+    query = {"eo:cloud_cover": {"lt": max_cloud_pct}} if cloudy else None
+    collection = service.s1_collection if radar else service.collection
+    keys = S1_ASSETS.items() if radar else service.assets
+    search = client.search(collections=[collection], bbox=patch_bounds_wgs84(patch),
                            datetime=f"{start}T00:00:00Z/{end}T23:59:59Z", query=query)  # fmt: skip
     rows = []
     for item in search.items():
-        assets = {band: item.assets[key].href for band, key in service.assets
-                  if key in item.assets}  # fmt: skip
+        assets = {band: item.assets[key].href for band, key in keys if key in item.assets}
         rows.append({
             "datetime": pd.Timestamp(item.datetime).tz_convert("UTC"),
             "cloud_cover_pct": float(item.properties.get("eo:cloud_cover", np.nan)),
             "scene_id": item.id,
-            "item": {"id": item.id, "assets": assets, "offset_dn": offset_dn(item.properties),
+            "item": {"id": item.id, "assets": assets,
+                     "offset_dn": 0 if radar else offset_dn(item.properties),
                      "signed": service.signed},
         })  # fmt: skip
     columns = ["datetime", "cloud_cover_pct", "scene_id", "items"]
@@ -141,8 +160,10 @@ def signed_url(href: str) -> str:
     return planetary_computer.sign_url(href)
 
 
-def read_band(href: str, patch: Patch, signed: bool = False) -> np.ndarray:
-    """One band of one item on the patch grid (uint16 DN [H, W], 0 where it has no data);
+def read_band(
+    href: str, patch: Patch, signed: bool = False, dtype: type[np.generic] = np.uint16
+) -> np.ndarray:
+    """One band of one item on the patch grid ([H, W] of ``dtype``, 0 where it has no data);
     ``signed``: sign the URL first (`signed_url`), at read time so no token expires in a
     plan."""
     with rasterio.Env(**GDAL_HTTP), rasterio.open(signed_url(href) if signed else href) as source:
@@ -150,7 +171,35 @@ def read_band(href: str, patch: Patch, signed: bool = False) -> np.ndarray:
                        width=patch.size, height=patch.size, resampling=Resampling.nearest,
                        src_nodata=source.nodata if source.nodata is not None else 0,
                        nodata=0) as warped:  # fmt: skip
-            return warped.read(1).astype(np.uint16)
+            return np.nan_to_num(warped.read(1), nan=0.0).astype(dtype)
+
+
+def _mosaic(
+    items_json: str, bands: Sequence[str], patch: Patch, dtype: type[np.generic]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The values of ``bands`` [C, H, W] from the items of one acquisition — each pixel from
+    the first item that covers it, its ``offset_dn`` added (not to SCL), clipped at 0 — and
+    which pixels some item covers [C, H, W].
+
+    Raises:
+        KeyError: an item lacks the asset of a band (named in the message).
+    """
+    image = np.zeros((len(bands), patch.size, patch.size), dtype)
+    covered = np.zeros(image.shape, bool)
+    for item in json.loads(items_json):
+        for index, band in enumerate(bands):
+            if band not in item["assets"]:
+                raise KeyError(f"STAC item {item['id']} has no asset of band {band}")
+            todo = ~covered[index]
+            if not todo.any():
+                continue
+            values = read_band(item["assets"][band], patch, item.get("signed", False), dtype)
+            valid = (values > 0) & todo
+            offset = 0 if band == "SCL" else item["offset_dn"]  # classes carry no offset
+            harmonised = np.clip(values.astype(np.float64) + offset, 0, None)
+            image[index][valid] = harmonised[valid].astype(dtype)
+            covered[index] |= valid
+    return image, covered
 
 
 def fetch_patch(
@@ -163,22 +212,18 @@ def fetch_patch(
     Raises:
         KeyError: an item lacks the asset of a band (named in the message).
     """
-    items = json.loads(items_json)
-    bands = (*product(kind).bands, "SCL")
-    image = np.zeros((len(bands), patch.size, patch.size), np.uint16)
-    covered = np.zeros((len(bands), patch.size, patch.size), bool)
-    for item in items:
-        for index, band in enumerate(bands):
-            if band not in item["assets"]:
-                raise KeyError(f"STAC item {item['id']} has no asset of band {band}")
-            todo = ~covered[index]
-            if not todo.any():
-                continue
-            values = read_band(item["assets"][band], patch, item.get("signed", False))
-            valid = (values > 0) & todo
-            offset = 0 if band == "SCL" else item["offset_dn"]  # classes carry no offset
-            harmonised = np.clip(values.astype(np.int32) + offset, 0, None)
-            image[index][valid] = harmonised[valid].astype(np.uint16)
-            covered[index] |= valid
+    image, covered = _mosaic(items_json, (*product(kind).bands, "SCL"), patch, np.uint16)
     no_data = float(1.0 - covered[:-1].all(axis=0).mean())
     return image[:-1], no_data, image[-1].astype(np.uint8)
+
+
+def fetch_s1(items_json: str, patch: Patch) -> tuple[np.ndarray, float]:
+    """VV and VH backscatter in dB (float32 [2, H, W], as `sentinel.decode_s1` gives it)
+    from the items of one Sentinel-1 acquisition, and the share of pixels without both.
+
+    Raises:
+        KeyError: an item lacks the VV or VH asset.
+    """
+    linear, covered = _mosaic(items_json, tuple(S1_ASSETS), patch, np.float32)
+    mask = covered.all(axis=0).astype(np.float32)
+    return decode_s1(np.concatenate([np.moveaxis(linear, 0, 2), mask[..., None]], axis=2))

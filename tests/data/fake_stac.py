@@ -9,7 +9,8 @@ columns 0–3), cloud shadow in the south-east one (20–23) and cirrus at the c
 Its true harmonised DN of band ``b`` at a 10 m pixel is
 ``expected_dn(b, column)``: ``1000 + 100·b`` plus, in B04, the 10 m column index (to check
 the grid); items of baseline ≥ 04.00 without ``boa_offset_applied`` store it + 1000, as ESA
-ships them.
+ships them. A radar item (``radar=True``: the Planetary Computer's ``sentinel-1-rtc``) holds
+linear γ⁰ at 10 m as float32 with nodata −32768, its dB ``expected_db(band, column)``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from rasterio.transform import from_origin
 
 from plantwatch.bands import product
 from plantwatch.sources.sentinel import plant_patch
-from plantwatch.sources.stac import EARTH_SEARCH_ASSETS, patch_bounds_wgs84
+from plantwatch.sources.stac import EARTH_SEARCH_ASSETS, S1_ASSETS, patch_bounds_wgs84
 from tests.data.local_server import local_server
 
 BANDS = product("S2L2A").bands
@@ -40,6 +41,12 @@ def expected_dn(band: str, column: np.ndarray) -> np.ndarray:
     """The harmonised DN of ``band`` at 10 m columns ``column`` of an item's raster."""
     base = 1000 + 100 * BANDS.index(band)
     return base + (column if band == "B04" else 0 * column)
+
+
+def expected_db(band: str, column: np.ndarray) -> np.ndarray:
+    """The backscatter of a radar item in dB at 10 m columns ``column``: VV −10, VH −20,
+    plus a tenth of a dB per column (to check the grid)."""
+    return {"VV": -10.0, "VH": -20.0}[band] + column / 10
 
 
 def same_truth(band_index: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -75,6 +82,7 @@ class FakeItem:
     extra_dn: int = 0  # added to every value (to tell two tiles of one datatake apart)
     missing: tuple[str, ...] = ()  # asset keys the item lacks
     truth: bool = False  # serve `same_truth` on a 60 m-aligned grid instead of expected_dn
+    radar: bool = False  # a Sentinel-1 RTC item (VV, VH) instead of a Sentinel-2 one
 
 
 @dataclass
@@ -102,6 +110,9 @@ class FakeStac:
         stored = 1000 if float(item.baseline) >= 4.0 and not item.offset_applied else 0
         folder = self.root / item.item_id
         folder.mkdir(parents=True, exist_ok=True)
+        if item.radar:
+            self._add_radar(item, folder, (west, north), side, patch.crs.epsg)
+            return
         for band in (*BANDS, "SCL"):
             step = RESOLUTION_M.get(band, 20)
             n = side // step
@@ -123,25 +134,44 @@ class FakeStac:
             with rasterio.open(folder / f"{self.asset_keys[band]}.tif", "w", **profile) as f:
                 f.write(values, 1)
 
+    def _add_radar(
+        self, item: FakeItem, folder: Path, corner: tuple[float, float], side: int, epsg: int
+    ) -> None:
+        n = side // 10
+        columns = np.arange(n) - MARGIN_M // 10
+        for band, key in S1_ASSETS.items():
+            linear = 10 ** (expected_db(band, columns) / 10)
+            values = np.repeat(linear[None, :], n, axis=0).astype(np.float32)
+            if item.west_half_only:
+                values[:, columns >= self.size_px // 2] = -32768
+            profile = {"driver": "COG", "dtype": "float32", "count": 1, "width": n,
+                       "height": n, "crs": f"EPSG:{epsg}", "nodata": -32768,
+                       "blocksize": 128, "transform": from_origin(*corner, 10, 10)}  # fmt: skip
+            with rasterio.open(folder / f"{key}.tif", "w", **profile) as f:
+                f.write(values, 1)
+
     def feature(self, item: FakeItem) -> dict:
         patch = plant_patch(item.lon, item.lat, self.size_px)
         west, south, east, north = patch_bounds_wgs84(patch)
         pad = 0.02
         box = [west - pad, south - pad, east + pad, north + pad]
+        keys = S1_ASSETS.values() if item.radar else self.asset_keys.values()
         assets = {key: {"href": f"{self.url}/cogs/{item.item_id}/{key}.tif",
                         "type": "image/tiff; application=geotiff; profile=cloud-optimized"}
-                  for key in self.asset_keys.values() if key not in item.missing}  # fmt: skip
+                  for key in keys if key not in item.missing}  # fmt: skip
         flags = {"earthsearch:boa_offset_applied": item.offset_applied}
+        properties = {"datetime": item.datetime, "eo:cloud_cover": item.cloud_pct,
+                      "s2:processing_baseline": item.baseline,
+                      **(flags if self.earth_search_flags else {})}  # fmt: skip
+        if item.radar:
+            properties = {"datetime": item.datetime, "sar:polarizations": ["VV", "VH"]}
         return {
             "type": "Feature", "stac_version": "1.0.0", "id": item.item_id,
-            "collection": "sentinel-2-l2a", "bbox": box,
+            "collection": "sentinel-1-rtc" if item.radar else "sentinel-2-l2a", "bbox": box,
             "geometry": {"type": "Polygon", "coordinates": [[
                 [box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]],
                 [box[0], box[1]]]]},
-            "properties": {"datetime": item.datetime, "eo:cloud_cover": item.cloud_pct,
-                           "s2:processing_baseline": item.baseline,
-                           **(flags if self.earth_search_flags else {})},
-            "assets": assets, "links": [],
+            "properties": properties, "assets": assets, "links": [],
         }  # fmt: skip
 
     def search(self, body: dict) -> dict:
@@ -150,10 +180,12 @@ class FakeStac:
         limit = (body.get("query") or {}).get("eo:cloud_cover", {}).get("lt", 101)
         found = []
         for item in self.items:
-            box = self.feature(item)["bbox"]
+            feature = self.feature(item)
+            box = feature["bbox"]
             inside = box[0] < east and box[2] > west and box[1] < north and box[3] > south
-            if inside and start <= item.datetime <= end and item.cloud_pct < limit:
-                found.append(self.feature(item))
+            wanted = feature["collection"] in body.get("collections", [feature["collection"]])
+            if inside and wanted and start <= item.datetime <= end and item.cloud_pct < limit:
+                found.append(feature)
         return {"type": "FeatureCollection", "features": found, "links": []}
 
 

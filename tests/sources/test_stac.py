@@ -21,7 +21,15 @@ from plantwatch.sources.download_settings import DownloadSettings
 from plantwatch.sources.registry import PlantRegistry
 from plantwatch.sources.sentinel import plant_patch
 from tests.data.entsoe_fakes import two_plants, write_registry
-from tests.data.fake_stac import BANDS, FakeItem, FakeStac, expected_dn, fake_stac, same_truth
+from tests.data.fake_stac import (
+    BANDS,
+    FakeItem,
+    FakeStac,
+    expected_db,
+    expected_dn,
+    fake_stac,
+    same_truth,
+)
 
 SIZE = 24
 
@@ -135,10 +143,16 @@ def test_scene_classes_near_the_plant_and_the_patch_cloud_limit(tmp_path):
     assert not (tmp_path / "strict" / "dataset.json").exists()
 
 
-def test_what_an_open_catalogue_lacks_is_refused_with_the_way_out():
+def test_what_an_open_catalogue_lacks_is_refused_with_the_way_out(monkeypatch):
+    import planetary_computer
+
     with pytest.raises(ValueError, match="requester-pays"):
         resolve(DownloadSettings(start="2022-06-01", end="2022-06-02", service="earth-search",
                                  s1=True))  # fmt: skip
+    monkeypatch.setattr(planetary_computer.settings.Settings.get(), "subscription_key", None)
+    with pytest.raises(ValueError, match="PC_SDK_SUBSCRIPTION_KEY"):
+        resolve(DownloadSettings(start="2022-06-01", end="2022-06-02",
+                                 service="planetary-computer", s1=True))  # fmt: skip
     with pytest.raises(ValueError, match="S2L2A"):
         resolve(DownloadSettings(start="2022-06-01", end="2022-06-02", service="earth-search",
                                  product="S2L1C"))  # fmt: skip
@@ -170,6 +184,43 @@ def test_the_planetary_computer_names_assets_by_band_and_signs_them(tmp_path, mo
         blob = "https://sentinel2l2a01.blob.core.windows.net/sentinel2-l2/T32/B02.tif"
         assert stac.signed_url(blob) == f"{blob}?st=1&se=2099&sp=rl&sig=fake"
         assert stac.signed_url(f"{fake.url}/cogs/x.tif") == f"{fake.url}/cogs/x.tif"
+
+
+def test_sentinel1_from_the_planetary_computer_is_the_nearest_pass_in_db(tmp_path, monkeypatch):
+    """The radar companion of an open-catalogue download: the RTC pass nearest the optical
+    one (its two slices of one datatake merged, the farther pass not read), linear γ⁰ in dB
+    on the patch grid, and the quantity recorded — terrain-flattened γ⁰, not σ⁰."""
+    import planetary_computer
+
+    monkeypatch.setattr(planetary_computer.settings.Settings.get(), "subscription_key", "key")
+    plants = registry(tmp_path)
+    p1 = plants.plants.set_index("plant_id").at["P1", "geometry"]
+    with fake_stac(tmp_path / "cogs") as fake:
+        fake.asset_keys = dict(stac.PLANETARY_COMPUTER_ASSETS)
+        fake.earth_search_flags = False
+        fake.add(FakeItem("S2A_MSIL2A_20220603", p1.x, p1.y, "2022-06-03T10:30:00Z", 4.0))
+        for name, when, west_half in (("S1A_20220602_A", "2022-06-02T17:10:00Z", True),
+                                      ("S1A_20220602_B", "2022-06-02T17:10:25Z", False),
+                                      ("S1A_20220605", "2022-06-05T05:40:00Z", False)):
+            fake.add(FakeItem(name, p1.x, p1.y, when, 0.0, radar=True, west_half_only=west_half))
+        settings = DownloadSettings(start="2022-06-01", end="2022-06-03", size_px=SIZE,
+                                    service="planetary-computer", base_url=fake.url,
+                                    s1=True)  # fmt: skip
+        single = PlantRegistry(plants.plants[plants.plants["plant_id"] == "P1"], plants.source)
+        summary = download_dataset(single, tmp_path / "ds", settings, progress=False)
+        read = {r.split()[1].split("/")[2] for r in fake.requests if r.startswith("GET /cogs")}
+    assert summary.complete and summary.written == 1
+    assert read == {"S2A_MSIL2A_20220603", "S1A_20220602_A", "S1A_20220602_B"}
+    radar, profile = read_geotiff(tmp_path / "ds" / "images_s1" / "P1_20220603.tif")
+    assert profile["transform"] == plant_patch(9.95, 53.49, SIZE).transform
+    columns = np.arange(SIZE)
+    for index, band in enumerate(("VV", "VH")):
+        expected = np.broadcast_to(expected_db(band, columns), (SIZE, SIZE))
+        assert radar[index] == pytest.approx(expected, abs=1e-4)  # both slices, in dB
+    dataset = PlantObservations(tmp_path / "ds", modalities=("image", "image_s1"))
+    assert dataset.info["s1_backscatter"] == "GAMMA0_TERRAIN"
+    assert dataset.observations["s1_datetime"].iloc[0].startswith("2022-06-02T17:10")
+    assert check_dataset(tmp_path / "ds", progress=False) == ("canonical", [])
 
 
 @pytest.mark.parametrize(
