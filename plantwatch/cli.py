@@ -25,6 +25,7 @@ from plantwatch.arguments import (
     positive_float,
     positive_int,
 )
+from plantwatch.data.cli import add_clouds_command
 from plantwatch.errors import UserError
 from plantwatch.estimates.cli import add_estimate_commands
 from plantwatch.models.cli import add_zoo_commands
@@ -244,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--count", type=positive_int, default=8, help="observations to show")
     preview.set_defaults(run=_preview)
 
-    data = commands.add_parser("data", help="datasets: fetch, check, convert, pack")
+    data = commands.add_parser("data", help="datasets: fetch, check, convert, pack, clouds")
     actions = data.add_subparsers(dest="action", required=True, metavar="ACTION")
     fetch = actions.add_parser(
         "fetch", help="download, verify and unpack a dataset",
@@ -292,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="processes reading the source")  # fmt: skip
     pack.add_argument("--quiet", action="store_true", help="no progress bar")
     pack.set_defaults(run=_data_pack)
+    add_clouds_command(actions)
 
     commands.add_parser(
         "demo",
