@@ -22,8 +22,11 @@ ALLOWED: dict[str, set[str]] = {
     "tasks": {"data", "models", "estimates"},
     "training": {"data", "models", "tasks", "estimates"},
     "report": {"data", "sources", "estimates"},
-    "studies": {"data", "models", "tasks", "training", "estimates", "sources", "report"},
-    "top": {"data", "models", "tasks", "training", "estimates", "sources", "report", "studies"},
+    "selection": {"data", "models", "tasks", "training"},
+    "studies": {"data", "models", "tasks", "training", "estimates", "sources", "report",
+                "selection"},
+    "top": {"data", "models", "tasks", "training", "estimates", "sources", "report",
+            "selection", "studies"},
 }
 
 
