@@ -32,6 +32,7 @@ from plantwatch.data.augmentation.device import DeviceAugmentation
 from plantwatch.data.augmentation.transforms import Augmentation
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.format import layout
+from plantwatch.data.format.label_sets import hidden_labels, read_label_set
 from plantwatch.data.format.splits import fraction_split_name
 from plantwatch.data.format.statistics import Statistics
 from plantwatch.data.format.writer import dataset_lock, ensure_split_set
@@ -142,6 +143,9 @@ class DataModule(L.LightningDataModule):
             or None for every observation.
         predict_root: another dataset (same class) to predict over, e.g. a new download;
             None: ``root``. The model normalises with its checkpoint's statistics.
+        label_set: a label set file (``plantwatch select`` writes them;
+            ``data/format/label_sets.py``): the training labels of its flags (e.g. the
+            plume masks) are kept only for its observations, every other label stays.
     """
 
     def __init__(
@@ -163,6 +167,7 @@ class DataModule(L.LightningDataModule):
         packed_root: str | None = None,
         predict_split: str | None = "test",
         predict_root: str | None = None,
+        label_set: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["dataset", "source", "augmentation"])
@@ -247,7 +252,11 @@ class DataModule(L.LightningDataModule):
         """Build the datasets the stage needs (``fit``, ``validate``, ``test``, ``predict``)."""
         h = self.hparams
         if stage in ("fit", None):
-            self.datasets["train"] = self.build(self.train_split, augment=True)
+            train = self.build(self.train_split, augment=True)
+            if h.label_set is not None:
+                ids = list(train.labels()["obs_id"])
+                train = CutLabels(train, hidden_labels(read_label_set(h.label_set), ids))
+            self.datasets["train"] = train
         if stage in ("fit", "validate", None):
             val = self.build("val")
             if h.cut_val_labels and h.label_fraction < 1.0:
