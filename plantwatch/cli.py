@@ -30,6 +30,7 @@ from plantwatch.errors import UserError
 from plantwatch.estimates.cli import add_estimate_commands
 from plantwatch.models.cli import add_zoo_commands
 from plantwatch.report.cli import add_report_command, add_report_option
+from plantwatch.selection.cli import add_select_command
 from plantwatch.sources.cli import add_source_commands
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
@@ -336,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_zoo_commands(commands)
     add_source_commands(commands)
     add_report_option(add_estimate_commands(commands))
+    add_select_command(commands)
     add_report_command(commands)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")

@@ -24,8 +24,8 @@ class HybridSelection(DiversitySelection):
         return _unit(pool) * state[0]
 
     def reason(self, pool: SelectionPool, index: int, state: tuple[np.ndarray, bool]) -> str:
-        return (f"uncertain and unlike the others: {pool.score_name} {pool.scores[index]:.3g}, "
-                f"embedding distance {state[0][index]:.3g}")  # fmt: skip
+        value = f"{pool.score_name} {pool.scores[index]:.3g} {pool.score_unit}".rstrip()
+        return f"uncertain and unlike the others: {value}, embedding distance {state[0][index]:.3g}"
 
 
 def _unit(pool: SelectionPool) -> np.ndarray:

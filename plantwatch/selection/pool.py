@@ -18,10 +18,10 @@ class SelectionPool:
         plant_ids: the plant of each, [N] str (the per-plant cap counts these).
         labelled: whether the task's label is known already, [N] bool (never selected; a
             diversity strategy counts them as covered).
-        scores: an uncertainty per observation, higher = less certain, [N] float, in the
-            unit its `score_name` says; None if the model was not asked.
+        scores: an uncertainty per observation, higher = less certain, [N] float, in
+            ``score_unit``; None if the model was not asked.
         embeddings: pooled encoder features, [N, D] float; None if not computed.
-        score_name: what ``scores`` is, with its unit (e.g. ``plume entropy, bits``).
+        score_name, score_unit: what ``scores`` is and its unit (``plume entropy``, ``bits``).
     """
 
     obs_ids: np.ndarray
@@ -30,6 +30,7 @@ class SelectionPool:
     scores: np.ndarray | None = None
     embeddings: np.ndarray | None = None
     score_name: str = "uncertainty"
+    score_unit: str = ""
 
     def __post_init__(self) -> None:
         order = np.argsort(np.asarray(self.obs_ids, dtype=str), kind="stable")

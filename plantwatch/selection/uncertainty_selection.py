@@ -23,4 +23,5 @@ class UncertaintySelection(SelectionStrategy):
 
     def reason(self, pool: SelectionPool, index: int, state: None) -> str:
         rank = int((pool.scores[~pool.labelled] > pool.scores[index]).sum()) + 1
-        return f"uncertain: {pool.score_name} {pool.scores[index]:.3g} (rank {rank} of the pool)"
+        value = f"{pool.score_name} {pool.scores[index]:.3g} {pool.score_unit}".rstrip()
+        return f"uncertain: {value} (rank {rank} of the pool)"

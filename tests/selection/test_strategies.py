@@ -22,7 +22,8 @@ def pool(n: int = 40, plants: int = 8, labelled_every: int = 5, seed: int = 0) -
         labelled=[i % labelled_every == 0 for i in range(n)],
         scores=rng.random(n),
         embeddings=rng.normal(size=(n, 3)),
-        score_name="plume entropy, bits",
+        score_name="plume entropy",
+        score_unit="bits",
     )
 
 
