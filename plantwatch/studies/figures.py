@@ -132,7 +132,8 @@ def panels_figure(
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside upper center", ncols=min(3, len(labels)),
                   fontsize=7)  # fmt: skip
-    figure.supxlabel("labelled training images (log scale)", fontsize=8)
+    figure.supxlabel(f"{summary.attrs.get('labels', 'labelled training images')} (log scale)",
+                     fontsize=8)  # fmt: skip
     figure.supylabel(f"{metric_label(metric)} — {_direction(metric)}", fontsize=8)
     return figure
 

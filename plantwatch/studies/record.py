@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from plantwatch.studies.active_learning import masks_saved_lines
 from plantwatch.studies.labels import column_label, higher_is_better, metric_label
 from plantwatch.studies.spec import Study
 from plantwatch.studies.statistics import (
@@ -67,7 +68,7 @@ def summary_table(runs: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
 def _fraction_name(fraction: float, summary: pd.DataFrame) -> str:
     labels = summary.loc[summary["label_fraction"] == fraction, "labels"].iloc[0]
     if labels != fraction:
-        return f"{labels:.0f} labelled images ({fraction:.0%})"
+        return f"{labels:.0f} {summary.attrs.get('labels', 'labelled images')} ({fraction:.0%})"
     return f"label fraction {fraction:g}"
 
 
@@ -257,9 +258,13 @@ def record_markdown(
     """The generated part of the record (see the module docstring)."""
     runs, names = prepared(study, runs)
     summary = summary_table(runs, every_metric(study))
+    summary.attrs["labels"] = study.labels_name
     others = tuple(m for m in every_metric(study) if m not in study.headline)
-    lines = [
-        *header_lines(study, runs, meta), "", "## Results", "",
+    lines = [*header_lines(study, runs, meta), ""]
+    if study.active_learning is not None:
+        lines += [*masks_saved_lines(study, summary), ""]
+    lines += [
+        "## Results", "",
         "Mean ± std over the runs (baselines: over the splits), rounded to two significant "
         "digits of the std; ↑ higher is better, ↓ lower, ≈ closest to the nominal level.",
         "", *headline_tables(summary, study.headline, names), "",

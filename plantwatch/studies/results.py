@@ -79,6 +79,7 @@ def metric_figures(study: Study, runs: pd.DataFrame, out: Path) -> list[Path]:
     `figures.panels_figure` with several)."""
     runs, names = prepared(study, runs)
     summary = summary_table(runs, study.headline)
+    summary.attrs["labels"] = study.labels_name
     order = list(names)
     baselines = [v for v in order if names[v].endswith("(baseline)")]
     paths = []

@@ -1,4 +1,5 @@
-"""Run a study: every (variant, label fraction, seed), resumable, one process per run."""
+"""Run a study: every (variant, label fraction, seed), resumable, one process per run (an
+active-learning study round after round)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from plantwatch.studies.active_learning import SELECTION_JSON, selection_plan
 from plantwatch.studies.spec import Run, Study
 from plantwatch.studies.worker import ARGS, METRICS, rescore
 
@@ -38,6 +40,9 @@ def _execute(study: Study, root: Path, run: Run, jobs: int = 1) -> int:
     folder = run_dir(root, run)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / ARGS).write_text(json.dumps(study.run_args(run, root), indent=1))
+    if study.active_learning is not None:
+        plan = selection_plan(study, run, root, lambda r: run_dir(root, r))
+        (folder / SELECTION_JSON).write_text(json.dumps(plan, indent=1))
     with (folder / "stdout.log").open("a") as log:
         done = subprocess.run(
             [sys.executable, "-m", "plantwatch.studies.worker", str(folder)],
@@ -67,9 +72,15 @@ def run_study(study: Study, root: str | Path, jobs: int = 1) -> list[Run]:
         f"study {study.name}: {finished} of {total} runs finished, {len(pending)} to run",
         flush=True,
     )
+    # an active-learning round needs the previous round's checkpoints: one wave a fraction
+    waves = ([[r for r in pending if r.label_fraction == f] for f in study.label_fractions]
+             if study.active_learning is not None else [pending])  # fmt: skip
+    failed: list[Run] = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        codes = list(pool.map(lambda r: _execute(study, folder, r, jobs), pending))
-    return [r for r, code in zip(pending, codes, strict=True) if code != 0]
+        for wave in waves:
+            codes = list(pool.map(lambda r: _execute(study, folder, r, jobs), wave))
+            failed += [r for r, code in zip(wave, codes, strict=True) if code != 0]
+    return failed
 
 
 def rescore_study(study: Study, root: Path) -> None:

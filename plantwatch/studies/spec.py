@@ -17,6 +17,10 @@ variants:                                    # a config delta (YAML mapping) or 
   single_plume: {model: {tasks: [plume]}}
   multitask: [experiments/model/multitask.yaml]
 ```
+
+With ``active_learning: {task: plume, max_per_plant: 2}`` the variants are selection
+strategies and the label fractions the shares of the task's training labels after each
+round (`active_learning.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ import yaml
 from plantwatch.bundled_configs import bundled_names, config_path
 from plantwatch.errors import UserError
 from plantwatch.files.ids import checked_id
+from plantwatch.studies.active_learning import (
+    ActiveLearning,
+    check_active_learning,
+    label_set_path,
+)
 from plantwatch.task_registry import TASKS
 from plantwatch.tasks.metrics import describe_metric
 
@@ -87,6 +96,7 @@ class Study:
     headline_metrics: tuple[str, ...] = ()
     reference_variant: str | None = None
     selection: str = SELECTION_LOSS
+    active_learning: ActiveLearning | None = None
 
     @property
     def headline(self) -> tuple[str, ...]:
@@ -96,6 +106,13 @@ class Study:
         if self.headline_metrics:
             return self.headline_metrics
         return tuple(m for m in PLANT_HEADLINE if m in self.metrics) or self.metrics[:2]
+
+    @property
+    def labels_name(self) -> str:
+        """What the record's label axis counts."""
+        if self.active_learning is None:
+            return "labelled training images"
+        return f"{self.active_learning.task} labels"
 
     @property
     def reference(self) -> str:
@@ -142,6 +159,8 @@ class Study:
                 headline_metrics=tuple(spec.get("headline", ())),
                 reference_variant=spec.get("reference"),
                 selection=str(spec.get("selection", SELECTION_LOSS)),
+                active_learning=(ActiveLearning(**spec["active_learning"])
+                                 if "active_learning" in spec else None),
             )
         except (TypeError, ValueError) as error:
             if isinstance(error, UserError):
@@ -175,15 +194,20 @@ class Study:
         for key, values in (("seeds", study.seeds), ("split_seeds", study.split_seeds)):
             if len(set(values)) != len(values) or not values:
                 raise UserError(f"{path}: {key} must be distinct and at least one")
+        if study.active_learning is not None:
+            check_active_learning(study)
         return study
 
     def runs(self) -> list[Run]:
-        """All runs, seed by seed, so early results cover every variant."""
+        """All runs, seed by seed, so early results cover every variant (an active-learning
+        study's first fraction, the start, only of the reference)."""
         return [
             Run(variant, fraction, seed, split_seed)
             for split_seed, seed, fraction, variant in itertools.product(
                 self.split_seeds, self.seeds, self.label_fractions, self.variants
             )
+            if self.active_learning is None or fraction != self.label_fractions[0]
+            or variant == self.reference
         ]
 
     @property
@@ -204,13 +228,21 @@ class Study:
             *(arg for config in (*self.base, *configs) for arg in ("--config", config)),
             *self.args,
             f"--seed_everything={run.seed}",
-            f"--data.init_args.label_fraction={run.label_fraction}",
+            *self.label_args(run, root),
             f"--data.init_args.split_seed={'null' if run.split_seed is None else run.split_seed}",
             f"--data.init_args.cut_val_labels={str(self.cut_val_labels).lower()}",
             f"--trainer.logger.init_args.save_dir={root}",
             f"--trainer.logger.init_args.name={run.group}",
             f"--trainer.logger.init_args.version={run.version}",
         ]
+
+    def label_args(self, run: Run, root: Path) -> list[str]:
+        """The training labels of ``run``: its label fraction, or (active learning) every
+        image with the label set of its round."""
+        if self.active_learning is None:
+            return [f"--data.init_args.label_fraction={run.label_fraction}"]
+        label_set = label_set_path(root, run, self.label_fractions[0])
+        return ["--data.init_args.label_fraction=1.0", f"--data.init_args.label_set={label_set}"]
 
     def write_variant_configs(self, root: Path) -> None:
         """Write each mapping variant as ``<root>/variants/<name>.yaml`` (a stackable config)."""

@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from plantwatch.studies.active_learning import SELECTION_JSON, prepare_label_set
+
 METRICS = "metrics.json"
 BASELINES = "baselines.json"
 ARGS = "args.json"
@@ -107,6 +109,9 @@ def run(run_dir: Path) -> dict[str, float]:
             f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} start resume={resume is not None}\n"
         )
     start = time.perf_counter()
+    labelled = None
+    if (run_dir / SELECTION_JSON).is_file():  # an active-learning round: its label set first
+        labelled = prepare_label_set(run_dir, args)
     metrics, cli = fit_and_test(args, ckpt_path=resume)
     baselines = datamodule_baselines(cli.datamodule, cli.model.specs)
     root = Path(cli.datamodule.root)
@@ -115,7 +120,9 @@ def run(run_dir: Path) -> dict[str, float]:
         predict_splits(cli, run_dir)
         scores = plant_period_scores(run_dir, root)
     metrics["wall_s"] = round(time.perf_counter() - start, 1)
-    metrics["train_images"] = len(cli.datamodule.datasets["train"])  # at the label fraction
+    # labelled training images: at the label fraction, or (active learning) the task's labels
+    images = len(cli.datamodule.datasets["train"])
+    metrics["train_images"] = images if labelled is None else labelled
     record(run_dir, metrics, baselines, scores)
     return metrics
 
