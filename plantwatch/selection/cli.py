@@ -14,8 +14,8 @@ def _select(args: argparse.Namespace) -> None:
 
     done = select_round(args.checkpoints, args.task, args.budget, args.out, args.strategy,
                         args.label_set, args.max_per_plant, args.seed, args.measure,
-                        thumbnails=not args.no_thumbnails,
-                        progress=not args.quiet)  # fmt: skip
+                        thumbnails=not args.no_thumbnails, progress=not args.quiet,
+                        pool=args.pool)  # fmt: skip
     requests = done.requests
     plants = requests["plant_id"].nunique() if len(requests) else 0
     print(f"requested {len(requests)} {args.task} labels of {plants} plants by {args.strategy}: "
@@ -45,6 +45,8 @@ def add_select_command(commands: Any) -> None:
     select.add_argument("--strategy", default="hybrid",
                         choices=("random", "uncertainty", "diversity", "hybrid"),
                         help="how to choose (hybrid: uncertainty-weighted k-center)")  # fmt: skip
+    select.add_argument("--pool", help="the training split to choose from (train, "
+                        "train_50pct …; default: the run's)")  # fmt: skip
     select.add_argument("--label-set", help="the labels known so far (label_set.json of the "
                         "last round; default: the run's, else the dataset's)")  # fmt: skip
     select.add_argument("--max-per-plant", type=positive_int, default=2,

@@ -99,6 +99,7 @@ def select_round(
     oracle: bool = False,
     thumbnails: bool = True,
     progress: bool = True,
+    pool: str | None = None,
 ) -> SelectionRound:
     """Choose ``budget`` training observations to label for ``task`` and write the round
     (see the module docstring).
@@ -113,10 +114,15 @@ def select_round(
         measure: the uncertainty measure (`pool_outputs.MEASURES`); None: the task's default.
         oracle: a simulated annotator: only observations whose label the dataset holds can
             be requested (studies), instead of every unlabelled one.
+        pool: the training split to choose from (``train``, ``train_50pct`` …); None: the
+            run's own training split.
 
     Raises:
-        UserError: an unknown strategy or task, or no checkpoint.
+        UserError: an unknown strategy or task, no checkpoint, or a pool outside training.
     """
+    if pool is not None and not (pool == "train" or pool.startswith("train_")):
+        raise UserError(f"--pool {pool}: choose from a training split (train, train_<k>pct); "
+                        "validation and test labels are never requested")  # fmt: skip
     if strategy not in STRATEGIES:
         raise UserError(f"unknown strategy {strategy!r}; choose among {sorted(STRATEGIES)}")
     if not checkpoints:
@@ -129,7 +135,7 @@ def select_round(
     cli, config = runs[0]
     datamodule = cli.datamodule
     datamodule.prepare_data()
-    dataset = datamodule.build(datamodule.train_split, augment=False)
+    dataset = datamodule.build(pool or datamodule.train_split, augment=False)
     labels = dataset.labels().set_index("obs_id")
     known = label_set or datamodule.hparams.label_set
     earlier = read_label_set(known) if known else {"labelled": [], "rounds": []}
@@ -144,7 +150,7 @@ def select_round(
     if oracle:
         candidate = in_dataset.loc[outputs.obs_ids].to_numpy()
     keep = candidate | np.isin(outputs.obs_ids, list(labelled_ids))
-    pool = SelectionPool(
+    candidates = SelectionPool(
         np.asarray(outputs.obs_ids)[keep], np.asarray(outputs.plant_ids)[keep],
         np.isin(outputs.obs_ids, list(labelled_ids))[keep], outputs.scores[keep],
         outputs.embeddings[keep], outputs.score_name, outputs.score_unit,
@@ -152,22 +158,24 @@ def select_round(
     chooser = (RandomSelection(seed, max_per_plant) if strategy == "random"
                else STRATEGIES[strategy](max_per_plant=max_per_plant))  # fmt: skip
     try:
-        chosen = chooser.select(pool, budget)
+        chosen = chooser.select(candidates, budget)
     except ValueError as error:
         raise UserError(str(error)) from None
     out = Path(out)
     position = {obs: i for i, obs in enumerate(outputs.obs_ids)}
     rows = []
     for rank, pick in enumerate(chosen, start=1):
-        obs = str(pool.obs_ids[pick.index])
+        obs = str(candidates.obs_ids[pick.index])
         sample = dataset[position[obs]]
         thumbnail = f"{THUMBNAILS_DIR}/{obs}.png" if thumbnails else ""
         if thumbnails:
             _thumbnail(out / thumbnail, sample["image"].numpy(), dataset.bands)
-        rows.append({"rank": rank, "obs_id": obs, "plant_id": str(pool.plant_ids[pick.index]),
+        rows.append({"rank": rank, "obs_id": obs,
+                     "plant_id": str(candidates.plant_ids[pick.index]),
                      "datetime": sample.get("datetime", ""), "value": round(pick.value, 6),
-                     "uncertainty": _rounded(pool.scores, pick.index),
-                     "measure": f"{pool.score_name} ({pool.score_unit})", "reason": pick.reason,
+                     "uncertainty": _rounded(candidates.scores, pick.index),
+                     "measure": f"{outputs.score_name} ({outputs.score_unit})",
+                     "reason": pick.reason,
                      "thumbnail": thumbnail})  # fmt: skip
     requests = pd.DataFrame(rows)
     out.mkdir(parents=True, exist_ok=True)
@@ -177,6 +185,7 @@ def select_round(
         "strategy": strategy, "task": task, "budget": budget,
         "measure": f"{outputs.score_name} ({outputs.score_unit})",
         "max_per_plant": max_per_plant, "seed": seed, "oracle": oracle,
+        "pool": pool or datamodule.train_split,
         "checkpoints": [str(c) for c in checkpoints], "selected": selected,
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip

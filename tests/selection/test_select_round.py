@@ -74,3 +74,15 @@ def test_a_checkpoint_outside_a_run_is_refused_with_the_way(run, tmp_path):
         select_round([loose], "plume", 2, tmp_path / "out")
     with pytest.raises(UserError, match="unknown strategy"):
         select_round([run["checkpoint"]], "plume", 2, tmp_path / "out", strategy="greedy")
+    for split in ("val", "test"):
+        with pytest.raises(UserError, match="never requested"):
+            select_round([run["checkpoint"]], "plume", 2, tmp_path / "out", pool=split)
+
+
+def test_a_smaller_training_pool_is_chosen_from(run, tmp_path):
+    done = select_round([run["checkpoint"]], "plume", 20, tmp_path, "uncertainty",
+                        max_per_plant=20, pool="train_50pct", thumbnails=False,
+                        progress=False)  # fmt: skip
+    pool = set(read_split(run["dataset"], "train_50pct"))
+    assert set(done.requests["obs_id"]) <= pool and len(done.requests) >= 1
+    assert read_label_set(done.label_set)["rounds"][-1]["pool"] == "train_50pct"
