@@ -173,7 +173,7 @@ def select_round(
         rows.append({"rank": rank, "obs_id": obs,
                      "plant_id": str(candidates.plant_ids[pick.index]),
                      "datetime": sample.get("datetime", ""), "value": round(pick.value, 6),
-                     "uncertainty": _rounded(candidates.scores, pick.index),
+                     "uncertainty": round(float(outputs.scores[position[obs]]), 6),
                      "measure": f"{outputs.score_name} ({outputs.score_unit})",
                      "reason": pick.reason,
                      "thumbnail": thumbnail})  # fmt: skip
@@ -192,10 +192,6 @@ def select_round(
     written = write_label_set(out / LABEL_SET_JSON, [spec.flag], labelled_ids | set(selected),
                               [*earlier.get("rounds", []), round_record])  # fmt: skip
     return SelectionRound(requests, out / REQUESTS_CSV, written, config)
-
-
-def _rounded(scores: np.ndarray | None, index: int) -> float:
-    return round(float(scores[index]), 6) if scores is not None else float("nan")
 
 
 def _thumbnail(path: Path, reflectance: np.ndarray, bands: Sequence[str]) -> None:
