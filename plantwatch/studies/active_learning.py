@@ -177,11 +177,13 @@ def masks_saved(
     return {"labels": labels, "value": sign * value, "reference_labels": reached, "saved": saved}
 
 
-def masks_saved_lines(study: Study, summary: pd.DataFrame) -> list[str]:
+def masks_saved_lines(study: Study, summary: pd.DataFrame, trained: pd.DataFrame) -> list[str]:
     """The record's headline of an active-learning study: per strategy, the labels the
-    reference needs for what the strategy reaches in its last round, and the strategy
-    chosen on validation (its validation score at the last round)."""
+    reference needs for what the strategy reaches in its last round, and the paired
+    difference there; the strategy chosen on validation (its validation score at the last
+    round) and the verdict — a gain counts only where the paired interval excludes 0."""
     from plantwatch.studies.labels import higher_is_better, metric_label
+    from plantwatch.studies.statistics import difference_cell, paired_differences
 
     assert study.active_learning is not None
     metric = study.active_learning.metric
@@ -189,33 +191,49 @@ def masks_saved_lines(study: Study, summary: pd.DataFrame) -> list[str]:
         return []
     reference, last = study.reference, study.label_fractions[-1]
     higher = higher_is_better(metric)
-    lines = [f"## Labels saved at equal {metric_label(metric)}", "",
+    pairs = paired_differences(trained, reference, (metric,))
+    pairs = pairs[pairs["label_fraction"] == last].set_index("variant")
+    most = summary.loc[summary["variant"] == reference, "labels"].max()
+    name = metric_label(metric)
+    lines = [f"## Labels saved at equal {name}", "",
              f"What `{reference}` needs (its mean curve over seeds and splits, linear between "
-             f"rounds) to reach what each strategy reaches in its last round.", "",
-             f"| strategy | labels | {metric_label(metric)} | `{reference}` needs | saved |",
-             "|---|---|---|---|---|"]  # fmt: skip
-    saved: dict[str, float | None] = {}
+             f"rounds) to reach what each strategy reaches in its last round, and the paired "
+             f"difference there (95 % interval; **bold**: excludes 0 on the better side).", "",
+             f"| strategy | labels | {name} | `{reference}` needs | saved | Δ {name} |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    found: dict[str, dict] = {}
     for strategy in study.variants:
         if strategy == reference or strategy not in set(summary["variant"]):
             continue
-        found = masks_saved(summary, metric, strategy, reference, higher)
-        saved[strategy] = found["saved"]
-        needs = (f"{found['reference_labels']:.0f}" if found["reference_labels"] is not None
-                 else f"more than {summary['labels'].max():.0f}")  # fmt: skip
-        gain = (f"{found['saved']:+.0f}".replace("-", "−") if found["saved"] is not None
-                else "more than the rounds")  # fmt: skip
-        lines.append(f"| {strategy} | {found['labels']:.0f} | {found['value']:.3f} | {needs} | "
-                     f"{gain} |")  # fmt: skip
+        found[strategy] = masks_saved(summary, metric, strategy, reference, higher)
+        row = found[strategy]
+        needs = (f"{row['reference_labels']:.0f}" if row["reference_labels"] is not None
+                 else f"more than {most:.0f}")  # fmt: skip
+        saved = (f"{row['saved']:+.0f}".replace("-", "−") if row["saved"] is not None
+                 else f"more than {most - row['labels']:.0f}")  # fmt: skip
+        delta = difference_cell(pairs.loc[strategy], higher) if strategy in pairs.index else "–"
+        lines.append(f"| {strategy} | {row['labels']:.0f} | {row['value']:.3f} | {needs} | "
+                     f"{saved} | {delta} |")  # fmt: skip
+    confident = [s for s in found if s in pairs.index
+                 and (pairs.at[s, "low"] > 0 if higher else pairs.at[s, "high"] < 0)]  # fmt: skip
     score = f"val_{metric}_mean"
-    final = summary[(summary["label_fraction"] == last) & summary["variant"].isin(list(saved))]
+    final = summary[(summary["label_fraction"] == last) & summary["variant"].isin(list(found))]
     if score in final and final[score].notna().any():
         best = final.set_index("variant")[score]
-        chosen = str(best.idxmax() if higher_is_better(metric) else best.idxmin())
-        found = saved[chosen]
-        verdict = (f"saves {found:.0f} labels against `{reference}`" if found and found > 0
-                   else f"does not beat `{reference}` at this budget")  # fmt: skip
-        lines += ["", f"Chosen on validation (validation {metric_label(metric)} at the last "
-                  f"round): **{chosen}**, which {verdict}."]  # fmt: skip
-    if not any(v is not None and v > 0 for v in saved.values()):
-        lines += ["", f"No strategy beats `{reference}` at this budget."]
+        chosen = str(best.idxmax() if higher else best.idxmin())
+        row = found[chosen]
+        if row["reference_labels"] is None:
+            reach = (f"`{reference}` does not reach its {name} of {row['value']:.3f} with its "
+                     f"most labels ({most:.0f}), so what it saves is not measurable within the "
+                     "rounds")  # fmt: skip
+        else:
+            reach = f"it saves {row['saved']:.0f} labels on the mean curves".replace("-", "−")
+        sure = ("the paired difference excludes 0" if chosen in confident
+                else "but the paired difference at the last round includes 0: within the "
+                "noise of seeds and splits")  # fmt: skip
+        lines += ["", f"Chosen on validation (validation {name} at the last round): "
+                  f"**{chosen}**; {reach}; {sure}."]  # fmt: skip
+    if not confident:
+        lines += ["", f"No strategy beats `{reference}` with confidence at this budget: every "
+                  "paired interval at the last round includes 0."]  # fmt: skip
     return lines

@@ -262,7 +262,8 @@ def record_markdown(
     others = tuple(m for m in every_metric(study) if m not in study.headline)
     lines = [*header_lines(study, runs, meta), ""]
     if study.active_learning is not None:
-        lines += [*masks_saved_lines(study, summary), ""]
+        trained_runs = runs[runs["kind"] == "trained"]
+        lines += [*masks_saved_lines(study, summary, trained_runs), ""]
     lines += [
         "## Results", "",
         "Mean ± std over the runs (baselines: over the splits), rounded to two significant "
