@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from plantwatch.studies.active_learning import masks_saved_lines
 from plantwatch.studies.labels import column_label, higher_is_better, metric_label
+from plantwatch.studies.labels_saved import masks_saved_lines
 from plantwatch.studies.spec import Study
 from plantwatch.studies.statistics import (
     CONFIDENCE,

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from plantwatch.studies.active_learning import SELECTION_JSON, selection_plan
+from plantwatch.studies.active_learning import SELECTION_JSON
+from plantwatch.studies.annotation_loop import selection_plan
 from plantwatch.studies.spec import Run, Study
 from plantwatch.studies.worker import ARGS, METRICS, rescore
 

@@ -40,6 +40,7 @@ from plantwatch.studies.active_learning import (
     check_active_learning,
     label_set_path,
 )
+from plantwatch.studies.run import Run
 from plantwatch.task_registry import TASKS
 from plantwatch.tasks.metrics import describe_metric
 
@@ -55,27 +56,6 @@ SELECTION_LOSS = "val_selection_loss"
 def variant_config(root: Path, name: str) -> Path:
     """Where a study writes the config of a variant given as a mapping."""
     return root / "variants" / f"{name}.yaml"
-
-
-@dataclass(frozen=True)
-class Run:
-    """One run of a study."""
-
-    variant: str
-    label_fraction: float
-    seed: int
-    split_seed: int | None = None
-
-    @property
-    def group(self) -> str:
-        """TensorBoard run name below the study root: ``<variant>/frac<f>``."""
-        return f"{self.variant}/frac{self.label_fraction:g}"
-
-    @property
-    def version(self) -> str:
-        """TensorBoard version of the run: ``seed<t>`` or ``split<s>_seed<t>``."""
-        split = "" if self.split_seed is None else f"split{self.split_seed}_"
-        return f"{split}seed{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -195,7 +175,8 @@ class Study:
             if len(set(values)) != len(values) or not values:
                 raise UserError(f"{path}: {key} must be distinct and at least one")
         if study.active_learning is not None:
-            check_active_learning(study)
+            check_active_learning(path, study.active_learning, tuple(study.variants),
+                                  study.label_fractions, study.metrics)  # fmt: skip
         return study
 
     def runs(self) -> list[Run]:

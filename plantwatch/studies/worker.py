@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from plantwatch.studies.active_learning import SELECTION_JSON, prepare_label_set
+from plantwatch.studies.active_learning import SELECTION_JSON
+from plantwatch.studies.annotation_loop import prepare_label_set
 
 METRICS = "metrics.json"
 BASELINES = "baselines.json"

@@ -16,7 +16,7 @@ from plantwatch.cli import main
 from plantwatch.data.format.label_sets import read_label_set
 from plantwatch.data.format.splits import read_split
 from plantwatch.errors import UserError
-from plantwatch.studies.active_learning import masks_saved
+from plantwatch.studies.labels_saved import masks_saved
 from plantwatch.studies.spec import Study
 from tests.data.fakes import tiny_cli_args
 
@@ -100,7 +100,8 @@ def test_an_active_learning_study_needs_strategies_and_growing_fractions(tmp_pat
 def test_the_committed_study_starts_and_its_first_round_trains(tmp_path, monkeypatch):
     """experiments/studies/active_learning.yaml parses; its start run's label set is made
     and trains (fast_dev_run on tiny data)."""
-    from plantwatch.studies.active_learning import SELECTION_JSON, prepare_label_set, selection_plan
+    from plantwatch.studies.active_learning import SELECTION_JSON
+    from plantwatch.studies.annotation_loop import prepare_label_set, selection_plan
     from plantwatch.studies.runner import run_dir
     from plantwatch.training.cli import PlantwatchCLI
 
