@@ -39,6 +39,7 @@ def write_study(tmp_path: Path, **changes) -> Path:
     return path
 
 
+@pytest.mark.slow  # three runs in their own processes: about a minute on 2 CPU cores
 def test_a_simulated_annotation_loop_grows_each_strategys_label_set(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     study_file = write_study(tmp_path)

@@ -276,6 +276,7 @@ def test_label_efficiency_variants_take_their_encoders_from_the_zoo(tmp_path, mo
     assert cli.trainer.state.finished
 
 
+@pytest.mark.slow  # three runs in their own processes: about 45 s on 2 CPU cores
 def test_a_failing_run_is_named_and_the_others_are_tabulated(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(REPO)
     study = yaml.safe_load(write_study(tmp_path).read_text())
