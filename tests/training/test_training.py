@@ -65,7 +65,7 @@ def test_the_demo_table_shows_the_baselines_and_the_true_plume_reference(trained
     assert "| power MAE (MW) |" in printed
 
 
-def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
+def test_a_killed_run_resumes_from_its_last_checkpoint_as_if_never_killed(tmp_path):
     args = [*tiny_cli_args(tmp_path / "ds", tmp_path / "runs"), "--trainer.max_epochs=2",
             "--trainer.logger.init_args.version=v"]  # fmt: skip
     with pytest.raises(RuntimeError, match="killed"):
@@ -85,6 +85,12 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     resumed = torch.load(last, weights_only=True)
     assert RecordEpochs.trained == [1]  # only the missing epoch was trained
     assert resumed["global_step"] == 2 * first["global_step"]
+    # and trained it as the uninterrupted run does (shuffling, dropout, augmentation)
+    main(["fit", *args[:-1], "--trainer.logger.init_args.version=whole"])
+    whole = torch.load(last.parents[2] / "whole" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert whole["state_dict"].keys() == resumed["state_dict"].keys()
+    assert all(torch.equal(whole["state_dict"][k], resumed["state_dict"][k])
+               for k in whole["state_dict"])  # fmt: skip
 
 
 def test_the_run_folder_holds_config_versions_and_checkpoints(trained_run):

@@ -37,6 +37,7 @@ from plantwatch.data.format.splits import fraction_split_name
 from plantwatch.data.format.statistics import Statistics
 from plantwatch.data.format.writer import dataset_lock, ensure_split_set
 from plantwatch.data.loading.contract import PlantwatchDataset, SampleDataset
+from plantwatch.data.loading.epoch_loader import EpochLoader, epoch_seed, run_seed, seed_generators
 from plantwatch.data.loading.sample import collate_samples
 from plantwatch.data.loading.source import DatasetSource
 from plantwatch.data.packing.reader import PackedDataset
@@ -176,6 +177,7 @@ class DataModule(L.LightningDataModule):
         self.source = source
         self.augmentation = augmentation
         self.datasets: dict[str, SampleDataset] = {}
+        self._resumed_epoch: int | None = None  # the first epoch of a resumed fit
 
     @property
     def train_split(self) -> str:
@@ -271,11 +273,13 @@ class DataModule(L.LightningDataModule):
             self.datasets["predict"] = self.build(h.predict_split, root=h.predict_root)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        """A loader of a split; a shuffled one drops a last batch of a single sample (a
-        different one each epoch), which batch normalisation cannot train on."""
+        """A loader of a split; a shuffled one (training) drops a last batch of a single
+        sample (a different one each epoch), which batch normalisation cannot train on, and
+        seeds each epoch (`EpochLoader`)."""
         h = self.hparams
-        return DataLoader(
+        return EpochLoader(
             self.datasets[name],
+            start_epoch=self._start_training_epoch if shuffle else None,
             batch_size=h.batch_size,
             shuffle=shuffle,
             drop_last=shuffle and len(self.datasets[name]) % h.batch_size == 1,
@@ -287,12 +291,39 @@ class DataModule(L.LightningDataModule):
             prefetch_factor=h.prefetch_factor if h.num_workers > 0 else None,
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def reseed(self, seed: int) -> None:
+        """Seed the augmentation's own random state in this process (on the device: ``seed``
+        plus the process's rank); loader workers seed theirs when they start."""
         if isinstance(self.augmentation, DeviceAugmentation):
             rank = self.trainer.global_rank if self.trainer is not None else 0
-            self.augmentation.set_random_seed(int(torch.randint(2**31, ())) + rank)
+            self.augmentation.set_random_seed(seed + rank)
         elif self.augmentation is not None and self.hparams.num_workers == 0:
-            self.augmentation.set_random_seed(int(torch.randint(2**31, ())))
+            self.augmentation.set_random_seed(seed)
+
+    def _start_training_epoch(self) -> None:
+        """Seed the global generators and the augmentation from the run's seed and the epoch
+        about to be trained (unseeded run: the augmentation from torch's generator)."""
+        seed = run_seed()
+        if seed is None:
+            self.reseed(int(torch.randint(2**31, ())))
+            return
+        # A resumed fit makes its first iterator before the trainer has restored its epoch.
+        epoch, self._resumed_epoch = self._resumed_epoch, None
+        if epoch is None:
+            epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        seed = epoch_seed(seed, epoch)
+        seed_generators(seed)
+        self.reseed(seed)
+
+    def state_dict(self) -> dict[str, Any]:
+        """In checkpoints: the epoch that a fit resumed from the checkpoint trains first (the
+        checkpoints are written at the end of an epoch)."""
+        return {"next_epoch": self.trainer.current_epoch + 1} if self.trainer is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._resumed_epoch = state_dict.get("next_epoch")
+
+    def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
 
     def decode(self, batch: dict[str, Any], split: str) -> dict[str, Any]:

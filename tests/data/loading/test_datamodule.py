@@ -1,4 +1,5 @@
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from plantwatch.data.errors import DatasetError
 from plantwatch.data.format.splits import read_split
 from plantwatch.data.loading.contract import SampleDataset
 from plantwatch.data.loading.datamodule import DataModule
+from plantwatch.data.loading.epoch_loader import SEED_VARIABLE, epoch_seed
 from plantwatch.data.loading.sample import collate_samples
 from plantwatch.data.readers.observations import PlantObservations
 from plantwatch.data.synthetic.source import SyntheticPlants
@@ -138,8 +140,23 @@ def test_worker_processes_load_the_same_batches(tmp_path):
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_augmented_batches_repeat_for_the_same_seed(tmp_path, workers):
+def test_augmented_batches_repeat_for_the_same_seed(tmp_path, workers, monkeypatch):
     dm = module(tmp_path / "ds", num_workers=workers, augmentation=Augmentation(crop_size=24))
+    dm.prepare_data()
+    dm.setup("fit")
+
+    def first_epoch(seed: int) -> torch.Tensor:
+        monkeypatch.setenv(SEED_VARIABLE, str(seed))  # the run's seed (seed_everything)
+        torch.manual_seed(seed + 1)  # whatever the global state: the run's seed decides
+        return torch.cat([b["image"] for b in dm.train_dataloader()])
+
+    torch.testing.assert_close(first_epoch(123), first_epoch(123))
+    assert not torch.equal(first_epoch(123), first_epoch(124))  # the seed decides them
+
+
+def test_an_unseeded_run_draws_its_augmentation_from_torch(tmp_path, monkeypatch):
+    monkeypatch.delenv(SEED_VARIABLE, raising=False)
+    dm = module(tmp_path / "ds", num_workers=0, augmentation=Augmentation(crop_size=24))
     dm.prepare_data()
     dm.setup("fit")
 
@@ -147,8 +164,30 @@ def test_augmented_batches_repeat_for_the_same_seed(tmp_path, workers):
         torch.manual_seed(seed)
         return torch.cat([b["image"] for b in dm.train_dataloader()])
 
-    torch.testing.assert_close(first_epoch(123), first_epoch(123))
-    assert not torch.equal(first_epoch(123), first_epoch(124))  # the seed decides them
+    torch.testing.assert_close(first_epoch(5), first_epoch(5))
+    assert not torch.equal(first_epoch(5), first_epoch(6))
+
+
+def test_a_resumed_fit_trains_its_first_epoch_as_the_uninterrupted_run(tmp_path, monkeypatch):
+    """The resumed first epoch's iterator is made before the trainer restores its epoch:
+    the checkpoint's datamodule state says which epoch it is."""
+    monkeypatch.setenv(SEED_VARIABLE, "7")
+    assert epoch_seed(0, 1) != epoch_seed(0, 0) != epoch_seed(1, 0)
+    assert 0 <= epoch_seed(2**40, 3) < 2**31
+    dm = module(tmp_path / "ds", num_workers=0, augmentation=Augmentation(crop_size=24))
+    dm.prepare_data()
+    dm.setup("fit")
+
+    def epoch() -> torch.Tensor:
+        return torch.cat([b["image"] for b in dm.train_dataloader()])
+
+    dm.trainer = SimpleNamespace(current_epoch=4, global_rank=0)
+    uninterrupted = epoch()
+    dm.trainer = SimpleNamespace(current_epoch=0, global_rank=0)  # not restored yet
+    first = epoch()
+    dm.load_state_dict({"next_epoch": 4})  # a checkpoint written at the end of epoch 3
+    torch.testing.assert_close(epoch(), uninterrupted)
+    assert not torch.equal(first, uninterrupted)
 
 
 class NoFuel(Dataset):
