@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +31,7 @@ from plantwatch.models.cli import add_zoo_commands
 from plantwatch.report.cli import add_report_command, add_report_option
 from plantwatch.selection.cli import add_select_command
 from plantwatch.sources.cli import add_source_commands
+from plantwatch.studies.cli import add_compare_command
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 
@@ -133,50 +133,6 @@ def _bench_fit(args: argparse.Namespace) -> None:
 
     bench_fit(batch_size=args.batch_size, steps=args.steps, precision=args.precision,
               channels_last=not args.no_channels_last)  # fmt: skip
-
-
-def _compare(args: argparse.Namespace) -> None:
-    import shlex
-
-    from plantwatch.studies.results import write_results, write_study_record
-    from plantwatch.studies.runner import pending_runs, rescore_study, run_study
-    from plantwatch.studies.spec import Study
-    from plantwatch.training.cli import package_versions
-
-    study = Study.from_yaml(args.study)
-    if args.record_only:
-        try:
-            print(f"results: {write_study_record(study, Path(args.results))}")
-        except FileNotFoundError as error:
-            raise UserError(f"{error}; run the study first (without --record-only)") from None
-        return
-    root = Path(args.root) / study.name
-    if args.rescore:
-        rescore_study(study, root)
-    ran = len(pending_runs(study, root))
-    start = time.perf_counter()
-    failed = run_study(study, args.root, jobs=args.jobs)
-    command = "plantwatch " + shlex.join(
-        sys.argv[1:] if sys.argv[1:2] == ["compare"] else ["compare", args.study]
-    )
-    call = {"command": command, "cpu_cores": os.cpu_count(), "jobs": args.jobs, "ran": ran,
-            "elapsed_min": round((time.perf_counter() - start) / 60, 1),
-            "versions": ", ".join(f"{k} {v}" for k, v in package_versions().items())}  # fmt: skip
-    try:
-        print(f"results: {write_results(study, root, Path(args.results), call)}")
-    except ValueError:
-        raise SystemExit(
-            f"study {study.name}: no run finished; see the stdout.log of each run"
-        ) from None
-    if args.report:
-        import pandas as pd
-
-        from plantwatch.studies.study_report import write_study_report
-
-        runs = pd.read_csv(Path(args.results) / f"{study.name}.csv")
-        write_study_report(study, root, runs, root / "report")
-    if failed:
-        raise SystemExit(f"{len(failed)} runs failed: {[f'{r.group}/{r.version}' for r in failed]}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -304,35 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=examples("plantwatch demo", "plantwatch demo --trainer.max_epochs 2"),
     )
 
-    compare = commands.add_parser(
-        "compare", help="run a study (variants × label fractions × seeds) and tabulate it",
-        epilog=examples("plantwatch compare experiments/studies/single_vs_multitask.yaml "
-                        "--jobs 2"),
-    )  # fmt: skip
-    compare.add_argument(
-        "study", help="study YAML, e.g. experiments/studies/single_vs_multitask.yaml"
-    )
-    compare.add_argument("--root", default="runs/studies", help="folder of the runs (resumable)")
-    compare.add_argument(
-        "--results", default="experiments/results", help="folder of the tables/plots"
-    )
-    compare.add_argument("--jobs", type=positive_int, default=1, help="runs at a time")
-    compare.add_argument(
-        "--rescore", action="store_true",
-        help="score the finished runs' saved predictions again (plant-period estimates) "
-        "before running the rest",
-    )  # fmt: skip
-    compare.add_argument(
-        "--report", action="store_true",
-        help="also write the web report of the variant chosen on validation (its first run's "
-        "plant-years and plant-months) into <root>/<name>/report/site",
-    )  # fmt: skip
-    compare.add_argument(
-        "--record-only", action="store_true",
-        help="run nothing: write the record and figures again from the study's tables in "
-        "--results (<name>.csv, <name>_overpasses.csv, <name>_study.json)",
-    )  # fmt: skip
-    compare.set_defaults(run=_compare)
+    add_compare_command(commands)
 
     add_zoo_commands(commands)
     add_source_commands(commands)

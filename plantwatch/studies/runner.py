@@ -1,12 +1,10 @@
-"""Run a study: every (variant, label fraction, seed), resumable, one process per run (an
-active-learning study round after round)."""
+"""Run a study: every (variant, label fraction, seed), resumable, one process per run here or
+one SLURM job per run (an active-learning study round after round)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,8 +12,10 @@ from tqdm.auto import tqdm
 
 from plantwatch.studies.active_learning import SELECTION_JSON
 from plantwatch.studies.annotation_loop import selection_plan
+from plantwatch.studies.slurm_launcher import run_on_slurm
+from plantwatch.studies.slurm_settings import SlurmSettings
 from plantwatch.studies.spec import Run, Study
-from plantwatch.studies.worker import ARGS, METRICS, rescore
+from plantwatch.studies.worker import ARGS, METRICS, rescore, start_worker
 
 
 def run_dir(root: Path, run: Run) -> Path:
@@ -28,41 +28,53 @@ def pending_runs(study: Study, root: Path) -> list[Run]:
     return [r for r in study.runs() if not (run_dir(root, r) / METRICS).is_file()]
 
 
-def worker_environment(jobs: int) -> dict[str, str]:
-    """The environment of a run's process: the CPU cores shared among the ``jobs`` runs at
-    a time (``OMP_NUM_THREADS``, unless set), since runs that each take every core slow one
-    another down (2 runs on 2 cores: an epoch of the plant-year study took 3.3 min with 2
-    threads each and 1.5 min with 1)."""
-    threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
-    return {"OMP_NUM_THREADS": threads, **os.environ, "PYTHONUNBUFFERED": "1"}
+def threads_per_run(jobs: int) -> int:
+    """CPU threads of each of ``jobs`` runs at a time on this machine (its cores shared)."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
-def _execute(study: Study, root: Path, run: Run, jobs: int = 1) -> int:
+def prepare_run(study: Study, root: Path, run: Run) -> Path:
+    """The folder of ``run`` with its ``args.json`` (and, in an active-learning round, the
+    selection plan of its label set); returns the folder."""
     folder = run_dir(root, run)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / ARGS).write_text(json.dumps(study.run_args(run, root), indent=1))
     if study.active_learning is not None:
         plan = selection_plan(study, run, root, lambda r: run_dir(root, r))
         (folder / SELECTION_JSON).write_text(json.dumps(plan, indent=1))
-    with (folder / "stdout.log").open("a") as log:
-        done = subprocess.run(
-            [sys.executable, "-m", "plantwatch.studies.worker", str(folder)],
-            stdout=log, stderr=subprocess.STDOUT, env=worker_environment(jobs),
-        )  # fmt: skip
-    status = (
-        "finished"
-        if done.returncode == 0
-        else f"FAILED (exit {done.returncode}, see {folder}/stdout.log)"
-    )
+    return folder
+
+
+def report_run(run: Run, folder: Path, finished: bool, why: str = "") -> None:
+    """Print one line: the run finished, or failed and where its log is."""
+    status = "finished" if finished else f"FAILED ({why}see {folder}/stdout.log)"
     print(f"  {run.group}/{run.version}: {status}", flush=True)
-    return done.returncode
 
 
-def run_study(study: Study, root: str | Path, jobs: int = 1) -> list[Run]:
+def _execute_locally(study: Study, root: Path, run: Run, jobs: int) -> int:
+    folder = prepare_run(study, root, run)
+    code = start_worker(folder, threads_per_run(jobs)).wait()
+    report_run(run, folder, code == 0, f"exit {code}, ")
+    return code
+
+
+def study_waves(study: Study, pending: list[Run]) -> list[list[Run]]:
+    """The pending runs in the order they can run: all at once, or (active learning) one
+    round after the other, since a round selects with the previous round's models."""
+    if study.active_learning is None:
+        return [pending]
+    waves = [[r for r in pending if r.label_fraction == f] for f in study.label_fractions]
+    return [w for w in waves if w]
+
+
+def run_study(
+    study: Study, root: str | Path, jobs: int = 1, slurm: SlurmSettings | None = None
+) -> list[Run]:
     """Execute the unfinished runs of ``study`` under ``root/<name>``; returns failed runs.
 
     Finished runs (with ``metrics.json``) are skipped, interrupted ones resume from their
-    last checkpoint. ``jobs`` runs execute at a time (each its own process).
+    last checkpoint. ``jobs`` runs execute at a time here (each its own process), or, with
+    ``slurm``, every run is a task of a SLURM job array (`slurm_launcher.py`).
     """
     folder = Path(root) / study.name
     study.write_variant_configs(folder)
@@ -73,14 +85,18 @@ def run_study(study: Study, root: str | Path, jobs: int = 1) -> list[Run]:
         f"study {study.name}: {finished} of {total} runs finished, {len(pending)} to run",
         flush=True,
     )
-    # an active-learning round needs the previous round's checkpoints: one wave a fraction
-    waves = ([[r for r in pending if r.label_fraction == f] for f in study.label_fractions]
-             if study.active_learning is not None else [pending])  # fmt: skip
     failed: list[Run] = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for wave in waves:
-            codes = list(pool.map(lambda r: _execute(study, folder, r, jobs), wave))
-            failed += [r for r, code in zip(wave, codes, strict=True) if code != 0]
+    for wave in study_waves(study, pending):
+        if slurm is None:
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                codes = list(pool.map(lambda r: _execute_locally(study, folder, r, jobs), wave))
+            done = [code == 0 for code in codes]
+        else:
+            folders = [prepare_run(study, folder, r) for r in wave]
+            done = run_on_slurm(wave, folders, slurm, folder, f"plantwatch-{study.name}")
+            for run, path, ok in zip(wave, folders, done, strict=True):
+                report_run(run, path, ok, "see slurm.err, ")
+        failed += [r for r, ok in zip(wave, done, strict=True) if not ok]
     return failed
 
 

@@ -13,6 +13,7 @@ metrics: [power_mae_mw, plume_iou]           # the record's columns (default: th
 headline: [power_mae_mw]                     # its headline table (default: see `headline`)
 reference: multitask                         # variant the others are paired with (default: first)
 selection: val_selection_loss                # validation score of "chosen on validation"
+slurm: {partition: gpu, gpus_per_run: 1}     # resources per run on SLURM (`slurm_settings.py`)
 variants:                                    # a config delta (YAML mapping) or config paths
   single_plume: {model: {tasks: [plume]}}
   multitask: [experiments/model/multitask.yaml]
@@ -26,7 +27,7 @@ round (`active_learning.py`).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from plantwatch.studies.active_learning import (
     label_set_path,
 )
 from plantwatch.studies.run import Run
+from plantwatch.studies.slurm_settings import SlurmSettings
 from plantwatch.task_registry import TASKS
 from plantwatch.tasks.metrics import describe_metric
 
@@ -77,6 +79,7 @@ class Study:
     reference_variant: str | None = None
     selection: str = SELECTION_LOSS
     active_learning: ActiveLearning | None = None
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)
 
     @property
     def headline(self) -> tuple[str, ...]:
@@ -141,6 +144,7 @@ class Study:
                 selection=str(spec.get("selection", SELECTION_LOSS)),
                 active_learning=(ActiveLearning(**spec["active_learning"])
                                  if "active_learning" in spec else None),
+                slurm=SlurmSettings.from_mapping(spec.get("slurm", {}), path),
             )
         except (TypeError, ValueError) as error:
             if isinstance(error, UserError):

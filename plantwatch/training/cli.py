@@ -301,7 +301,7 @@ def fit_and_test(
     trainer = cli.trainer
     if ckpt_path is not None:
         ckpt_path = str(local_checkpoint(ckpt_path, "resume checkpoint"))
-    trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path, weights_only=True)
+    cli.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path, weights_only=True)
     checkpoint = trainer.checkpoint_callback
     best = "best" if checkpoint is not None and checkpoint.best_model_path else None
     for evaluate in (trainer.validate, trainer.test):

@@ -301,14 +301,16 @@ def test_a_failing_run_is_named_and_the_others_are_tabulated(tmp_path, monkeypat
 
 
 def test_runs_at_a_time_share_the_cores(monkeypatch):
-    from plantwatch.studies.runner import worker_environment
+    from plantwatch.studies.runner import threads_per_run
+    from plantwatch.studies.worker import worker_environment
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    assert worker_environment(2)["OMP_NUM_THREADS"] == "4"
-    assert worker_environment(16)["OMP_NUM_THREADS"] == "1"
+    assert threads_per_run(2) == 4
+    assert worker_environment(threads_per_run(2))["OMP_NUM_THREADS"] == "4"
+    assert threads_per_run(16) == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice stays
-    assert worker_environment(2)["OMP_NUM_THREADS"] == "3"
+    assert worker_environment(4)["OMP_NUM_THREADS"] == "3"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,156 @@
+"""``plantwatch compare --launcher slurm`` against a fake SLURM (tests/data/fake_slurm.py) whose
+sbatch runs the job scripts that submitit writes as local processes."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import pytest
+import yaml
+
+from plantwatch.cli import main
+from plantwatch.errors import UserError
+from plantwatch.studies.slurm_settings import SlurmSettings
+from tests.data.fake_slurm import install_fake_slurm, wait_for_state
+from tests.data.fakes import tiny_cli_args
+
+REPO = Path(__file__).parents[2]
+COMPARE = [sys.executable, "-c", "from plantwatch.cli import main; main()", "compare"]
+
+
+VARIANTS = {"multitask": {}, "power_only": ["experiments/model/single_task_power.yaml"]}
+
+
+class SlowEpochs(L.Callback):
+    """Each epoch takes a second longer: time to preempt a run between two checkpoints."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        time.sleep(1.0)
+
+
+def write_study(tmp_path: Path, name: str, seeds: list[int], epochs: int, *extra: str,
+                variants: tuple[str, ...] = ("multitask", "power_only")) -> Path:  # fmt: skip
+    args = [*tiny_cli_args(tmp_path / "ds", tmp_path / "unused"), f"--trainer.max_epochs={epochs}",
+            "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2", *extra]  # fmt: skip
+    study = {
+        "name": name, "base": ["quickstart"], "seeds": seeds, "label_fractions": [1.0],
+        "args": [a for a in args if "logger.init_args.save_dir" not in a],
+        "variants": {k: v for k, v in VARIANTS.items() if k in variants},
+        "metrics": ["power_mae_mw"],
+        "slurm": {"partition": "debug", "time_min": 10, "cpus_per_run": 1, "parallelism": 2,
+                  "poll_s": 0.3},
+    }  # fmt: skip
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(study))
+    return path
+
+
+def fake_tasks(cluster: Path) -> dict:
+    return json.loads((cluster / "state" / "tasks.json").read_text())
+
+
+def test_a_study_runs_as_a_job_array_and_a_finished_one_submits_nothing(tmp_path):
+    env = install_fake_slurm(tmp_path / "cluster")
+    study = write_study(tmp_path, "array", [0, 1], 1)
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    command = [*COMPARE, str(study), "--root", str(runs), "--results", str(results),
+               "--launcher", "slurm"]  # fmt: skip
+    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "submitted 4 runs as SLURM job 1000" in done.stdout
+    tasks = fake_tasks(tmp_path / "cluster")
+    assert sorted(tasks) == [f"1000_{i}" for i in range(4)]  # one array of 4 tasks
+    assert {t["state"] for t in tasks.values()} == {"COMPLETED"}
+    folders = sorted(p.parent for p in (runs / "array").glob("*/*/*/metrics.json"))
+    assert len(folders) == 4
+    for folder in folders:  # the job's logs beside the run's own
+        assert (folder / "stdout.log").is_file() and (folder / "slurm.out").resolve().is_file()
+    script = next((runs / "array" / "slurm").glob("*submission.sh")).read_text()
+    assert "#SBATCH --array=0-3%2" in script and "#SBATCH --partition=debug" in script
+    table = (results / "array.csv").read_text()
+    assert table.count("multitask") >= 2 and table.count("power_only") >= 2
+
+    again = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "4 of 4 runs finished, 0 to run" in again.stdout and "submitted" not in again.stdout
+    assert len(fake_tasks(tmp_path / "cluster")) == 4
+
+
+@pytest.mark.slow
+def test_a_preempted_run_is_requeued_and_ends_as_the_uninterrupted_run(tmp_path, monkeypatch):
+    """SLURM's warning signal (USR2) mid-training: submitit checkpoints the job, which stops
+    the worker and requeues itself; the second attempt resumes from last.ckpt."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # both runs: sums in the same order
+    env = install_fake_slurm(tmp_path / "cluster")
+    slow = "--trainer.callbacks+=tests.studies.test_slurm.SlowEpochs"
+    study = write_study(tmp_path, "preempt", [0], 3, slow, variants=("multitask",))
+    runs = tmp_path / "runs"
+    command = [*COMPARE, str(study), "--root", str(runs), "--results", str(tmp_path / "results"),
+               "--launcher", "slurm", "--slurm", "time_min=60"]  # fmt: skip
+    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    run = runs / "preempt" / "multitask" / "frac1" / "seed0"
+    while process.poll() is None and not (run / "checkpoints" / "last.ckpt").is_file():
+        time.sleep(0.05)  # the first epoch's checkpoint
+    wait_for_state(tmp_path / "cluster", "1000", "RUNNING")
+    subprocess.run(["scancel", "1000", "--signal", "USR2"], env=env, check=True)
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output[-3000:]
+    attempts = (run / "attempts.log").read_text().splitlines()
+    assert len(attempts) == 2 and attempts[1].endswith("resume=True"), attempts
+    assert "Caught signal SIGUSR2" in (run / "slurm.err").read_text()  # submitit's handler
+    assert "this job is preempted" in (run / "slurm.err").read_text()
+
+    local = tmp_path / "local"
+    main(["compare", str(study), "--root", str(local), "--results", str(tmp_path / "lr")])
+    preempted = json.loads((run / "metrics.json").read_text())
+    whole = json.loads((local / "preempt" / "multitask" / "frac1" / "seed0" / "metrics.json")
+                       .read_text())  # fmt: skip
+    preempted.pop("wall_s"), whole.pop("wall_s")
+    assert preempted == whole
+
+
+def test_dry_run_prints_the_array_and_its_script_and_writes_nothing(tmp_path, capsys):
+    study = write_study(tmp_path, "dry", [0, 1], 1)
+    main(["compare", str(study), "--root", str(tmp_path / "runs"), "--launcher", "slurm",
+          "--slurm", "gpus_per_run=1", "--slurm", "time_min=45", "--dry-run"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert "would submit 4 runs as one SLURM job array (2 at a time" in out
+    assert "[3] power_only/frac1/seed1" in out
+    for line in ("#SBATCH --array=0-3%2", "#SBATCH --gpus-per-node=1", "#SBATCH --time=45",
+                 "#SBATCH --partition=debug", "#SBATCH --signal=USR2@90"):  # fmt: skip
+        assert line in out
+    assert not (tmp_path / "runs").exists()
+
+
+def test_without_srun_the_slurm_launcher_says_where_to_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no srun
+    study = write_study(tmp_path, "nosrun", [0], 1)
+    with pytest.raises(SystemExit):
+        main(["compare", str(study), "--root", str(tmp_path / "runs"), "--launcher", "slurm"])
+    assert "no srun on PATH" in capsys.readouterr().err
+
+
+def test_slurm_settings_come_from_the_study_and_the_command_line(tmp_path):
+    settings = SlurmSettings.from_mapping(
+        {"partition": "gpu", "gpus_per_run": 2, "mem_gb": 7.5, "setup": ["module load cuda"],
+         "sbatch": {"mail-type": "END"}}, "study.yaml",
+    )  # fmt: skip
+    settings = settings.with_overrides(["time_min=120", "account=climate"])
+    parameters = settings.executor_parameters("plantwatch-x")
+    assert parameters["partition"] == "gpu" and parameters["account"] == "climate"
+    assert parameters["time"] == 120 and parameters["gpus_per_node"] == 2
+    assert parameters["mem"] == "7680MB" and parameters["setup"] == ["module load cuda"]
+    assert parameters["additional_parameters"] == {"mail-type": "END"}
+    assert "gpus_per_node" not in SlurmSettings().executor_parameters("x")  # CPU runs
+    for bad, message in (({"partiton": "gpu"}, "unknown settings"),
+                         ({"time_min": 0}, "time_min must be a positive"),
+                         ([1], "a mapping")):  # fmt: skip
+        with pytest.raises(UserError, match=message):
+            SlurmSettings.from_mapping(bad, "study.yaml")
+    with pytest.raises(UserError, match="KEY=VALUE"):
+        settings.with_overrides(["partition"])
