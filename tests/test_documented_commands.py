@@ -18,7 +18,8 @@ README = REPO / "README.md"
 # The pages in the order a reader follows them: later pages use what earlier ones made.
 PAGES = ["README.md", "docs/training.md", "docs/monitoring.md", "docs/data.md", "docs/gpus.md",
          "docs/pretraining.md", "models/README.md", "docs/benge.md", "docs/benchmarks.md",
-         "docs/studies.md", "docs/active_learning.md", "docs/acquisition.md"]  # fmt: skip
+         "docs/studies.md", "docs/active_learning.md", "docs/acquisition.md",
+         "docs/cluster.md"]  # fmt: skip
 SHELL = {"make test": "runs this suite", ". .venv/bin/activate": "a shell's"}
 MAKE = {"make demo": [["demo"]], "make bench": [["bench", "data"], ["bench", "fit"]]}
 # Options made tiny wherever they appear, and what a training command gets appended.

@@ -147,6 +147,10 @@ class DataModule(L.LightningDataModule):
         label_set: a label set file (``plantwatch select`` writes them;
             ``data/format/label_sets.py``): the training labels of its flags (e.g. the
             plume masks) are kept only for its observations, every other label stays.
+        prepare_per_node: who produces and packs the dataset on several nodes. False (a
+            shared file system, the usual cluster): the first process of the first node,
+            while every other process waits; True (``root`` on each node's own disk): the
+            first process of every node.
     """
 
     def __init__(
@@ -169,9 +173,11 @@ class DataModule(L.LightningDataModule):
         predict_split: str | None = "test",
         predict_root: str | None = None,
         label_set: str | None = None,
+        prepare_per_node: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["dataset", "source", "augmentation"])
+        self.prepare_data_per_node = prepare_per_node  # Lightning's switch
         self.root = Path(root)
         self.dataset_class = dataset
         self.source = source
