@@ -16,6 +16,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
@@ -23,6 +24,10 @@ from plantwatch.errors import UserError
 from plantwatch.studies.run import Run
 from plantwatch.studies.slurm_job import StudyRunJob
 from plantwatch.studies.slurm_settings import SlurmSettings
+
+if TYPE_CHECKING:
+    from submitit import SlurmExecutor, SlurmJob
+    from submitit.slurm.slurm import SlurmInfoWatcher
 
 JOBS_JSON = "jobs.json"
 ACTIVE_STATES = ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING",
@@ -50,7 +55,7 @@ def _key(run: Run) -> str:
     return f"{run.group}/{run.version}"
 
 
-def _link_logs(folder: Path, job) -> None:
+def _link_logs(folder: Path, job: SlurmJob) -> None:
     """``slurm.out`` / ``slurm.err`` in the run folder: links to the job's submitit logs."""
     for name, target in (("slurm.out", job.paths.stdout), ("slurm.err", job.paths.stderr)):
         link = folder / name
@@ -69,7 +74,7 @@ def job_script(settings: SlurmSettings, study_root: Path, name: str, count: int)
                                map_count=count if count > 1 else None, **parameters)  # fmt: skip
 
 
-def _executor(settings: SlurmSettings, study_root: Path, name: str):
+def _executor(settings: SlurmSettings, study_root: Path, name: str) -> SlurmExecutor:
     import submitit
 
     try:
@@ -84,12 +89,12 @@ def _executor(settings: SlurmSettings, study_root: Path, name: str):
     return executor
 
 
-def _state(job_id: str, watcher) -> str:
+def _state(job_id: str, watcher: SlurmInfoWatcher) -> str:
     """The job's last polled state (``CANCELLED by 123`` → ``CANCELLED``)."""
     return watcher.get_state(job_id, mode="cache").split()[0]
 
 
-def _ended(job, watcher) -> bool:
+def _ended(job: SlurmJob, watcher: SlurmInfoWatcher) -> bool:
     """The job has ended: SLURM says so, or (not in its accounting yet or any more) its result
     is written."""
     state = _state(job.job_id, watcher)

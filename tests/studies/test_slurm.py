@@ -82,8 +82,10 @@ def test_a_study_runs_as_a_job_array_and_a_finished_one_submits_nothing(tmp_path
 
 @pytest.mark.slow
 def test_a_preempted_run_is_requeued_and_ends_as_the_uninterrupted_run(tmp_path, monkeypatch):
-    """SLURM's warning signal (USR2) mid-training: submitit checkpoints the job, which stops
-    the worker and requeues itself; the second attempt resumes from last.ckpt."""
+    """compare stops while the job runs (a closed laptop); SLURM's warning signal (USR2)
+    reaches the job mid-training: submitit checkpoints it, which stops the worker, and
+    requeues it; compare, called again, waits for that job instead of submitting the run
+    again, and the second attempt resumes from last.ckpt."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # both runs: sums in the same order
     env = install_fake_slurm(tmp_path / "cluster")
     slow = "--trainer.callbacks+=tests.studies.test_slurm.SlowEpochs"
@@ -91,19 +93,24 @@ def test_a_preempted_run_is_requeued_and_ends_as_the_uninterrupted_run(tmp_path,
     runs = tmp_path / "runs"
     command = [*COMPARE, str(study), "--root", str(runs), "--results", str(tmp_path / "results"),
                "--launcher", "slurm", "--slurm", "time_min=60"]  # fmt: skip
-    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    first = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
     run = runs / "preempt" / "multitask" / "frac1" / "seed0"
-    while process.poll() is None and not (run / "checkpoints" / "last.ckpt").is_file():
+    while first.poll() is None and not (run / "checkpoints" / "last.ckpt").is_file():
         time.sleep(0.05)  # the first epoch's checkpoint
+    first.kill()
+    first.wait()
     wait_for_state(tmp_path / "cluster", "1000", "RUNNING")
     subprocess.run(["scancel", "1000", "--signal", "USR2"], env=env, check=True)
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, output[-3000:]
+    again = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True,
+                           timeout=600)  # fmt: skip
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "1 runs still queued or running on SLURM" in again.stdout
+    assert "submitted" not in again.stdout and list(fake_tasks(tmp_path / "cluster")) == ["1000"]
     attempts = (run / "attempts.log").read_text().splitlines()
     assert len(attempts) == 2 and attempts[1].endswith("resume=True"), attempts
-    assert "Caught signal SIGUSR2" in (run / "slurm.err").read_text()  # submitit's handler
-    assert "this job is preempted" in (run / "slurm.err").read_text()
+    log = (run / "slurm.err").read_text()
+    assert "Caught signal SIGUSR2" in log and "this job is preempted" in log  # submitit's
 
     local = tmp_path / "local"
     main(["compare", str(study), "--root", str(local), "--results", str(tmp_path / "lr")])
