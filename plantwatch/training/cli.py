@@ -33,6 +33,7 @@ import pandas as pd
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from plantwatch.bundled_configs import with_bundled_configs
 from plantwatch.errors import UserError
@@ -207,10 +208,14 @@ class PlantwatchCLI(LightningCLI):
     before_fit = before_validate = before_test = before_predict = _check_ckpt_path
 
     def fit(self, model: L.LightningModule, **kwargs: Any) -> None:
-        """``trainer.fit``; resuming a run's checkpoint goes on in that run's folder, which
-        Lightning would call a folder of someone else's checkpoints."""
+        """``trainer.fit``; resuming a run's checkpoint (given, or the one Lightning saved when
+        SLURM warned the job) goes on in that run's folder, which Lightning would call a folder
+        of someone else's checkpoints."""
+        requeued = SLURMEnvironment.detect() and any(
+            Path(self.trainer.default_root_dir).glob("hpc_ckpt_*.ckpt")
+        )
         with warnings.catch_warnings():
-            if kwargs.get("ckpt_path"):
+            if kwargs.get("ckpt_path") or requeued:
                 warnings.filterwarnings("ignore", message="Checkpoint directory .* not empty")
             self.trainer.fit(model, **kwargs)
 

@@ -172,12 +172,31 @@ def scancel(arguments: list[str]) -> None:
 
 
 def scontrol(arguments: list[str]) -> None:
-    """``scontrol requeue JOB``: the task runs again once its process has exited."""
+    """``scontrol requeue JOB``: as SLURM, end the running job (a second later, after this
+    command has answered) and run it again."""
     if arguments[0] != "requeue":
         raise SystemExit(f"fake scontrol: {arguments[0]} not supported")
     with _tasks() as tasks:
         for task in _matching(tasks, arguments[1]):
             tasks[task].update(state="REQUEUED", requeue=True)
+            if "group" in tasks[task]:
+                subprocess.Popen([sys.executable, __file__, "_kill", str(tasks[task]["group"])],
+                                 start_new_session=True)  # fmt: skip
+
+
+def _kill(group: str) -> None:
+    time.sleep(1.0)
+    try:
+        os.killpg(int(group), signal.SIGKILL)
+    except ProcessLookupError:  # the job ended on its own (submitit exits after requeueing)
+        return
+
+
+def submit(script: Path, env: dict[str, str]) -> str:
+    """``sbatch SCRIPT`` with the fake on ``env``'s PATH; returns the job id."""
+    done = subprocess.run(["sbatch", str(script)], env=env, capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    return done.stdout.split()[-1]
 
 
 def wait_for_state(folder: Path, task: str, state: str, timeout_s: float = 600) -> None:
@@ -195,6 +214,8 @@ if __name__ == "__main__":
     command, rest = sys.argv[1], sys.argv[2:]
     if command == "_schedule":
         _schedule(*rest)
+    elif command == "_kill":
+        _kill(*rest)
     elif command == "sbatch":
         sbatch(rest[-1])
     else:

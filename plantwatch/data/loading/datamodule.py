@@ -323,8 +323,12 @@ class DataModule(L.LightningDataModule):
 
     def state_dict(self) -> dict[str, Any]:
         """In checkpoints: the epoch that a fit resumed from the checkpoint trains first (the
-        checkpoints are written at the end of an epoch)."""
-        return {"next_epoch": self.trainer.current_epoch + 1} if self.trainer is not None else {}
+        next one after an epoch's end; the same one from the middle of an epoch, where
+        Lightning's SLURM requeue saves, which a resumed fit cannot repeat exactly)."""
+        if self.trainer is None:
+            return {}
+        ended = getattr(self.trainer.fit_loop.epoch_loop, "done", True)
+        return {"next_epoch": self.trainer.current_epoch + int(ended)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._resumed_epoch = state_dict.get("next_epoch")

@@ -1,15 +1,20 @@
 """plantwatch fit under SLURM: two processes started as ``srun`` starts them on two nodes (the
-``SLURM_*`` variables of ranks 0 and 1), DDP on gloo, the packed path on a shared folder."""
+``SLURM_*`` variables of ranks 0 and 1), DDP on gloo, the packed path on a shared folder; and a
+fit that SLURM warns of its time limit saves, requeues itself and resumes (fake SLURM)."""
 
 import json
 import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import lightning as L
+import pytest
+import torch
 
+from tests.data.fake_slurm import install_fake_slurm, submit, wait_for_state
 from tests.data.fakes import tiny_cli_args
 
 REPO = Path(__file__).parents[2]
@@ -27,6 +32,14 @@ class RecordRanks(L.Callback):
         path.write_text(json.dumps(seen))
 
 
+class SlowSecondEpoch(L.Callback):
+    """The second epoch's batches take a second longer: time to signal a job mid-epoch."""
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:
+        if trainer.current_epoch == 1:
+            time.sleep(1.0)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -39,7 +52,7 @@ def test_fit_reads_the_slurm_allocation_and_rank_zero_packs_for_both_nodes(tmp_p
             "--trainer.sync_batchnorm=false", "--data.init_args.pin_memory=false",
             "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
             "--trainer.limit_val_batches=2",
-            "--trainer.callbacks+=tests.training.test_slurm_ddp.RecordRanks"]  # fmt: skip
+            "--trainer.callbacks+=tests.training.test_slurm_fit.RecordRanks"]  # fmt: skip
     command = [str(Path(sys.executable).parent / "plantwatch"), "fit", *args]
     launcher = {"LOCAL_RANK", "NODE_RANK", "GLOBAL_RANK", "RANK", "WORLD_SIZE", "MASTER_ADDR"}
     base = {k: v for k, v in os.environ.items() if k not in launcher}
@@ -61,3 +74,34 @@ def test_fit_reads_the_slurm_allocation_and_rank_zero_packs_for_both_nodes(tmp_p
         assert values["packed"]  # node 1 waited until node 0 had packed the shared folder
     assert "pack packed" in outputs[0] and "pack packed" not in outputs[1]  # rank 0 alone
     assert (tmp_path / "runs" / "plantwatch" / "version_0" / "checkpoints" / "last.ckpt").is_file()
+
+
+@pytest.mark.slow
+def test_a_fit_warned_by_slurm_saves_requeues_itself_and_resumes(tmp_path):
+    """The sbatch example's mechanism: ``--signal=SIGUSR1@…`` makes Lightning save
+    ``hpc_ckpt_1.ckpt`` and call ``scontrol requeue``; the requeued job resumes from it."""
+    env = {**install_fake_slurm(tmp_path / "cluster"), "PYTHONPATH": str(REPO),
+           "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}  # fmt: skip
+    root = tmp_path / "root"
+    args = [*tiny_cli_args(tmp_path / "ds", tmp_path / "runs"), "--trainer.max_epochs=3",
+            "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1",
+            f"--trainer.default_root_dir={root}", "--trainer.logger.init_args.version=job",
+            "--trainer.callbacks+=tests.training.test_slurm_fit.SlowSecondEpoch"]  # fmt: skip
+    plantwatch = Path(sys.executable).parent / "plantwatch"
+    script = tmp_path / "fit.sbatch"
+    script.write_text("#!/bin/bash\n#SBATCH --job-name=fit\n#SBATCH --signal=SIGUSR1@120\n"
+                      f"#SBATCH --output={tmp_path}/slurm-%j.out\n"
+                      f"cd {REPO}\nsrun {plantwatch} fit {' '.join(args)}\n")  # fmt: skip
+    job = submit(script, env)
+    last = tmp_path / "runs" / "plantwatch" / "job" / "checkpoints" / "last.ckpt"
+    while not last.is_file():
+        time.sleep(0.05)  # the first epoch's checkpoint: the job is training the second
+    time.sleep(0.5)  # in the middle of its first batch
+    subprocess.run(["scancel", job, "--signal", "USR1"], env=env, check=True)
+    wait_for_state(tmp_path / "cluster", job, "COMPLETED")
+    output = (tmp_path / f"slurm-{job}.out").read_text()
+    assert "Handling auto-requeue signal" in output and "requeued" in output.lower()
+    assert f"Restoring states from the checkpoint path at {root / 'hpc_ckpt_1.ckpt'}" in output
+    final = torch.load(last, weights_only=True)
+    assert final["global_step"] == 6, final["loops"]["fit_loop"]  # every step, once
+    assert "Warning" not in output.split("Requeued SLURM job")[1]  # the resumed attempt's
