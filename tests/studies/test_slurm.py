@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+import pandas as pd
 import pytest
 import yaml
 
@@ -52,73 +53,61 @@ def fake_tasks(cluster: Path) -> dict:
     return json.loads((cluster / "state" / "tasks.json").read_text())
 
 
-def test_a_study_runs_as_a_job_array_and_a_finished_one_submits_nothing(tmp_path):
+def test_a_study_survives_preemption_and_a_stopped_compare_on_slurm(tmp_path, monkeypatch):
+    """Four runs as one job array. compare stops while they run (a closed laptop); SLURM's
+    warning signal (USR2) reaches the first run mid-training: submitit checkpoints its job,
+    which stops the worker, and requeues it. compare, called again, waits for the four jobs
+    instead of submitting them again; the preempted run resumes from last.ckpt and ends with
+    the metrics of an uninterrupted run; a third call finds nothing to submit."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # SLURM and local runs: sums in the same order
     env = install_fake_slurm(tmp_path / "cluster")
-    study = write_study(tmp_path, "array", [0, 1], 1)
+    slow = "--trainer.callbacks+=tests.studies.test_slurm.SlowEpochs"
+    study = write_study(tmp_path, "array", [0, 1], 2, slow)
     runs, results = tmp_path / "runs", tmp_path / "results"
     command = [*COMPARE, str(study), "--root", str(runs), "--results", str(results),
-               "--launcher", "slurm"]  # fmt: skip
-    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "submitted 4 runs as SLURM job 1000" in done.stdout
+               "--launcher", "slurm", "--slurm", "time_min=60"]  # fmt: skip
+    first = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
+    preempted = runs / "array" / "multitask" / "frac1" / "seed0"  # the array's task 0
+    while first.poll() is None and not (preempted / "checkpoints" / "last.ckpt").is_file():
+        time.sleep(0.05)  # its first epoch's checkpoint
+    first.kill()
+    first.wait()
+    wait_for_state(tmp_path / "cluster", "1000_0", "RUNNING")
+    subprocess.run(["scancel", "1000_0", "--signal", "USR2"], env=env, check=True)
+
+    again = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True,
+                           timeout=600)  # fmt: skip
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "runs still queued or running on SLURM: waiting for them" in again.stdout
+    assert "submitted" not in again.stdout
     tasks = fake_tasks(tmp_path / "cluster")
-    assert sorted(tasks) == [f"1000_{i}" for i in range(4)]  # one array of 4 tasks
+    assert sorted(tasks) == [f"1000_{i}" for i in range(4)]  # one array, nothing resubmitted
     assert {t["state"] for t in tasks.values()} == {"COMPLETED"}
+    script = next((runs / "array" / "slurm").glob("*submission.sh")).read_text()
+    assert "#SBATCH --array=0-3%2" in script and "#SBATCH --partition=debug" in script
     folders = sorted(p.parent for p in (runs / "array").glob("*/*/*/metrics.json"))
     assert len(folders) == 4
     for folder in folders:  # the job's logs beside the run's own
         assert (folder / "stdout.log").is_file() and (folder / "slurm.out").resolve().is_file()
-    script = next((runs / "array" / "slurm").glob("*submission.sh")).read_text()
-    assert "#SBATCH --array=0-3%2" in script and "#SBATCH --partition=debug" in script
-    table = (results / "array.csv").read_text()
-    assert table.count("multitask") >= 2 and table.count("power_only") >= 2
-
-    again = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True,
-                           timeout=300)  # fmt: skip
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "4 of 4 runs finished, 0 to run" in again.stdout and "submitted" not in again.stdout
-    assert len(fake_tasks(tmp_path / "cluster")) == 4
-
-
-@pytest.mark.slow
-def test_a_preempted_run_is_requeued_and_ends_as_the_uninterrupted_run(tmp_path, monkeypatch):
-    """compare stops while the job runs (a closed laptop); SLURM's warning signal (USR2)
-    reaches the job mid-training: submitit checkpoints it, which stops the worker, and
-    requeues it; compare, called again, waits for that job instead of submitting the run
-    again, and the second attempt resumes from last.ckpt."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # both runs: sums in the same order
-    env = install_fake_slurm(tmp_path / "cluster")
-    slow = "--trainer.callbacks+=tests.studies.test_slurm.SlowEpochs"
-    study = write_study(tmp_path, "preempt", [0], 3, slow, variants=("multitask",))
-    runs = tmp_path / "runs"
-    command = [*COMPARE, str(study), "--root", str(runs), "--results", str(tmp_path / "results"),
-               "--launcher", "slurm", "--slurm", "time_min=60"]  # fmt: skip
-    first = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)  # fmt: skip
-    run = runs / "preempt" / "multitask" / "frac1" / "seed0"
-    while first.poll() is None and not (run / "checkpoints" / "last.ckpt").is_file():
-        time.sleep(0.05)  # the first epoch's checkpoint
-    first.kill()
-    first.wait()
-    wait_for_state(tmp_path / "cluster", "1000", "RUNNING")
-    subprocess.run(["scancel", "1000", "--signal", "USR2"], env=env, check=True)
-    again = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True,
-                           timeout=600)  # fmt: skip
-    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert "1 runs still queued or running on SLURM" in again.stdout
-    assert "submitted" not in again.stdout and list(fake_tasks(tmp_path / "cluster")) == ["1000"]
-    attempts = (run / "attempts.log").read_text().splitlines()
+    attempts = (preempted / "attempts.log").read_text().splitlines()
     assert len(attempts) == 2 and attempts[1].endswith("resume=True"), attempts
-    log = (run / "slurm.err").read_text()
+    log = (preempted / "slurm.err").read_text()
     assert "Caught signal SIGUSR2" in log and "this job is preempted" in log  # submitit's
+    table = pd.read_csv(results / "array.csv")
+    assert table["variant"].value_counts()[["multitask", "power_only"]].tolist() == [2, 2]
 
-    local = tmp_path / "local"
-    main(["compare", str(study), "--root", str(local), "--results", str(tmp_path / "lr")])
-    preempted = json.loads((run / "metrics.json").read_text())
-    whole = json.loads((local / "preempt" / "multitask" / "frac1" / "seed0" / "metrics.json")
-                       .read_text())  # fmt: skip
-    preempted.pop("wall_s"), whole.pop("wall_s")
-    assert preempted == whole
+    third = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert "4 of 4 runs finished, 0 to run" in third.stdout and "submitted" not in third.stdout
+
+    alone = write_study(tmp_path, "alone", [0], 2, slow, variants=("multitask",))
+    main(["compare", str(alone), "--root", str(tmp_path / "local"), "--results",
+          str(tmp_path / "local_results")])  # fmt: skip
+    resumed = json.loads((preempted / "metrics.json").read_text())
+    whole = json.loads(next((tmp_path / "local").glob("alone/*/*/*/metrics.json")).read_text())
+    resumed.pop("wall_s"), whole.pop("wall_s")
+    assert resumed == whole
 
 
 def test_dry_run_prints_the_array_and_its_script_and_writes_nothing(tmp_path, capsys):
