@@ -48,6 +48,7 @@ def write_study(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # make test: tests/studies/test_slurm.py stops, resumes and re-calls a study
 def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     study_file = write_study(tmp_path)
