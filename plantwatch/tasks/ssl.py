@@ -1,5 +1,6 @@
-"""Self-supervised pretraining on the task base: `SimCLRTask` (two views of one image) and
-`CrossModalTask` (Sentinel-2 and Sentinel-1 of one place), run like any task::
+"""Self-supervised pretraining on the task base: `SimCLRTask` (two views of one image),
+`SamePlantTask` (two scenes of one plant on different dates) and `CrossModalTask`
+(Sentinel-2 and Sentinel-1 of one place), run like any task::
 
     plantwatch fit --config experiments/ssl/simclr_plants.yaml
 
@@ -36,7 +37,8 @@ from plantwatch.tasks.contrastive_losses import (
     similarity,
 )
 
-__all__ = ["CrossModalTask", "SimCLRTask", "info_nce", "knn_accuracy", "nt_xent"]
+__all__ = ["CrossModalTask", "SamePlantTask", "SimCLRTask", "info_nce", "knn_accuracy",
+           "nt_xent"]
 
 
 def knn_accuracy(
@@ -214,6 +216,27 @@ class SimCLRTask(ContrastiveTask):
     def probe_features(self, batch: Mapping[str, Any]) -> torch.Tensor:
         image, _, _ = self.normalize(batch)
         return self.pooled(self.encoder, image)
+
+
+class SamePlantTask(SimCLRTask):
+    """Same-plant contrastive learning in the manner of Seasonal Contrast (Mañas et al.
+    2021): two scenes of one plant on different dates are the positive pair, the other
+    plants' scenes of the batch the negatives, NT-Xent over all 2N anchors. What stays the
+    same at a plant (its layout, cooling towers, coal yard: its fuel) is what the encoder
+    must keep; weather, season, plume and the view's augmentation (``augment``) change.
+    Needs the data's same-plant batches (``data.init_args.batches: plant_pairs``).
+    Arguments: see `ContrastiveTask`."""
+
+    def pairs(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        plants = [str(p) for p in batch.get("plant_id", [])]
+        if len(plants) < 2 or len(plants) % 2 or plants[0::2] != plants[1::2]:
+            raise ValueError(
+                "SamePlantTask trains on same-plant pairs: set data.init_args.batches: "
+                "plant_pairs (batches of two scenes of each plant)"
+            )
+        image, _, _ = self.normalize(batch)
+        z = self.projection(self.pooled(self.encoder, self.view(image)))
+        return z[0::2], z[1::2]
 
 
 class CrossModalTask(ContrastiveTask):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import numpy as np
@@ -38,6 +38,7 @@ from plantwatch.data.format.statistics import Statistics
 from plantwatch.data.format.writer import dataset_lock, ensure_split_set
 from plantwatch.data.loading.contract import PlantwatchDataset, SampleDataset
 from plantwatch.data.loading.epoch_loader import EpochLoader, epoch_seed, run_seed, seed_generators
+from plantwatch.data.loading.plant_pair_batches import PlantPairBatches
 from plantwatch.data.loading.sample import collate_samples
 from plantwatch.data.loading.source import DatasetSource
 from plantwatch.data.packing.reader import PackedDataset
@@ -151,6 +152,9 @@ class DataModule(L.LightningDataModule):
             shared file system, the usual cluster): the first process of the first node,
             while every other process waits; True (``root`` on each node's own disk): the
             first process of every node.
+        batches: ``shuffled`` samples, or ``plant_pairs``: training and validation batches
+            of two scenes of each of ``batch_size / 2`` plants (same-plant contrastive
+            pretraining, `SamePlantTask`).
     """
 
     def __init__(
@@ -174,6 +178,7 @@ class DataModule(L.LightningDataModule):
         predict_root: str | None = None,
         label_set: str | None = None,
         prepare_per_node: bool = False,
+        batches: Literal["shuffled", "plant_pairs"] = "shuffled",
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["dataset", "source", "augmentation"])
@@ -281,21 +286,24 @@ class DataModule(L.LightningDataModule):
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         """A loader of a split; a shuffled one (training) drops a last batch of a single
         sample (a different one each epoch), which batch normalisation cannot train on, and
-        seeds each epoch (`EpochLoader`)."""
+        seeds each epoch (`EpochLoader`). With ``batches: plant_pairs`` the training and
+        validation batches are same-plant pairs (`PlantPairBatches`)."""
         h = self.hparams
-        return EpochLoader(
-            self.datasets[name],
-            start_epoch=self._start_training_epoch if shuffle else None,
-            batch_size=h.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle and len(self.datasets[name]) % h.batch_size == 1,
-            num_workers=h.num_workers,
-            collate_fn=collate_samples,
-            worker_init_fn=seed_worker if h.num_workers > 0 else None,
-            pin_memory=h.pin_memory,
-            persistent_workers=h.num_workers > 0,
-            prefetch_factor=h.prefetch_factor if h.num_workers > 0 else None,
-        )
+        dataset = self.datasets[name]
+        workers = {
+            "num_workers": h.num_workers, "collate_fn": collate_samples,
+            "worker_init_fn": seed_worker if h.num_workers > 0 else None,
+            "pin_memory": h.pin_memory, "persistent_workers": h.num_workers > 0,
+            "prefetch_factor": h.prefetch_factor if h.num_workers > 0 else None,
+            "start_epoch": self._start_training_epoch if shuffle else None,
+        }  # fmt: skip
+        if h.batches == "plant_pairs" and name in ("train", "val"):
+            plants = [str(p) for p in dataset.labels()["plant_id"]]
+            pairs = PlantPairBatches(plants, h.batch_size, shuffle=shuffle)
+            return EpochLoader(dataset, batch_sampler=pairs, **workers)
+        return EpochLoader(dataset, batch_size=h.batch_size, shuffle=shuffle,
+                           drop_last=shuffle and len(dataset) % h.batch_size == 1,
+                           **workers)  # fmt: skip
 
     def reseed(self, seed: int) -> None:
         """Seed the augmentation's own random state in this process (on the device: ``seed``
