@@ -15,7 +15,8 @@ from plantwatch.studies.annotation_loop import selection_plan
 from plantwatch.studies.slurm_launcher import run_on_slurm
 from plantwatch.studies.slurm_settings import SlurmSettings
 from plantwatch.studies.spec import Run, Study
-from plantwatch.studies.worker import ARGS, METRICS, rescore, start_worker
+from plantwatch.studies.worker import ARGS, METRICS, rescore
+from plantwatch.studies.worker_process import start_worker
 
 
 def run_dir(root: Path, run: Run) -> Path:

@@ -1,11 +1,11 @@
 """`StudyRunJob`: the SLURM job of one study run, as submitit runs it on a compute node.
 
-It starts the run's worker (`worker.start_worker`, output in ``RUN_DIR/stdout.log``) and waits.
-When SLURM warns of a time limit or a preemption (submitit's signal, ``USR2``), submitit calls
-`StudyRunJob.checkpoint`: the worker is stopped (Lightning ends it at the next batch, so the
-epoch's ``last.ckpt`` stays whole) and the same job is requeued; its next attempt resumes from
-``last.ckpt`` and trains the remaining epochs as an uninterrupted run would
-(``data/loading/epoch_loader.py``).
+It starts the run's worker (`worker_process.start_worker`, output in
+``RUN_DIR/stdout.log``) and waits. When SLURM warns of a time limit or a preemption
+(submitit's signal, ``USR2``), submitit calls `StudyRunJob.checkpoint`: the worker is stopped
+(Lightning ends it at the next batch, so the epoch's ``last.ckpt`` stays whole) and the same
+job is requeued; its next attempt resumes from ``last.ckpt`` and trains the remaining epochs
+as an uninterrupted run would (``data/loading/epoch_loader.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from submitit.helpers import DelayedSubmission
 
-from plantwatch.studies.worker import start_worker
+from plantwatch.studies.worker_process import start_worker
 
 STOP_GRACE_S = 60.0  # how long a stopped worker may take to end before it is killed
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -29,24 +28,6 @@ ARGS = "args.json"
 ATTEMPTS = "attempts.log"
 ESTIMATES = "estimates.json"  # scores of the run's other plant-period estimates
 CURVE = "overpass_curve.csv"
-
-
-def worker_environment(threads: int) -> dict[str, str]:
-    """The environment of a run's process: ``threads`` CPU threads (``OMP_NUM_THREADS``,
-    unless set), since runs that each take every core slow one another down (2 runs on 2
-    cores: an epoch of the plant-year study took 3.3 min with 2 threads each and 1.5 min
-    with 1)."""
-    return {"OMP_NUM_THREADS": str(max(1, threads)), **os.environ, "PYTHONUNBUFFERED": "1"}
-
-
-def start_worker(run_dir: Path, threads: int) -> subprocess.Popen:
-    """Start the run in ``run_dir`` as its own process (``python -m
-    plantwatch.studies.worker RUN_DIR``), its output appended to ``RUN_DIR/stdout.log``."""
-    with (run_dir / "stdout.log").open("a") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "plantwatch.studies.worker", str(run_dir)],
-            stdout=log, stderr=subprocess.STDOUT, env=worker_environment(threads),
-        )  # fmt: skip
 
 
 def predict_splits(cli: Any, run_dir: Path, splits: tuple[str, ...] = ("val", "test")) -> Path:

@@ -53,6 +53,7 @@ def fake_tasks(cluster: Path) -> dict:
     return json.loads((cluster / "state" / "tasks.json").read_text())
 
 
+@pytest.mark.slow  # 80 s here, 3 min on a loaded machine
 def test_a_study_survives_preemption_and_a_stopped_compare_on_slurm(tmp_path, monkeypatch):
     """Four runs as one job array. compare stops while they run (a closed laptop); SLURM's
     warning signal (USR2) reaches the first run mid-training: submitit checkpoints its job,

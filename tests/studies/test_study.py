@@ -48,7 +48,6 @@ def write_study(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.slow  # make test: tests/studies/test_slurm.py stops, resumes and re-calls a study
 def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     study_file = write_study(tmp_path)
@@ -303,7 +302,7 @@ def test_a_failing_run_is_named_and_the_others_are_tabulated(tmp_path, monkeypat
 
 def test_runs_at_a_time_share_the_cores(monkeypatch):
     from plantwatch.studies.runner import threads_per_run
-    from plantwatch.studies.worker import worker_environment
+    from plantwatch.studies.worker_process import worker_environment
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
