@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from plantwatch.errors import UserError
+from plantwatch.files.atomic import write_text_atomic
 from plantwatch.studies.run import Run
 from plantwatch.studies.slurm_job import StudyRunJob
 from plantwatch.studies.slurm_settings import SlurmSettings
@@ -45,10 +46,7 @@ def _job_ids(study_root: Path) -> dict[str, str]:
 
 
 def _save_job_ids(study_root: Path, ids: dict[str, str]) -> None:
-    path = slurm_folder(study_root) / JOBS_JSON
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(ids, indent=1))
-    os.replace(partial, path)
+    write_text_atomic(slurm_folder(study_root) / JOBS_JSON, json.dumps(ids, indent=1))
 
 
 def _key(run: Run) -> str:
