@@ -4,15 +4,17 @@
 
     plantwatch fit --config experiments/ssl/simclr_plants.yaml
 
-Both log, per stage, the contrastive loss, the top-1 matching accuracy of positive pairs and
+All log, per stage, the contrastive loss, the top-1 matching accuracy of positive pairs and
 the per-dimension embedding standard deviation (``contrastive_losses.py``), and on the
 validation split, where the data has labels of ``knn_label``, a k-nearest-neighbour accuracy
 of the encoder's pooled features: each sample is classified by its k most similar
 validation samples *of other plants* (or acquisitions), so several views of one plant
-cannot vote for each other. The encoder is what transfer takes: a checkpoint of either task
-is an ``encoder_checkpoint`` of `MultiTaskTask` (the cross-modal one gives its Sentinel-2
-branch). Views are made on the device (``data/augmentation/views.py``); run the data
-without the CPU augmentation (``augmentation: null``).
+cannot vote for each other; beside it ``val/knn_chance``, the same probe on random
+features (`knn_chance`), the level an encoder must beat. The encoder is what transfer
+takes: a checkpoint of any of these tasks is an ``encoder_checkpoint`` of `MultiTaskTask`
+(the cross-modal one gives its Sentinel-2 branch). Views are made on the device
+(``data/augmentation/views.py``); run the data without the CPU augmentation
+(``augmentation: null``).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from plantwatch.tasks.contrastive_losses import (
 )
 
 __all__ = ["CrossModalTask", "SamePlantTask", "SimCLRTask", "info_nce", "knn_accuracy",
-           "nt_xent"]
+           "knn_chance", "nt_xent"]
 
 
 def knn_accuracy(
@@ -56,6 +58,19 @@ def knn_accuracy(
     nearest = scores.topk(k, dim=1).indices
     votes = torch.nn.functional.one_hot(labels[nearest], int(labels.max()) + 1).sum(dim=1)
     return (votes.argmax(dim=1) == labels).float().mean()
+
+
+def knn_chance(labels: torch.Tensor, groups: torch.Tensor, k: int = 5, draws: int = 20,
+               seed: int = 0) -> torch.Tensor:  # fmt: skip
+    """The chance level of `knn_accuracy` on these labels and groups: its mean over
+    ``draws`` sets of random features. Not the majority share: with few groups, leaving a
+    sample's own group out leaves its label under-represented among the neighbours, so
+    label-blind features score below the class shares (four groups labelled 0, 0, 1, 1 and
+    k = 3: exactly 0)."""
+    generator = torch.Generator().manual_seed(seed)
+    scores = [knn_accuracy(torch.randn(len(labels), 16, generator=generator), labels.cpu(),
+                           groups.cpu(), k) for _ in range(draws)]  # fmt: skip
+    return torch.stack(scores).mean()
 
 
 def group_codes(ids: Sequence[str]) -> torch.Tensor:
@@ -192,7 +207,9 @@ class ContrastiveTask(BaseTask):
             features, labels, groups = self.gather(features, labels, groups)
         if len(labels):
             accuracy = knn_accuracy(features, labels, groups, self.hparams.knn_k)
+            chance = knn_chance(labels, groups, self.hparams.knn_k)
             self.log("val/knn_accuracy", accuracy, sync_dist=False, rank_zero_only=True)
+            self.log("val/knn_chance", chance, sync_dist=False, rank_zero_only=True)
         self._probe = []
 
 
