@@ -114,7 +114,7 @@ def run_on_slurm(
     ids = _job_ids(study_root)
     watcher = submitit.SlurmJob.watcher
     known = {_key(r): ids[_key(r)] for r in runs if _key(r) in ids}
-    for job_id in known.values():
+    for job_id in known.values():  # registered once: the watcher polls them from now on
         watcher.register_job(job_id)
     if known:
         watcher.update()
@@ -134,11 +134,11 @@ def run_on_slurm(
             jobs[_key(run)] = job
             ids[_key(run)] = job.job_id
             _link_logs(folder, job)
+        for job in submitted:
+            watcher.register_job(job.job_id)
         _save_job_ids(study_root, ids)
         print(f"  submitted {len(submit)} runs as SLURM job {submitted[0].job_id.split('_')[0]}"
               f" ({settings.parallelism} at a time)", flush=True)  # fmt: skip
-    for job in jobs.values():
-        watcher.register_job(job.job_id)
     waiting = set(jobs)
     with tqdm(total=len(jobs), desc=f"SLURM jobs of {name}", unit="run") as bar:
         while waiting:

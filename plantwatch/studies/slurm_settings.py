@@ -74,16 +74,17 @@ class SlurmSettings:
         """Settings from a mapping (a study's ``slurm:`` section); errors name ``where``."""
         if not isinstance(values, dict):
             raise UserError(f"{where}: slurm: a mapping of settings (partition, time_min, …)")
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(known))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
         if unknown:
             raise UserError(f"{where}: slurm: unknown settings {unknown}; known: {sorted(known)}")
+        values = dict(values)
         try:
-            settings = cls(**{
-                k: (tuple(str(x) for x in v) if k == "setup" else
-                    {str(a): str(b) for a, b in dict(v).items()} if k == "sbatch" else v)
-                for k, v in values.items()
-            })  # fmt: skip
+            if "setup" in values:
+                values["setup"] = tuple(str(line) for line in values["setup"])
+            if "sbatch" in values:
+                values["sbatch"] = {str(k): str(v) for k, v in dict(values["sbatch"]).items()}
+            settings = cls(**values)
         except (TypeError, ValueError) as error:
             raise UserError(f"{where}: slurm: {error}") from None
         for name in ("time_min", "cpus_per_run", "parallelism"):

@@ -135,6 +135,7 @@ class ContrastiveTask(BaseTask):
         )  # fmt: skip
         self.temperature = temperature if temperature is not None else self.default_temperature
         self._probe: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self._chance: torch.Tensor | None = None  # of the validation split: once a fit
 
     def _branch(self, channels: int) -> tuple[nn.Module, nn.Module]:
         h = self.hparams
@@ -207,7 +208,9 @@ class ContrastiveTask(BaseTask):
             features, labels, groups = self.gather(features, labels, groups)
         if len(labels):
             accuracy = knn_accuracy(features, labels, groups, self.hparams.knn_k)
-            chance = knn_chance(labels, groups, self.hparams.knn_k)
+            if self._chance is None:  # labels and plants of the split, the same every epoch
+                self._chance = knn_chance(labels, groups, self.hparams.knn_k)
+            chance = self._chance
             self.log("val/knn_accuracy", accuracy, sync_dist=False, rank_zero_only=True)
             self.log("val/knn_chance", chance, sync_dist=False, rank_zero_only=True)
         self._probe = []
