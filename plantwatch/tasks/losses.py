@@ -17,11 +17,13 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from segmentation_models_pytorch import losses as smp_losses
 from torch import nn
 
 from plantwatch.task_registry import SEGMENTATION_IGNORE, TaskSpec
 
 RegressionLoss = Literal["huber", "l1"]
+SegmentationLoss = Literal["cross_entropy", "focal", "lovasz"]
 Uncertainty = Literal["none", "gaussian", "laplace"]
 
 
@@ -31,36 +33,77 @@ def _none(prediction: torch.Tensor) -> torch.Tensor:
 
 
 def binary_segmentation_loss(
-    logits: torch.Tensor, mask: torch.Tensor, has_mask: torch.Tensor, dice_weight: float = 0.0
+    logits: torch.Tensor,
+    mask: torch.Tensor,
+    has_mask: torch.Tensor,
+    dice_weight: float = 0.0,
+    loss: SegmentationLoss = "cross_entropy",
+    class_weights: torch.Tensor | None = None,
+    focal_gamma: float = 2.0,
 ) -> torch.Tensor:
-    """BCE (+ ``dice_weight`` × soft Dice) over labelled pixels of labelled images.
+    """A binary segmentation loss (+ ``dice_weight`` × soft Dice) over labelled pixels of
+    labelled images: ``cross_entropy`` (BCE), ``focal`` (smp's focal loss, γ =
+    ``focal_gamma``) or ``lovasz`` (BCE + smp's Lovász hinge).
 
     Args:
         logits: [B, H, W]; mask: [B, H, W] with 0/1 and 255 = unlabelled; has_mask: bool [B].
+        class_weights: [2] (background, foreground) or None: BCE weighs each pixel by its
+            class (a weighted mean); focal takes α = w₁ / (w₀ + w₁).
     """
     valid = (mask != SEGMENTATION_IGNORE) & has_mask[:, None, None]
     if not valid.any():
         return _none(logits)
     target = mask[valid].float()
     picked = logits[valid].float()
-    loss = F.binary_cross_entropy_with_logits(picked, target)
+    if loss == "focal":
+        alpha = None if class_weights is None else float(class_weights[1] / class_weights.sum())
+        total = smp_losses.FocalLoss("binary", alpha=alpha, gamma=focal_gamma)(picked, target)
+    else:
+        weight = None if class_weights is None else class_weights.to(picked)[target.long()]
+        total = F.binary_cross_entropy_with_logits(picked, target, weight=weight, reduction="sum")
+        total = total / (weight.sum() if weight is not None else target.numel())
+        if loss == "lovasz":
+            total = total + smp_losses.LovaszLoss("binary")(picked, target)
     if dice_weight > 0:
         prob = torch.sigmoid(picked)
         dice = 1 - (2 * (prob * target).sum() + 1) / (prob.sum() + target.sum() + 1)
-        loss = loss + dice_weight * dice
-    return loss
+        total = total + dice_weight * dice
+    return total
 
 
 def multiclass_segmentation_loss(
-    logits: torch.Tensor, labels: torch.Tensor, present: torch.Tensor
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    present: torch.Tensor,
+    loss: SegmentationLoss = "cross_entropy",
+    class_weights: torch.Tensor | None = None,
+    focal_gamma: float = 2.0,
 ) -> torch.Tensor:
-    """Cross-entropy over labelled pixels. logits [B, C, H, W]; labels long [B, H, W] (255 =
-    unlabelled); present bool [B]."""
+    """A multiclass segmentation loss over labelled pixels: ``cross_entropy``, ``focal``
+    (smp's: the mean of one-vs-rest focal losses, γ = ``focal_gamma``) or ``lovasz``
+    (cross-entropy + smp's Lovász-softmax over the classes in the batch).
+
+    Args:
+        logits: [B, C, H, W]; labels: long [B, H, W] (255 = unlabelled); present: bool [B].
+        class_weights: [C] or None: cross-entropy weighs each pixel by its class (a weighted
+            mean); focal weighs each class's one-vs-rest loss.
+    """
     valid = (labels != SEGMENTATION_IGNORE) & present[:, None, None]
     if not valid.any():
         return _none(logits)
     target = torch.where(valid, labels, SEGMENTATION_IGNORE)
-    return F.cross_entropy(logits.float(), target, ignore_index=SEGMENTATION_IGNORE)
+    logits = logits.float()
+    weight = None if class_weights is None else class_weights.to(logits)
+    if loss == "focal":
+        focal = smp_losses.FocalLoss(
+            "multiclass", gamma=focal_gamma, ignore_index=SEGMENTATION_IGNORE, class_weights=weight
+        )
+        return focal(logits, target)
+    total = F.cross_entropy(logits, target, weight=weight, ignore_index=SEGMENTATION_IGNORE)
+    if loss == "lovasz":
+        lovasz = smp_losses.LovaszLoss("multiclass", ignore_index=SEGMENTATION_IGNORE)
+        total = total + lovasz(logits, target)
+    return total
 
 
 def classification_loss(
@@ -140,13 +183,19 @@ def task_loss(
     dice_weight: float = 0.5,
     regression: RegressionLoss = "huber",
     huber_delta: float = 0.1,
+    segmentation: SegmentationLoss = "cross_entropy",
+    class_weights: torch.Tensor | None = None,
+    focal_gamma: float = 2.0,
 ) -> torch.Tensor:
-    """The loss of one task on a batch, by the task's kind (``scale``: regression only)."""
+    """The loss of one task on a batch, by the task's kind (``scale``: regression only;
+    ``segmentation``, ``class_weights``, ``focal_gamma``: segmentation kinds only)."""
     target, present = batch[spec.target], batch[spec.flag]
     if spec.kind == "binary_segmentation":
-        return binary_segmentation_loss(prediction, target, present, dice_weight)
+        return binary_segmentation_loss(prediction, target, present, dice_weight, segmentation,
+                                        class_weights, focal_gamma)  # fmt: skip
     if spec.kind == "multiclass_segmentation":
-        return multiclass_segmentation_loss(prediction, target, present)
+        return multiclass_segmentation_loss(prediction, target, present, segmentation,
+                                            class_weights, focal_gamma)  # fmt: skip
     if spec.kind == "multiclass":
         return classification_loss(prediction, target, present)
     if spec.kind == "multilabel":

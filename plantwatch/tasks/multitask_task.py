@@ -29,10 +29,12 @@ from plantwatch.models.reference_fusion import ReferenceFusion, SiameseEncoder
 from plantwatch.scalar_modalities import SCALAR_MODALITIES
 from plantwatch.task_registry import PLANT_TASKS, get_tasks
 from plantwatch.tasks.base import BaseTask
+from plantwatch.tasks.class_weights import ClassWeighting, ClassWeights
 from plantwatch.tasks.intervals import RegressionIntervals, sigma_key
 from plantwatch.tasks.losses import (
     LossWeighting,
     RegressionLoss,
+    SegmentationLoss,
     Uncertainty,
     spread_loss,
     task_loss,
@@ -81,7 +83,13 @@ class MultiTaskTask(BaseTask):
         dropout: dropout in the heads.
         loss_weighting: ``fixed`` or ``uncertainty`` (Kendall et al. 2018).
         loss_weights: fixed weight per task (default 1 each).
-        dice_weight: weight of the soft Dice term added to the binary segmentation BCE.
+        dice_weight: weight of the soft Dice term added to the binary segmentation loss.
+        segmentation_loss: per segmentation task, ``cross_entropy`` (default), ``focal`` or
+            ``lovasz`` (cross-entropy + Lovász; ``tasks/losses.py``).
+        class_weighting: per segmentation task, ``none`` (default), ``inverse_frequency`` or
+            ``sqrt_inverse_frequency``: class weights counted on the training split before
+            training, kept in the checkpoint (``tasks/class_weights.py``).
+        focal_gamma: γ of the focal loss.
         regression_loss: ``huber`` (Huber/δ: L1 beyond δ, quadratic within) or ``l1``, on
             errors divided by the training split's standard deviation of the target; either
             way an error of one standard deviation costs about 1, as a nat of cross-entropy.
@@ -131,6 +139,9 @@ class MultiTaskTask(BaseTask):
         loss_weighting: Literal["fixed", "uncertainty"] = "fixed",
         loss_weights: dict[str, float] | None = None,
         dice_weight: float = 0.5,
+        segmentation_loss: dict[str, SegmentationLoss] | None = None,
+        class_weighting: dict[str, ClassWeighting] | None = None,
+        focal_gamma: float = 2.0,
         regression_loss: RegressionLoss = "huber",
         huber_delta: float = 0.1,
         uncertainty: Uncertainty = "none",
@@ -200,6 +211,12 @@ class MultiTaskTask(BaseTask):
         regression = [s for s in self.specs if s.kind == "regression"]
         self.regression_tasks = tuple(s.name for s in regression)
         self.register_buffer("target_scales", torch.tensor([s.scale for s in regression]))
+        self.class_weights = ClassWeights(self.specs, h.class_weighting or {})
+        dense = {s.name for s in self.specs if s.dense}
+        wrong = sorted(set(h.segmentation_loss or {}) - dense)
+        if wrong:
+            raise ValueError(f"segmentation_loss for {wrong}: not a trained segmentation task "
+                             f"({sorted(dense)})")  # fmt: skip
 
     def configure_metrics(self) -> None:
         # ModuleDict keys may not shadow nn.Module attributes such as ``train``.
@@ -224,6 +241,15 @@ class MultiTaskTask(BaseTask):
             target = next(s.target for s in self.specs if s.name == name)
             if target in statistics.std and statistics.std[target] > 0:
                 self.target_scales[i] = float(statistics.std[target])
+
+    def setup(self, stage: str) -> None:
+        """Before a fit: the class weights from the training split (a checkpoint's prevail)."""
+        super().setup(stage)
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if stage == "fit" and not bool(self.class_weights.counted) and datamodule is not None:
+            training_set = getattr(datamodule, "training_set", None)
+            train = training_set(augment=False) if training_set else datamodule.datasets["train"]
+            self.class_weights.count(train, progress=self.trainer.progress_bar_callback is not None)
 
     def loss_scale(self, task: str) -> float:
         """Divisor of a regression task's errors in its loss (training std, in its unit)."""
@@ -254,6 +280,9 @@ class MultiTaskTask(BaseTask):
                 dice_weight=h.dice_weight,
                 regression=h.regression_loss,
                 huber_delta=h.huber_delta,
+                segmentation=(h.segmentation_loss or {}).get(s.name, "cross_entropy"),
+                class_weights=self.class_weights.get(s.name),
+                focal_gamma=h.focal_gamma,
             )
             for s in self.specs
         }

@@ -261,15 +261,19 @@ class DataModule(L.LightningDataModule):
             )
         return dataset
 
+    def training_set(self, augment: bool = True) -> SampleDataset:
+        """The training split at the label fraction, its labels cut to the label set."""
+        train = self.build(self.train_split, augment=augment)
+        if self.hparams.label_set is not None:
+            ids = list(train.labels()["obs_id"])
+            train = CutLabels(train, hidden_labels(read_label_set(self.hparams.label_set), ids))
+        return train
+
     def setup(self, stage: str | None = None) -> None:
         """Build the datasets the stage needs (``fit``, ``validate``, ``test``, ``predict``)."""
         h = self.hparams
         if stage in ("fit", None):
-            train = self.build(self.train_split, augment=True)
-            if h.label_set is not None:
-                ids = list(train.labels()["obs_id"])
-                train = CutLabels(train, hidden_labels(read_label_set(h.label_set), ids))
-            self.datasets["train"] = train
+            self.datasets["train"] = self.training_set()
         if stage in ("fit", "validate", None):
             val = self.build("val")
             if h.cut_val_labels and h.label_fraction < 1.0:
