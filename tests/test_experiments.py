@@ -70,7 +70,7 @@ def test_config_runs_fast_dev_run_on_cpu(config, tmp_path):
     ]
     if "precision" in config.read_text():
         args.remove("--trainer.precision=32-true")  # keep the preset's precision (bf16-mixed)
-    if "plantwatch.tasks.ssl" in config.read_text():
+    if any(f"plantwatch.tasks.{m}" in config.read_text() for m in ("ssl", "masked_image")):
         args.remove("--model.init_args.figure_examples=2")  # pretraining draws no figures
     if "sync_batchnorm" in config.read_text():
         args.append("--trainer.sync_batchnorm=false")  # SyncBatchNorm needs GPUs

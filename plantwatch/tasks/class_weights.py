@@ -56,11 +56,15 @@ def class_pixel_counts(
     return counts
 
 
-def class_weights(counts: Sequence[int] | np.ndarray, weighting: ClassWeighting) -> np.ndarray:
+def class_weights(
+    counts: Sequence[int] | np.ndarray, weighting: ClassWeighting, max_ratio: float | None = None
+) -> np.ndarray:
     """Per-class loss weights from training pixel counts.
 
     ``inverse_frequency``: w_c ∝ 1 / n_c; ``sqrt_inverse_frequency``: w_c ∝ 1 / √n_c; ``none``:
-    1. Scaled so that Σ_c n_c·w_c = Σ_c n_c (the mean weight of a training pixel is 1). A class
+    1. With ``max_ratio``, no class weighs more than ``max_ratio`` times the most common one
+    (a class of 75 pixels among 900,000 would otherwise weigh 960 times an average pixel).
+    Scaled so that Σ_c n_c·w_c = Σ_c n_c (the mean weight of a training pixel is 1). A class
     without training pixels gets weight 1: no training pixel carries it, and elsewhere it
     counts as much as an average pixel.
 
@@ -77,6 +81,8 @@ def class_weights(counts: Sequence[int] | np.ndarray, weighting: ClassWeighting)
     if weighting != "none":
         seen = n > 0
         weights[seen] = n[seen] ** -EXPONENTS[weighting]
+        if max_ratio is not None:
+            weights[seen] = np.minimum(weights[seen], max_ratio * weights[seen].min())
         weights[seen] *= n.sum() / (n[seen] * weights[seen]).sum()
     return weights.astype(np.float32)
 
@@ -88,10 +94,14 @@ class ClassWeights(nn.Module):
     Args:
         specs: the trained tasks.
         weighting: per segmentation task, its ``ClassWeighting`` (tasks not named: none).
+        max_ratio: the largest weight of a class over that of the most common class (None:
+            unbounded).
     """
 
-    def __init__(self, specs: Sequence[TaskSpec], weighting: Mapping[str, ClassWeighting]) -> None:
+    def __init__(self, specs: Sequence[TaskSpec], weighting: Mapping[str, ClassWeighting],
+                 max_ratio: float | None = None) -> None:  # fmt: skip
         super().__init__()
+        self.max_ratio = max_ratio
         dense = {s.name: s for s in specs if s.dense}
         wrong = sorted(set(weighting) - set(dense))
         if wrong:
@@ -113,7 +123,8 @@ class ClassWeights(nn.Module):
         for task, spec in self.specs.items():
             weights = getattr(self, task)
             counts = class_pixel_counts(dataset, spec.target, spec.flag, len(weights), progress)
-            weights.copy_(torch.from_numpy(class_weights(counts, self.weighting[task])))
+            computed = class_weights(counts, self.weighting[task], self.max_ratio)
+            weights.copy_(torch.from_numpy(computed))
             rank_zero_info(f"{task} class weights ({self.weighting[task]}, from "
                            f"{counts.tolist()} training pixels): "
                            f"{[round(float(w), 3) for w in weights]}")  # fmt: skip

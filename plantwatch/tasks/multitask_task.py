@@ -89,6 +89,8 @@ class MultiTaskTask(BaseTask):
         class_weighting: per segmentation task, ``none`` (default), ``inverse_frequency`` or
             ``sqrt_inverse_frequency``: class weights counted on the training split before
             training, kept in the checkpoint (``tasks/class_weights.py``).
+        max_class_weight_ratio: no class weighs more than this times the most common class
+            (None: unbounded).
         focal_gamma: γ of the focal loss.
         regression_loss: ``huber`` (Huber/δ: L1 beyond δ, quadratic within) or ``l1``, on
             errors divided by the training split's standard deviation of the target; either
@@ -141,6 +143,7 @@ class MultiTaskTask(BaseTask):
         dice_weight: float = 0.5,
         segmentation_loss: dict[str, SegmentationLoss] | None = None,
         class_weighting: dict[str, ClassWeighting] | None = None,
+        max_class_weight_ratio: float | None = None,
         focal_gamma: float = 2.0,
         regression_loss: RegressionLoss = "huber",
         huber_delta: float = 0.1,
@@ -211,7 +214,8 @@ class MultiTaskTask(BaseTask):
         regression = [s for s in self.specs if s.kind == "regression"]
         self.regression_tasks = tuple(s.name for s in regression)
         self.register_buffer("target_scales", torch.tensor([s.scale for s in regression]))
-        self.class_weights = ClassWeights(self.specs, h.class_weighting or {})
+        self.class_weights = ClassWeights(self.specs, h.class_weighting or {},
+                                          h.max_class_weight_ratio)  # fmt: skip
         dense = {s.name for s in self.specs if s.dense}
         wrong = sorted(set(h.segmentation_loss or {}) - dense)
         if wrong:

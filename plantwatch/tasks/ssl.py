@@ -10,7 +10,7 @@ validation split, where the data has labels of ``knn_label``, a k-nearest-neighb
 of the encoder's pooled features: each sample is classified by its k most similar
 validation samples *of other plants* (or acquisitions), so several views of one plant
 cannot vote for each other; beside it ``val/knn_chance``, the same probe on random
-features (`knn_chance`), the level an encoder must beat. The encoder is what transfer
+features, the level an encoder must beat (``knn_probe.py``). The encoder is what transfer
 takes: a checkpoint of any of these tasks is an ``encoder_checkpoint`` of `MultiTaskTask`
 (the cross-modal one gives its Sentinel-2 branch). Views are made on the device
 (``data/augmentation/views.py``); run the data without the CPU augmentation
@@ -19,7 +19,6 @@ takes: a checkpoint of any of these tasks is an ``encoder_checkpoint`` of `Multi
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -31,51 +30,10 @@ from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.augmentation.views import MultispectralViews
 from plantwatch.models.encoders import build_encoder
 from plantwatch.tasks.base import BaseTask
-from plantwatch.tasks.contrastive_losses import (
-    embedding_std,
-    info_nce,
-    nt_xent,
-    pair_accuracy,
-    similarity,
-)
+from plantwatch.tasks.contrastive_losses import embedding_std, info_nce, nt_xent, pair_accuracy
+from plantwatch.tasks.knn_probe import KnnProbe
 
-__all__ = ["CrossModalTask", "SamePlantTask", "SimCLRTask", "info_nce", "knn_accuracy",
-           "knn_chance", "nt_xent"]
-
-
-def knn_accuracy(
-    features: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor, k: int = 5
-) -> torch.Tensor:
-    """Leave-one-group-out k-NN accuracy: each row of ``features`` [N, D] is classified by
-    the majority label of its ``k`` most cosine-similar rows of *other* groups ([N] each).
-    NaN when no row has a neighbour of another group."""
-    scores = similarity(features, features)
-    scores = scores.masked_fill(groups[:, None] == groups[None, :], float("-inf"))
-    others = int((groups[:, None] != groups[None, :]).sum(dim=1).min())
-    k = min(k, others)
-    if k < 1:
-        return torch.tensor(float("nan"))
-    nearest = scores.topk(k, dim=1).indices
-    votes = torch.nn.functional.one_hot(labels[nearest], int(labels.max()) + 1).sum(dim=1)
-    return (votes.argmax(dim=1) == labels).float().mean()
-
-
-def knn_chance(labels: torch.Tensor, groups: torch.Tensor, k: int = 5, draws: int = 20,
-               seed: int = 0) -> torch.Tensor:  # fmt: skip
-    """The chance level of `knn_accuracy` on these labels and groups: its mean over
-    ``draws`` sets of random features. Not the majority share: with few groups, leaving a
-    sample's own group out leaves its label under-represented among the neighbours, so
-    label-blind features score below the class shares (four groups labelled 0, 0, 1, 1 and
-    k = 3: exactly 0)."""
-    generator = torch.Generator().manual_seed(seed)
-    scores = [knn_accuracy(torch.randn(len(labels), 16, generator=generator), labels.cpu(),
-                           groups.cpu(), k) for _ in range(draws)]  # fmt: skip
-    return torch.stack(scores).mean()
-
-
-def group_codes(ids: Sequence[str]) -> torch.Tensor:
-    """Stable integer codes of group ids (the same in every process)."""
-    return torch.tensor([zlib.crc32(str(i).encode()) for i in ids], dtype=torch.long)
+__all__ = ["CrossModalTask", "SamePlantTask", "SimCLRTask", "info_nce", "nt_xent"]
 
 
 class ContrastiveTask(BaseTask):
@@ -134,8 +92,7 @@ class ContrastiveTask(BaseTask):
             scheduler=scheduler, lr_multipliers=lr_multipliers, freeze=freeze,
         )  # fmt: skip
         self.temperature = temperature if temperature is not None else self.default_temperature
-        self._probe: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        self._chance: torch.Tensor | None = None  # of the validation split: once a fit
+        self.probe = KnnProbe(knn_label, knn_k)
 
     def _branch(self, channels: int) -> tuple[nn.Module, nn.Module]:
         h = self.hparams
@@ -189,31 +146,11 @@ class ContrastiveTask(BaseTask):
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
         self._step(batch, "val")
-        label = self.hparams.knn_label
-        if label and label in batch:
-            known = batch[f"has_{label}"].bool()
-            groups = group_codes(batch.get("plant_id", batch.get("obs_id", [])))
-            features = self.probe_features(batch).float()
-            self._probe.append((features[known], batch[label][known].long(),
-                                groups.to(known.device)[known]))  # fmt: skip
-
-    def on_validation_epoch_start(self) -> None:
-        self._probe = []
+        if self.probe.wants(batch):
+            self.probe.add(self.probe_features(batch), batch)
 
     def on_validation_epoch_end(self) -> None:
-        if self.trainer.sanity_checking or not self._probe:
-            return
-        features, labels, groups = (torch.cat(parts) for parts in zip(*self._probe, strict=True))
-        if self.trainer.world_size > 1:  # every rank scores the whole split
-            features, labels, groups = self.gather(features, labels, groups)
-        if len(labels):
-            accuracy = knn_accuracy(features, labels, groups, self.hparams.knn_k)
-            if self._chance is None:  # labels and plants of the split, the same every epoch
-                self._chance = knn_chance(labels, groups, self.hparams.knn_k)
-            chance = self._chance
-            self.log("val/knn_accuracy", accuracy, sync_dist=False, rank_zero_only=True)
-            self.log("val/knn_chance", chance, sync_dist=False, rank_zero_only=True)
-        self._probe = []
+        self.probe.log_epoch(self)
 
 
 class SimCLRTask(ContrastiveTask):
