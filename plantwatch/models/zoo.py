@@ -28,6 +28,7 @@ import pandas as pd
 import safetensors.torch
 import torch
 import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
 from plantwatch.errors import UserError
@@ -49,6 +50,8 @@ from plantwatch.models.encoders import (
     zoo_dir,
 )
 
+# The validation k-NN probe of a pretraining run (tasks/knn_probe.py), kept on its card.
+PROBE_SCORES = ("val/knn_accuracy", "val/knn_chance")
 STUDY_METRICS = "metrics.json"  # written by the study worker next to the run's checkpoints
 OWN_LICENCE = "the terms of its training data (plantwatch's synthetic data: MIT)"
 
@@ -115,6 +118,7 @@ def export_encoder(source: str | Path, name: str, branch: str = "image",
         "epochs": int(state.get("epoch", -1)) + 1,
         "steps": int(state.get("global_step", 0)),
         "metrics": json.loads(metrics.read_text()) if metrics.is_file() else _scores(state),
+        "probe": logged_scores(run, int(state.get("global_step", 0)), PROBE_SCORES),
         "checkpoint": str(checkpoint),
         "config": config.read_text() if config.is_file() else None,
     }
@@ -275,6 +279,22 @@ def _data(settings: Mapping[str, Any]) -> dict[str, Any]:
             "label_fraction": data.get("label_fraction")}  # fmt: skip
 
 
+def logged_scores(run: Path, step: int, tags: Sequence[str]) -> dict[str, float]:
+    """The scalars ``tags`` that a run folder's TensorBoard events logged at training step
+    ``step`` or last before it (a checkpoint's step), by tag without its stage; empty where
+    the run logged none of them."""
+    if not any(run.glob("events.out.tfevents.*")):
+        return {}
+    events = EventAccumulator(str(run), size_guidance={"scalars": 0})
+    events.Reload()
+    found = {}
+    for tag in set(tags) & set(events.Tags()["scalars"]):
+        before = [e for e in events.Scalars(tag) if e.step <= step]
+        if before:
+            found[tag.rsplit("/", 1)[-1]] = round(float(before[-1].value), 4)
+    return found
+
+
 def _scores(state: Mapping[str, Any]) -> dict[str, float]:
     for value in checkpoint_callback_states(state):
         if value.get("best_model_score") is not None:
@@ -304,6 +324,7 @@ def list_zoo(zoo: str | Path | None = None) -> pd.DataFrame:
             "name": card_path.parent.name, "method": card.get("method"),
             "encoder": card.get("encoder"), "channels": len(card.get("bands") or []),
             "data": _data_name(card.get("data")), "epochs": card.get("epochs"),
+            **{k: (card.get("probe") or {}).get(k) for k in ("knn_accuracy", "knn_chance")},
             "MB": round(weights.stat().st_size / 1e6, 1) if weights.is_file() else None,
             "checksum": "ok" if weights.is_file() and card.get("sha256") == sha256(weights)
             else "MISMATCH",

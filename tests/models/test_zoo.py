@@ -6,7 +6,7 @@ from safetensors.torch import load_file, save_file
 from plantwatch.cli import main
 from plantwatch.data.readers.observations import PlantObservations
 from plantwatch.errors import UserError
-from plantwatch.models.zoo import export_encoder, list_zoo
+from plantwatch.models.zoo import export_encoder, list_zoo, logged_scores
 from plantwatch.tasks.multitask_task import MultiTaskTask
 from plantwatch.training.cli import PlantwatchCLI
 from tests.data.fakes import tiny_cli_args
@@ -34,6 +34,7 @@ def test_an_exported_encoder_reloads_bit_identically_by_zoo_name(
     assert card["method"] == "MultiTaskTask" and card["encoder"] == "resnet18"
     assert len(card["bands"]) == 12 and card["normalisation"]["channels"] == card["bands"]
     assert card["epochs"] >= 1 and "val/selection_loss" in card["metrics"] and card["config"]
+    assert card["probe"] == {}  # a supervised run has no k-NN probe
     best = torch.load(card["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
     task = MultiTaskTask(encoder_checkpoint="tiny-multitask")
     for name, value in task.model.encoder.state_dict().items():
@@ -128,3 +129,17 @@ def test_a_malformed_card_is_listed_as_unreadable(run, tmp_path):
     (tmp_path / "broken" / "card.yaml").write_text("name: [unclosed")
     listing = list_zoo(tmp_path)[["name", "checksum"]].values.tolist()
     assert listing == [["broken", "UNREADABLE card"], ["good", "ok"]]
+
+
+def test_a_cards_probe_scores_are_those_logged_at_its_checkpoints_step(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(tmp_path) as writer:
+        for step, accuracy in ((9, 0.2), (19, 0.45), (29, 0.3)):
+            writer.add_scalar("val/knn_accuracy", accuracy, step)
+            writer.add_scalar("val/knn_chance", 0.09, step)
+    tags = ("val/knn_accuracy", "val/knn_chance", "val/other")
+    assert logged_scores(tmp_path, 19, tags) == {"knn_accuracy": 0.45, "knn_chance": 0.09}
+    assert logged_scores(tmp_path, 25, tags)["knn_accuracy"] == 0.45  # last before step 25
+    assert logged_scores(tmp_path, 5, tags) == {}
+    assert logged_scores(tmp_path / "elsewhere", 19, tags) == {}
