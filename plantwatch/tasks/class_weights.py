@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from plantwatch.data.loading.contract import SampleDataset
+from plantwatch.errors import UserError
 from plantwatch.task_registry import SEGMENTATION_IGNORE, TaskSpec
 
 ClassWeighting = Literal["none", "inverse_frequency", "sqrt_inverse_frequency"]
@@ -123,6 +124,9 @@ class ClassWeights(nn.Module):
         for task, spec in self.specs.items():
             weights = getattr(self, task)
             counts = class_pixel_counts(dataset, spec.target, spec.flag, len(weights), progress)
+            if not counts.any():
+                raise UserError(f"{task}: the training split has no labelled pixels to weigh "
+                                f"its classes by; drop it from class_weighting")  # fmt: skip
             computed = class_weights(counts, self.weighting[task], self.max_ratio)
             weights.copy_(torch.from_numpy(computed))
             rank_zero_info(f"{task} class weights ({self.weighting[task]}, from "

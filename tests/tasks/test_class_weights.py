@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from plantwatch.data.loading.datamodule import DataModule
 from plantwatch.data.readers.observations import PlantObservations
+from plantwatch.errors import UserError
 from plantwatch.task_registry import get_tasks
 from plantwatch.tasks.class_weights import ClassWeights, class_pixel_counts, class_weights
 from plantwatch.tasks.losses import binary_segmentation_loss, multiclass_segmentation_loss
@@ -103,3 +104,14 @@ def test_a_fit_weighs_the_plume_by_the_training_split_and_its_checkpoint_keeps_i
     loaded = MultiTaskTask.load_from_checkpoint(tmp_path / "model.ckpt")
     torch.testing.assert_close(loaded.class_weights.plume, expected)
     assert bool(loaded.class_weights.counted)
+
+
+def test_weighing_classes_without_a_labelled_pixel_is_one_clear_error():
+    weights = ClassWeights(get_tasks(["land_cover"]), {"land_cover": "inverse_frequency"})
+    unlabelled = [{**s, "has_lulc": torch.tensor(False)} for s in hand_made_maps()]
+    with pytest.raises(UserError, match="land_cover: the training split has no labelled pixels"):
+        weights.count(unlabelled, progress=False)
+    weights.count(hand_made_maps(), progress=False)
+    expected = class_weights(np.bincount([0] * 10 + [1] * 16 + [2] * 2, minlength=11),
+                             "inverse_frequency")  # fmt: skip
+    torch.testing.assert_close(weights.land_cover, torch.from_numpy(expected))
