@@ -199,7 +199,7 @@ def test_synthetic_benge_is_generated_on_first_use_and_land_cover_examples_reach
 ):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    presets = ["data/ben-ge-synthetic.yaml", "benge/land_cover.yaml"]
+    presets = ["data/ben-ge-synthetic.yaml", "benge/land_cover.yaml", "benge/class_weights.yaml"]
     args = [
         *("--config", "quickstart"),
         *(arg for preset in presets for arg in ("--config", str(EXPERIMENTS / preset))),
@@ -214,6 +214,8 @@ def test_synthetic_benge_is_generated_on_first_use_and_land_cover_examples_reach
     metrics, cli = fit_and_test(args)
     assert (tmp_path / "benge" / "synthetic_benge.json").is_file()
     assert np.isfinite(metrics["land_cover_miou"]) and "land_cover_iou_tree_cover" in metrics
+    weights = cli.model.class_weights.land_cover  # counted on the training split
+    assert bool(cli.model.class_weights.counted) and weights.max() / weights.min() <= 30 + 1e-4
     events = EventAccumulator(cli.trainer.log_dir, size_guidance={"images": 0, "scalars": 0})
     events.Reload()
     assert {"val/examples", "test/examples"} <= set(events.Tags()["images"])
