@@ -27,6 +27,7 @@ round (`active_learning.py`).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,33 @@ PLANT_METRICS: tuple[str, ...] = (
 )  # fmt: skip
 PLANT_HEADLINE = ("power_mae_mw", "co2_mae_t_per_h", "fuel_accuracy", "plume_iou")
 SELECTION_LOSS = "val_selection_loss"
+
+
+def _leaves(mapping: Any, prefix: str = "") -> dict[str, Any]:
+    """The leaf values of a nested mapping by dotted path (``model.init_args.lr``)."""
+    if not isinstance(mapping, dict):
+        return {prefix.rstrip("."): mapping} if prefix else {}
+    return {path: leaf for key, value in mapping.items()
+            for path, leaf in _leaves(value, f"{prefix}{key}.").items()}  # fmt: skip
+
+
+def overridden_keys(args: Sequence[str], variants: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(variant, key) of every key a variant sets that an argument of ``args`` (``--key=value``)
+    sets to another value, or sets above or below it: the argument comes after the variant's
+    config on the command line, so the variant's value would be silently lost."""
+    given = dict(a[2:].split("=", 1) for a in args if a.startswith("--") and "=" in a)
+    given = {key: yaml.safe_load(value) for key, value in given.items()}
+    found = []
+    for name, delta in variants.items():
+        configs = [yaml.safe_load(Path(config_path(c)).read_text()) for c in delta] if (
+            isinstance(delta, list)) else [delta]  # fmt: skip
+        for key, value in (item for c in configs for item in _leaves(c).items()):
+            for arg, set_to in given.items():
+                same = key == arg and set_to == value
+                if not same and (key == arg or f"{key}.".startswith(f"{arg}.")
+                                 or arg.startswith(f"{key}.")):  # fmt: skip
+                    found.append((name, key))
+    return found
 
 
 def variant_config(root: Path, name: str) -> Path:
@@ -170,6 +198,11 @@ class Study:
                     f"{path}: config {config} not found (paths are relative to the working "
                     f"folder; bundled configs by name: {', '.join(bundled_names())})"
                 )
+        clashes = overridden_keys(study.args, study.variants)
+        if clashes:
+            variant, key = clashes[0]
+            raise UserError(f"{path}: variant {variant} sets {key}, which args set for every "
+                            "run, overriding it; move that argument into a base config")
         unknown = {
             t: v for t, v in study.baselines.items() if v not in study.variants or t not in TASKS
         }

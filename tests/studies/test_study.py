@@ -15,6 +15,7 @@ import yaml
 
 from plantwatch.cli import main
 from plantwatch.data.readers.observations import PlantObservations
+from plantwatch.errors import UserError
 from plantwatch.estimates.evaluation import MEAN as MEAN_OF_OVERPASSES
 from plantwatch.estimates.evaluation import TRUE_MEAN
 from plantwatch.studies.spec import Run, Study
@@ -184,6 +185,13 @@ def test_study_files_are_checked(tmp_path, monkeypatch):
                                     "baselines": {"power": "b"}}))  # fmt: skip
     with pytest.raises(ValueError, match="baselines"):
         Study.from_yaml(path)
+    path.write_text(yaml.safe_dump({"name": "x", "base": [], "seeds": [0],
+                                    "args": ["--model.init_args.loss_weights={power: 2}"],
+                                    "variants": {"a": {}, "b": {"model": {"init_args": {
+                                        "loss_weights": {"power": 1}}}}}}))  # fmt: skip
+    with pytest.raises(UserError, match="variant b sets model.init_args.loss_weights.power, "
+                                        "which args set for every run"):  # fmt: skip
+        Study.from_yaml(path)
 
 
 @pytest.mark.parametrize(
@@ -219,8 +227,8 @@ def tiny_benge(tmp_path_factory):
 
 @pytest.mark.parametrize(
     "variant",
-    ["s2", "s1", "s2_s1_early", "s2_s1_late", "s2_s1_dem_early", "s2_s1_dem_late", "all_early",
-     "all_late"],
+    ["s2", "s2_unweighted", "s1", "s2_s1_early", "s2_s1_late", "s2_s1_dem_early",
+     "s2_s1_dem_late", "all_early", "all_late"],
 )  # fmt: skip
 def test_every_benge_fusion_variant_trains_on_synthetic_benge(variant, tiny_benge, tmp_path,
                                                                monkeypatch):  # fmt: skip
@@ -240,9 +248,12 @@ def test_every_benge_fusion_variant_trains_on_synthetic_benge(variant, tiny_beng
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     assert cli.trainer.state.finished
     inputs = set(cli.model.model.inputs) | set(cli.model.model.scalars)
-    expected = {"s2": {"image"}, "s1": {"image_s1"}}.get(variant, {"image", "image_s1"})
+    expected = {"s2": {"image"}, "s2_unweighted": {"image"}, "s1": {"image_s1"}}.get(
+        variant, {"image", "image_s1"}
+    )
     assert expected <= inputs and ("dem" in inputs) == ("dem" in variant or "all" in variant)
     assert ("climate_zone" in inputs) == variant.startswith("all")
+    assert (cli.model.class_weights.get("land_cover") is None) == (variant == "s2_unweighted")
 
 
 def test_label_efficiency_variants_take_their_encoders_from_the_zoo(tmp_path, monkeypatch):
