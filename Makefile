@@ -43,6 +43,12 @@ bench: $(STAMP)
 # The pretrained encoders of experiments/studies/label_efficiency.yaml (about 25 min on 2
 # CPU cores): SimCLR on unlabelled plant scenes of other plants (seed 1), cross-modal S1-S2
 # on synthetic ben-ge, supervised late-fused ben-ge land cover (its S2 branch).
+# Then same-plant contrast and masked image modelling at scale: 5,120 unlabelled scenes of 640
+# other plants (seed 1; 10 times SimCLR's), 45 epochs (3 times), read packed; masked image
+# modelling on 64 px crops.
+SSL_PLANTS = --data.init_args.root=data/ssl_plants_640 --data.init_args.source.init_args.seed=1 \
+  --data.init_args.source.init_args.plants=640 --data.init_args.source.init_args.per_plant=8 \
+  --data.init_args.source.init_args.size=96 --data.init_args.pack=true --trainer.max_epochs=45
 ZOO_RUN = --trainer.logger.init_args.save_dir=runs --trainer.logger.init_args.name=zoo \
           --trainer.enable_progress_bar=false --trainer.logger.init_args.version
 zoo: $(STAMP)
@@ -58,6 +64,12 @@ zoo: $(STAMP)
 	  --config experiments/data/ben-ge-synthetic.yaml --config experiments/benge/multitask.yaml \
 	  --config experiments/benge/fusion_late.yaml $(ZOO_RUN)=benge-fused --trainer.max_epochs=12
 	$(BIN)/plantwatch zoo export runs/zoo/benge-fused benge-fused --overwrite
+	$(BIN)/plantwatch fit --config experiments/ssl/same_plant.yaml $(ZOO_RUN)=same-plant \
+	  $(SSL_PLANTS)
+	$(BIN)/plantwatch zoo export runs/zoo/same-plant same-plant --overwrite
+	$(BIN)/plantwatch fit --config experiments/ssl/masked_plants.yaml $(ZOO_RUN)=masked-plants \
+	  $(SSL_PLANTS) --data.init_args.augmentation.init_args.crop_size=64
+	$(BIN)/plantwatch zoo export runs/zoo/masked-plants masked-plants --overwrite
 	$(BIN)/plantwatch zoo list
 
 clean:

@@ -73,7 +73,7 @@ def flops_per_sample(task: MultiTaskTask, batch: Mapping[str, Any]) -> float:
     """FLOPs of one training step (forward and backward) per sample
     (``torch.utils.flop_counter``: matrix multiplications and convolutions)."""
     with FlopCounterMode(display=False) as counter:
-        losses = task.task_losses(task(batch), batch)
+        losses = task.losses(task(batch), batch)
         task.weighting(losses, dict.fromkeys(losses, True)).backward()
     task.zero_grad(set_to_none=True)
     return counter.get_total_flops() / len(batch["image"])
@@ -93,7 +93,7 @@ def train_rate(task: MultiTaskTask, batches: Iterable[Mapping[str, Any]], steps:
                 torch.cuda.synchronize(device)
             seen, start = 0, time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            losses = task.task_losses(task(batch), batch)
+            losses = task.losses(task(batch), batch)
             total = task.weighting(losses, dict.fromkeys(losses, True))
         optimizer.zero_grad(set_to_none=True)
         total.backward()

@@ -29,18 +29,12 @@ from plantwatch.models.reference_fusion import ReferenceFusion, SiameseEncoder
 from plantwatch.scalar_modalities import SCALAR_MODALITIES
 from plantwatch.task_registry import PLANT_TASKS, get_tasks
 from plantwatch.tasks.base import BaseTask
-from plantwatch.tasks.class_weights import ClassWeighting, ClassWeights
-from plantwatch.tasks.intervals import RegressionIntervals, sigma_key
-from plantwatch.tasks.losses import (
-    LossWeighting,
-    RegressionLoss,
-    SegmentationLoss,
-    Uncertainty,
-    spread_loss,
-    task_loss,
-)
+from plantwatch.tasks.class_weights import ClassWeighting
+from plantwatch.tasks.intervals import RegressionIntervals
+from plantwatch.tasks.losses import LossWeighting, RegressionLoss, SegmentationLoss, Uncertainty
 from plantwatch.tasks.metrics import TaskMetrics
 from plantwatch.tasks.plots import ExampleCollector, epoch_figures
+from plantwatch.tasks.task_losses import TaskLosses
 
 STAGES = ("train", "val", "test")
 
@@ -211,16 +205,9 @@ class MultiTaskTask(BaseTask):
     def configure_losses(self) -> None:
         h = self.hparams
         self.weighting = LossWeighting(self.tasks, h.loss_weighting, h.loss_weights)
-        regression = [s for s in self.specs if s.kind == "regression"]
-        self.regression_tasks = tuple(s.name for s in regression)
-        self.register_buffer("target_scales", torch.tensor([s.scale for s in regression]))
-        self.class_weights = ClassWeights(self.specs, h.class_weighting or {},
-                                          h.max_class_weight_ratio)  # fmt: skip
-        dense = {s.name for s in self.specs if s.dense}
-        wrong = sorted(set(h.segmentation_loss or {}) - dense)
-        if wrong:
-            raise ValueError(f"segmentation_loss for {wrong}: not a trained segmentation task "
-                             f"({sorted(dense)})")  # fmt: skip
+        self.losses = TaskLosses(self.specs, h.dice_weight, h.segmentation_loss,
+                                 h.class_weighting, h.max_class_weight_ratio, h.focal_gamma,
+                                 h.regression_loss, h.huber_delta, h.uncertainty)  # fmt: skip
 
     def configure_metrics(self) -> None:
         # ModuleDict keys may not shadow nn.Module attributes such as ``train``.
@@ -240,24 +227,16 @@ class MultiTaskTask(BaseTask):
         self.final_metrics: dict[str, float] = {}
 
     def configure_statistics(self, statistics: Statistics) -> None:
-        """Regression losses in units of the training split's standard deviation."""
-        for i, name in enumerate(self.regression_tasks):
-            target = next(s.target for s in self.specs if s.name == name)
-            if target in statistics.std and statistics.std[target] > 0:
-                self.target_scales[i] = float(statistics.std[target])
+        self.losses.set_scales(statistics)
 
     def setup(self, stage: str) -> None:
         """Before a fit: the class weights from the training split (a checkpoint's prevail)."""
         super().setup(stage)
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
-        if stage == "fit" and not bool(self.class_weights.counted) and datamodule is not None:
+        if stage == "fit" and datamodule is not None and not self.losses.counted:
             training_set = getattr(datamodule, "training_set", None)
             train = training_set(augment=False) if training_set else datamodule.datasets["train"]
-            self.class_weights.count(train, progress=self.trainer.progress_bar_callback is not None)
-
-    def loss_scale(self, task: str) -> float:
-        """Divisor of a regression task's errors in its loss (training std, in its unit)."""
-        return float(self.target_scales[self.regression_tasks.index(task)])
+            self.losses.count_classes(train, self.trainer.progress_bar_callback is not None)
 
     # ------------------------------------------------------------------ forward and loss
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -270,37 +249,9 @@ class MultiTaskTask(BaseTask):
             capacity = torch.where(batch["has_capacity"], batch["capacity"], torch.nan)
         return self.model(image, aux if self.hparams.use_aux else None, capacity, extras)
 
-    def task_losses(
-        self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
-    ) -> dict[str, torch.Tensor]:
-        """Each task's loss over the samples that carry its label (zero when none do)."""
-        h = self.hparams
-        losses = {
-            s.name: task_loss(
-                s,
-                outputs[s.name],
-                batch,
-                scale=self.loss_scale(s.name) if s.kind == "regression" else 1.0,
-                dice_weight=h.dice_weight,
-                regression=h.regression_loss,
-                huber_delta=h.huber_delta,
-                segmentation=(h.segmentation_loss or {}).get(s.name, "cross_entropy"),
-                class_weights=self.class_weights.get(s.name),
-                focal_gamma=h.focal_gamma,
-            )
-            for s in self.specs
-        }
-        for s in self.specs:
-            if sigma_key(s.name) in outputs:
-                losses[s.name] = losses[s.name] + spread_loss(
-                    outputs[sigma_key(s.name)], outputs[s.name], batch[s.target], batch[s.flag],
-                    self.loss_scale(s.name), h.uncertainty,
-                )  # fmt: skip
-        return losses
-
     def _step(self, batch: Mapping[str, Any], stage: str) -> tuple[torch.Tensor, dict]:
         outputs = self(batch)
-        losses = self.task_losses(outputs, batch)
+        losses = self.losses(outputs, batch)
         labelled = {s.name: int(batch[s.flag].sum()) for s in self.specs}
         total = self.weighting(losses, {t: n > 0 for t, n in labelled.items()})
         training = stage == "train"
@@ -370,8 +321,12 @@ class MultiTaskTask(BaseTask):
         self._write_hparams()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Checkpoints written before the conformal intervals existed load uncalibrated."""
-        checkpoint["state_dict"].setdefault("intervals.quantiles", self.intervals.quantiles)
+        """Checkpoints written before the conformal intervals existed load uncalibrated;
+        before `TaskLosses`, the target scales were the task's own buffer."""
+        state = checkpoint["state_dict"]
+        state.setdefault("intervals.quantiles", self.intervals.quantiles)
+        if "target_scales" in state:
+            state["losses.target_scales"] = state.pop("target_scales")
 
     def on_test_start(self) -> None:
         self._write_hparams()

@@ -99,11 +99,11 @@ def test_a_fit_weighs_the_plume_by_the_training_split_and_its_checkpoint_keeps_i
     counts = class_pixel_counts(train, "mask", "has_mask", 2, progress=False)
     assert 0 < counts[1] < counts[0]
     expected = torch.from_numpy(class_weights(counts, "inverse_frequency"))
-    torch.testing.assert_close(task.class_weights.plume, expected)
+    torch.testing.assert_close(task.losses.class_weights.plume, expected)
     trainer.save_checkpoint(tmp_path / "model.ckpt")
     loaded = MultiTaskTask.load_from_checkpoint(tmp_path / "model.ckpt")
-    torch.testing.assert_close(loaded.class_weights.plume, expected)
-    assert bool(loaded.class_weights.counted)
+    torch.testing.assert_close(loaded.losses.class_weights.plume, expected)
+    assert bool(loaded.losses.class_weights.counted)
 
 
 def test_weighing_classes_without_a_labelled_pixel_is_one_clear_error():
