@@ -103,3 +103,19 @@ def test_the_source_generates_once_and_warns_when_settings_differ(tmp_path):
     with pytest.warns(UserWarning, match="other settings"):
         SyntheticBenGe(patches=12, size=24, progress=False).prepare(tmp_path)
     assert _digests(tmp_path) == written  # the data on disk is kept, not regenerated
+
+
+def test_the_fusion_studys_benchmark_has_every_rare_class_in_every_split(tmp_path):
+    """At the size of experiments/studies/benge_fusion.yaml (256 patches of 60 px, seed 0),
+    built-up and herbaceous wetland cover well under 1 % of the pixels, yet every split has
+    patches with each, so each is trained, selected on and scored."""
+    import pandas as pd
+
+    root = synthesize_benge(tmp_path, patches=256, size=60, seed=0, subset=SUBSET,
+                            progress=False)  # fmt: skip
+    fractions = pd.read_csv(root / f"{SUBSET}_esaworldcover.csv", index_col=0)
+    for split in ("train", "val", "test"):
+        ids = pd.read_csv(root / "splits" / f"{SUBSET}_{split}.csv", header=None)[0]
+        present = (fractions.loc[ids] > 0).sum()
+        assert present["50"] >= 10 and present["90"] >= 10, split  # built-up, wetland patches
+        assert fractions.loc[ids, ["50", "90"]].to_numpy().mean() < 0.01
