@@ -5,8 +5,8 @@ An entry is a folder ``<zoo>/<name>/`` (zoo: ``$PLANTWATCH_ZOO``, default ``./mo
     encoder.safetensors  the encoder's state dict (a plain smp encoder; tensors only)
     card.yaml            name, method, encoder architecture, input channels in order,
                          normalisation (mean and std per channel, in data units), data,
-                         licence, epochs, metrics, the config or file that made it, and the
-                         sha256 of encoder.safetensors
+                         licence, epochs, metrics, the k-NN probe of a pretraining run, the
+                         config or file that made it, and the sha256 of encoder.safetensors
 
 ``plantwatch zoo export RUN_OR_CKPT NAME`` writes one from a run folder (its best
 checkpoint) or a Lightning checkpoint; ``plantwatch zoo import FILE NAME`` from weights
