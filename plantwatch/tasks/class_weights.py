@@ -30,30 +30,33 @@ EXPONENTS: dict[str, float] = {"inverse_frequency": 1.0, "sqrt_inverse_frequency
 
 
 def class_pixel_counts(
-    dataset: SampleDataset, target: str, flag: str, num_classes: int, progress: bool = True
-) -> np.ndarray:
-    """Labelled pixels per class of ``target`` over the samples whose ``flag`` is set.
+    dataset: SampleDataset, targets: Mapping[str, tuple[str, int]], progress: bool = True
+) -> dict[str, np.ndarray]:
+    """Labelled pixels per class of each target, over the samples whose flag is set, in one
+    pass over ``dataset``.
 
     Args:
-        dataset: samples with ``target`` [H, W] (class indices; 255 = unlabelled) and
-            ``flag`` (bool []).
-        num_classes: C (2 for a binary mask: background, foreground).
+        dataset: samples with each target [H, W] (class indices; 255 = unlabelled) and its
+            flag (bool []).
+        targets: sample key of each target → (its flag's key, its number of classes C; 2 for
+            a binary mask: background, foreground).
 
     Returns:
-        int64 [C].
+        int64 [C] by target.
     """
-    counts = np.zeros(num_classes, np.int64)
-    for index in tqdm(range(len(dataset)), desc=f"{target} class pixels", unit="sample",
+    counts = {t: np.zeros(classes, np.int64) for t, (_, classes) in targets.items()}
+    for index in tqdm(range(len(dataset)), desc="class pixels", unit="sample",
                       disable=not progress):  # fmt: skip
         sample = dataset[index]
-        if not bool(sample[flag]):
-            continue
-        labels = np.asarray(sample[target]).ravel()
-        labels = labels[labels != SEGMENTATION_IGNORE].astype(np.int64)
-        if labels.size and labels.max() >= num_classes:
-            raise ValueError(f"{target}: class index {labels.max()} in sample {index}, "
-                             f"but the task has {num_classes} classes")  # fmt: skip
-        counts += np.bincount(labels, minlength=num_classes)
+        for target, (flag, classes) in targets.items():
+            if not bool(sample[flag]):
+                continue
+            labels = np.asarray(sample[target]).ravel()
+            labels = labels[labels != SEGMENTATION_IGNORE].astype(np.int64)
+            if labels.size and labels.max() >= classes:
+                raise ValueError(f"{target}: class index {labels.max()} in sample {index}, "
+                                 f"but the task has {classes} classes")  # fmt: skip
+            counts[target] += np.bincount(labels, minlength=classes)
     return counts
 
 
@@ -121,14 +124,16 @@ class ClassWeights(nn.Module):
     def count(self, dataset: SampleDataset, progress: bool = True) -> None:
         """Count the classes of each weighted task in ``dataset`` (the training split,
         unaugmented) and set its weights."""
+        targets = {s.target: (s.flag, len(getattr(self, t))) for t, s in self.specs.items()}
+        counted = class_pixel_counts(dataset, targets, progress)
         for task, spec in self.specs.items():
-            weights = getattr(self, task)
-            counts = class_pixel_counts(dataset, spec.target, spec.flag, len(weights), progress)
+            counts = counted[spec.target]
             if not counts.any():
                 raise UserError(f"{task}: the training split has no labelled pixels to weigh "
                                 f"its classes by; drop it from class_weighting")  # fmt: skip
-            computed = class_weights(counts, self.weighting[task], self.max_ratio)
-            weights.copy_(torch.from_numpy(computed))
+            weights = getattr(self, task)
+            weights.copy_(torch.from_numpy(class_weights(counts, self.weighting[task],
+                                                         self.max_ratio)))  # fmt: skip
             rank_zero_info(f"{task} class weights ({self.weighting[task]}, from "
                            f"{counts.tolist()} training pixels): "
                            f"{[round(float(w), 3) for w in weights]}")  # fmt: skip

@@ -28,8 +28,8 @@ def hand_made_maps() -> list[dict[str, torch.Tensor]]:
 
 
 def test_class_pixels_are_counted_over_labelled_pixels_of_labelled_samples():
-    counts = class_pixel_counts(hand_made_maps(), "lulc", "has_lulc", 3, progress=False)
-    np.testing.assert_array_equal(counts, [10, 16, 2])
+    counts = class_pixel_counts(hand_made_maps(), {"lulc": ("has_lulc", 3)}, progress=False)
+    np.testing.assert_array_equal(counts["lulc"], [10, 16, 2])
 
 
 def test_class_weights_from_a_hand_made_count():
@@ -96,7 +96,7 @@ def test_a_fit_weighs_the_plume_by_the_training_split_and_its_checkpoint_keeps_i
                         limit_val_batches=0)  # fmt: skip
     trainer.fit(task, datamodule=data)
     train = PlantObservations(tiny_dataset, split="train")
-    counts = class_pixel_counts(train, "mask", "has_mask", 2, progress=False)
+    counts = class_pixel_counts(train, {"mask": ("has_mask", 2)}, progress=False)["mask"]
     assert 0 < counts[1] < counts[0]
     expected = torch.from_numpy(class_weights(counts, "inverse_frequency"))
     torch.testing.assert_close(task.losses.class_weights.plume, expected)
