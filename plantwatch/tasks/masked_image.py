@@ -118,8 +118,8 @@ class MaskedImageTask(BaseTask):
         error = error.abs() if self.hparams.loss == "l1" else error.square()
         return error.mean(dim=1)[hidden].mean()
 
-    def _step(self, batch: Mapping[str, Any], stage: str, index: int) -> torch.Tensor:
-        image, _, _ = self.normalize(batch)
+    def _step(self, image: torch.Tensor, stage: str, index: int) -> torch.Tensor:
+        """The loss of a normalised batch [B, C, H, W], logged."""
         size, _, height, width = image.shape
         fixed = torch.Generator().manual_seed(index) if stage != "train" else None
         hidden = patch_mask(size, height, width, self.hparams.mask_patch_px,
@@ -130,12 +130,12 @@ class MaskedImageTask(BaseTask):
         return loss
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train", batch_idx)
+        return self._step(self.normalize(batch)[0], "train", batch_idx)
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
-        self._step(batch, "val", batch_idx)
+        image = self.normalize(batch)[0]
+        self._step(image, "val", batch_idx)
         if self.probe.wants(batch):
-            image, _, _ = self.normalize(batch)
             self.probe.add(self.network.encoder(image)[-1].mean(dim=(2, 3)), batch)
 
     def on_validation_epoch_end(self) -> None:
