@@ -30,6 +30,7 @@ from typing import Any
 
 import lightning as L
 import pandas as pd
+import torch
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
@@ -145,6 +146,11 @@ class PlantwatchCLI(LightningCLI):
         kwargs.setdefault("parser_kwargs", {name: {"description": SUBCOMMAND_HELP[name]}
                                             for name in SUBCOMMAND_HELP})  # fmt: skip
         super().__init__(BaseTask, L.LightningDataModule, *args, **kwargs)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # every rank waits for the others, then closes gloo/NCCL while all are alive: left to
+            # interpreter exit, a rank whose peer had gone aborted now and then (SIGABRT).
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         # plantwatch passes `args` itself (demo, studies, notebooks; bundled configs by name);
