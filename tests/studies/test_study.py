@@ -274,7 +274,8 @@ def test_label_efficiency_variants_take_their_encoders_from_the_zoo(tmp_path, mo
     study = Study.from_yaml(REPO / "experiments" / "studies" / "label_efficiency.yaml")
     names = {v["model"]["init_args"]["encoder_checkpoint"] for v in study.variants.values()
              if isinstance(v, dict) and "model" in v}  # fmt: skip
-    assert names == {"simclr-plants", "crossmodal-benge", "benge-fused"}
+    assert names == {"simclr-plants", "crossmodal-benge", "benge-fused", "same-plant",
+                     "masked-plants"}  # fmt: skip
     for name in names:
         export_encoder(checkpoint, name)
     study.write_variant_configs(tmp_path)
