@@ -40,12 +40,12 @@ bench: $(STAMP)
 	$(BIN)/plantwatch bench data
 	$(BIN)/plantwatch bench fit
 
-# The pretrained encoders of experiments/studies/label_efficiency.yaml (about 95 min on 2
+# The pretrained encoders of experiments/studies/label_efficiency.yaml (about 100 min on 2
 # CPU cores): SimCLR on unlabelled plant scenes of other plants (seed 1), cross-modal S1-S2
 # on synthetic ben-ge, supervised late-fused ben-ge land cover (its S2 branch).
 # Then same-plant contrast and masked image modelling at scale: 5,120 unlabelled scenes of 640
 # other plants (seed 1; 10 times SimCLR's), 45 epochs (3 times), read packed (same-plant: 22
-# min on 2 CPU cores); masked image modelling on 64 px crops (47 min).
+# min on 2 CPU cores); masked image modelling on 64 px crops (50 min).
 SSL_PLANTS = --data.init_args.root=data/ssl_plants_640 --data.init_args.source.init_args.seed=1 \
   --data.init_args.source.init_args.plants=640 --data.init_args.source.init_args.per_plant=8 \
   --data.init_args.source.init_args.size=96 --data.init_args.pack=true --trainer.max_epochs=45

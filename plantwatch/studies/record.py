@@ -200,6 +200,15 @@ def chosen_lines(study: Study, summary: pd.DataFrame) -> list[str]:
             f"{', '.join(among)}, whose scores are comparable): {picks}"]  # fmt: skip
 
 
+def _encoder_line(card: dict[str, Any]) -> str:
+    """``name``: method on data, epochs, and its k-NN probe where the card has one."""
+    probe = (f", k-NN {card['knn_accuracy']:.3f} (chance {card['knn_chance']:.3f})"
+             if card.get("knn_accuracy") is not None and card.get("knn_chance") is not None
+             else ", no k-NN probe")  # fmt: skip
+    return (f"`{card['name']}` {card.get('method')} on {card.get('data')}, checkpoint after "
+            f"{card.get('epochs')} epochs{probe}")
+
+
 def header_lines(study: Study, runs: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
     """Title, command, runs and budget, the whole study's time, versions."""
     trained = runs[runs["kind"] == "trained"]
@@ -225,6 +234,10 @@ def header_lines(study: Study, runs: pd.DataFrame, meta: dict[str, Any]) -> list
         f"- validation labels: {study.validation_labels}; each run's checkpoint chosen on "
         "validation (val/selection_loss), never on test",
     ]
+    if meta.get("encoders"):
+        lines.append("- pretrained encoders (zoo cards; k-NN probe of the pretraining run's "
+                     "validation split at the exported checkpoint, beside its chance level): "
+                     + "; ".join(_encoder_line(card) for card in meta["encoders"]))  # fmt: skip
     if "versions" in meta:
         lines.append(f"- versions: {meta['versions']}")
     lines.append(f"- TensorBoard: `tensorboard --logdir runs/studies/{study.name}`")

@@ -25,7 +25,7 @@ from plantwatch.studies.record import (
     write_record,
 )
 from plantwatch.studies.runner import run_dir
-from plantwatch.studies.spec import Study
+from plantwatch.studies.spec import Study, encoder_names
 from plantwatch.studies.worker import BASELINES, CURVE, ESTIMATES, METRICS
 
 
@@ -97,6 +97,18 @@ def metric_figures(study: Study, runs: pd.DataFrame, out: Path) -> list[Path]:
     return paths
 
 
+def zoo_cards(names: list[str]) -> list[dict[str, Any]]:
+    """The zoo's rows (`list_zoo`) of the entries ``names``, as the study's runs found them:
+    method, data, epochs and the k-NN probe of each pretrained encoder (none for a file)."""
+    from plantwatch.models.zoo import list_zoo
+
+    table = list_zoo()
+    if table.empty:
+        return []
+    table = table[table["name"].isin(names)].astype(object)
+    return table.where(table.notna(), None).to_dict("records")
+
+
 def write_study_record(study: Study, out: Path) -> Path:
     """Write ``<out>/<name>.md`` and its figures from the study's tables in ``out`` (the
     hand-written part of an existing record stays; figures the last record drew and this
@@ -122,7 +134,8 @@ def write_study_record(study: Study, out: Path) -> Path:
 def write_results(study: Study, root: Path, out: Path, call: dict[str, Any]) -> Path:
     """Collect the finished runs under ``root`` into the study's tables in ``out``, add
     ``call`` (``command``, ``versions``, ``cpu_cores``, ``elapsed_min``, ``ran``,
-    ``jobs``) to its facts and write the record (`write_study_record`)."""
+    ``jobs``) and the zoo cards of its pretrained encoders to its facts and write the record
+    (`write_study_record`)."""
     out.mkdir(parents=True, exist_ok=True)
     frame = collect(study, root)
     if frame.empty:
@@ -134,6 +147,8 @@ def write_results(study: Study, root: Path, out: Path, call: dict[str, Any]) -> 
         curves.to_csv(files["curves"], index=False)
     facts = json.loads(files["facts"].read_text()) if files["facts"].is_file() else {}
     facts.update({k: call[k] for k in ("command", "versions", "cpu_cores") if k in call})
+    if encoder_names(study.variants):
+        facts["encoders"] = zoo_cards(encoder_names(study.variants))
     if call.get("ran"):
         finished = f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
         facts.setdefault("calls", []).append({"finished": finished, **{

@@ -72,15 +72,27 @@ def overridden_keys(args: Sequence[str], variants: Mapping[str, Any]) -> list[tu
     given = {key: yaml.safe_load(value) for key, value in given.items()}
     found = []
     for name, delta in variants.items():
-        configs = [yaml.safe_load(Path(config_path(c)).read_text()) for c in delta] if (
-            isinstance(delta, list)) else [delta]  # fmt: skip
-        for key, value in (item for c in configs for item in _leaves(c).items()):
+        for key, value in _variant_leaves(delta).items():
             for arg, set_to in given.items():
                 same = key == arg and set_to == value
                 if not same and (key == arg or f"{key}.".startswith(f"{arg}.")
                                  or arg.startswith(f"{key}.")):  # fmt: skip
                     found.append((name, key))
     return found
+
+
+def _variant_leaves(delta: Any) -> dict[str, Any]:
+    """The settings of a variant by dotted path: its mapping, or its config files read."""
+    configs = [yaml.safe_load(Path(config_path(c)).read_text()) for c in delta] if (
+        isinstance(delta, list)) else [delta]  # fmt: skip
+    return {key: value for config in configs for key, value in _leaves(config).items()}
+
+
+def encoder_names(variants: Mapping[str, Any]) -> list[str]:
+    """The zoo entries or files that the variants load as ``encoder_checkpoint``, sorted."""
+    return sorted({str(value) for delta in variants.values()
+                   for key, value in _variant_leaves(delta).items()
+                   if key.endswith("encoder_checkpoint") and value is not None})  # fmt: skip
 
 
 def variant_config(root: Path, name: str) -> Path:

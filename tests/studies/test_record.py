@@ -13,8 +13,8 @@ from scipy import stats
 
 from plantwatch.studies.figures import dot_figure, nominal_level, panels_figure
 from plantwatch.studies.record import chosen_lines, summary_table, without_unpredicted
-from plantwatch.studies.results import write_study_record
-from plantwatch.studies.spec import Study
+from plantwatch.studies.results import write_study_record, zoo_cards
+from plantwatch.studies.spec import Study, encoder_names
 from plantwatch.studies.statistics import (
     difference_cell,
     paired_differences,
@@ -157,3 +157,31 @@ def test_panels_show_the_number_of_labels_and_one_panel_per_variant():
     visible = [ax for ax in figure.axes if ax.get_visible()]
     assert [ax.get_title() for ax in visible] == ["b", "single_power"]
     assert [t.get_text() for t in visible[0].get_xticklabels()] == ["18", "176"]
+
+
+def test_the_record_names_each_pretrained_encoder_with_its_probe(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    zoo = tmp_path / "zoo"
+    monkeypatch.setenv("PLANTWATCH_ZOO", str(zoo))
+    cards = {"enc-a": {"method": "SamePlantTask", "data": {"root": "data/other_plants"},
+                       "epochs": 12, "probe": {"knn_accuracy": 0.7, "knn_chance": 0.2}},
+             "enc-b": {"method": "MultiTaskTask", "data": {"root": "data/ben-ge"}, "epochs": 3},
+             "unused": {"method": "SimCLRTask", "epochs": 1}}  # fmt: skip
+    for name, card in cards.items():
+        (zoo / name).mkdir(parents=True)
+        (zoo / name / "card.yaml").write_text(yaml.safe_dump({"name": name, **card}))
+    frozen = tmp_path / "frozen_b.yaml"
+    frozen.write_text(yaml.safe_dump({"model": {"init_args": {"encoder_checkpoint": "enc-b"}}}))
+    study = study_file(tmp_path, reference="a", variants={
+        "a": {"model": {"init_args": {"encoder_checkpoint": "enc-a"}}}, "b": [str(frozen)],
+        "single_power": {}})  # fmt: skip
+    assert encoder_names(study.variants) == ["enc-a", "enc-b"]
+    out = tmp_path / "results"
+    out.mkdir()
+    toy_runs().to_csv(out / "toy.csv", index=False)
+    facts = {"encoders": zoo_cards(encoder_names(study.variants))}
+    (out / "toy_study.json").write_text(json.dumps(facts))
+    header = write_study_record(study, out).read_text().split("## Results")[0]
+    assert ("`enc-a` SamePlantTask on data/other_plants, checkpoint after 12 epochs, k-NN 0.700 "
+            "(chance 0.200); `enc-b` MultiTaskTask on data/ben-ge, checkpoint after 3 epochs, "
+            "no k-NN probe") in header and "unused" not in header  # fmt: skip
