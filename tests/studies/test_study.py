@@ -197,9 +197,9 @@ def test_study_files_are_checked(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "name",
     ["single_vs_multitask.yaml", "hanna2021_replica.yaml", "power_from_plumes.yaml",
-     "label_efficiency.yaml", "emissions_monitoring.yaml", "packed_path.yaml",
-     "plant_year_estimates.yaml", "plant_year_estimates_heldout.yaml", "multi_pass.yaml",
-     "multi_pass_heldout.yaml"],
+     "label_efficiency.yaml", "label_efficiency_heldout.yaml", "emissions_monitoring.yaml",
+     "packed_path.yaml", "plant_year_estimates.yaml", "plant_year_estimates_heldout.yaml",
+     "multi_pass.yaml", "multi_pass_heldout.yaml"],
 )  # fmt: skip
 def test_committed_studies_build_valid_runs(name, tmp_path, monkeypatch):
     """Every study in experiments/studies parses and its first run trains (fast_dev_run)."""
