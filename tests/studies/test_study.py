@@ -71,6 +71,9 @@ def test_a_killed_study_resumes_without_rerunning_finished_runs(tmp_path, monkey
 
     run_dirs = {p.parent for p in runs.glob("**/args.json")}
     assert len(run_dirs) == 4 and all((d / "metrics.json").is_file() for d in run_dirs)
+    for folder in run_dirs:  # a finished run keeps its best checkpoint, not the one to resume
+        checkpoints = folder / "checkpoints"
+        assert (checkpoints / "best.ckpt").is_file() and not (checkpoints / "last.ckpt").exists()
     for folder in finished_before:
         assert len((folder / "attempts.log").read_text().splitlines()) == 1, folder  # not rerun
 
