@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from plantwatch.data.tools.preview import render_preview
+from plantwatch.markdown_table import markdown_table
 from plantwatch.tasks.baselines import datamodule_baselines
 from plantwatch.tasks.metrics import describe_metric
 from plantwatch.training.run_report import next_commands
@@ -30,13 +31,10 @@ def _cell(value: float) -> str:
 def results_table(model: dict[str, float], baselines: dict[str, dict[str, float]]) -> str:
     """A Markdown table of the headline metrics: the model, then each baseline."""
     columns = {"model": model, **baselines}
-    lines = ["| metric | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
-    for key in DEMO_METRICS:
-        if key in model:
-            label, _ = describe_metric(key)
-            cells = [_cell(values.get(key, float("nan"))) for values in columns.values()]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [[describe_metric(key)[0], *(_cell(values.get(key, float("nan")))
+                                        for values in columns.values())]
+            for key in DEMO_METRICS if key in model]  # fmt: skip
+    return "\n".join(markdown_table(["metric", *columns], rows, right=len(columns)))
 
 
 def run_demo(

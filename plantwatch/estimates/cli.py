@@ -40,6 +40,7 @@ def _errors(args: argparse.Namespace) -> None:
     from plantwatch.estimates.report import read_predictions
     from plantwatch.estimates.strata import errors_by_stratum
     from plantwatch.files.tables import read_csv
+    from plantwatch.markdown_table import markdown_table
 
     observations = read_csv(Path(args.dataset) / layout.OBSERVATIONS_CSV, "an observation table",
                             dtype={"obs_id": str, "plant_id": str})  # fmt: skip
@@ -50,8 +51,7 @@ def _errors(args: argparse.Namespace) -> None:
         raise UserError(str(error)) from None
     cells = [[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row]
              for row in table.itertuples(index=False)]  # fmt: skip
-    print("\n".join("| " + " | ".join(line) + " |"
-                    for line in [list(table.columns), ["---"] * table.shape[1], *cells]))
+    print("\n".join(markdown_table(list(table.columns), cells)))
 
 
 def add_estimate_commands(commands: Any) -> argparse.ArgumentParser:

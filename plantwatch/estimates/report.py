@@ -44,6 +44,7 @@ from plantwatch.estimates.truth import (
 from plantwatch.files.atomic import replace_folder
 from plantwatch.files.ids import checked_id
 from plantwatch.files.tables import read_csv
+from plantwatch.markdown_table import markdown_table
 from plantwatch.sources.generation import GenerationSeries, read_annual_emissions
 from plantwatch.sources.registry import PlantRegistry
 
@@ -289,17 +290,14 @@ def _summary(
         f"- {BIASES}",
         *_fuel_lines(checks),
         "",
-        "| estimate | quantity | n | RMSE | MAE | bias | median abs. rel. error | "
-        "total rel. error | coverage |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in scores.itertuples():
-        coverage = "—" if pd.isna(row.coverage) else f"{row.coverage:.0%}"
-        lines.append(
-            f"| {row.estimate} | {row.quantity} | {row.n} | {row.rmse:.3f} {row.unit} | "
-            f"{row.mae:.3f} {row.unit} | {row.bias:+.3f} {row.unit} | "
-            f"{row.median_abs_rel_error:.1%} | {row.total_rel_error:+.1%} | {coverage} |"
-        )
+    rows = [[str(row.estimate), str(row.quantity), str(row.n), f"{row.rmse:.3f} {row.unit}",
+             f"{row.mae:.3f} {row.unit}", f"{row.bias:+.3f} {row.unit}",
+             f"{row.median_abs_rel_error:.1%}", f"{row.total_rel_error:+.1%}",
+             "—" if pd.isna(row.coverage) else f"{row.coverage:.0%}"]
+            for row in scores.itertuples()]  # fmt: skip
+    lines += markdown_table(["estimate", "quantity", "n", "RMSE", "MAE", "bias",
+                             "median abs. rel. error", "total rel. error", "coverage"], rows)
     return "\n".join(lines) + "\n"
 
 

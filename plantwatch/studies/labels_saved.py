@@ -39,6 +39,7 @@ def masks_saved_lines(study: Study, summary: pd.DataFrame, trained: pd.DataFrame
     reference needs for what the strategy reaches in its last round, and the paired
     difference there; the strategy chosen on validation (its validation score at the last
     round) and the verdict — a gain counts only where the paired interval excludes 0."""
+    from plantwatch.markdown_table import markdown_table
     from plantwatch.studies.labels import higher_is_better, metric_label
     from plantwatch.studies.statistics import difference_cell, paired_differences
 
@@ -55,10 +56,9 @@ def masks_saved_lines(study: Study, summary: pd.DataFrame, trained: pd.DataFrame
     lines = [f"## Labels saved at equal {name}", "",
              f"What `{reference}` needs (its mean curve over seeds and splits, linear between "
              f"rounds) to reach what each strategy reaches in its last round, and the paired "
-             f"difference there (95 % interval; **bold**: excludes 0 on the better side).", "",
-             f"| strategy | labels | {name} | `{reference}` needs | saved | Δ {name} |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+             f"difference there (95 % interval; **bold**: excludes 0 on the better side).", ""]
     found: dict[str, dict] = {}
+    rows = []
     for strategy in study.variants:
         if strategy == reference or strategy not in set(summary["variant"]):
             continue
@@ -69,8 +69,10 @@ def masks_saved_lines(study: Study, summary: pd.DataFrame, trained: pd.DataFrame
         saved = (f"{row['saved']:+.0f}".replace("-", "−") if row["saved"] is not None
                  else f"more than {most - row['labels']:.0f}")  # fmt: skip
         delta = difference_cell(pairs.loc[strategy], higher) if strategy in pairs.index else "–"
-        lines.append(f"| {strategy} | {row['labels']:.0f} | {row['value']:.3f} | {needs} | "
-                     f"{saved} | {delta} |")  # fmt: skip
+        rows.append([strategy, f"{row['labels']:.0f}", f"{row['value']:.3f}", needs, saved, delta])
+    lines += markdown_table(
+        ["strategy", "labels", name, f"`{reference}` needs", "saved", f"Δ {name}"], rows
+    )
     confident = [s for s in found if s in pairs.index
                  and (pairs.at[s, "low"] > 0 if higher else pairs.at[s, "high"] < 0)]  # fmt: skip
     score = f"val_{metric}_mean"

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from plantwatch.markdown_table import markdown_table
 from plantwatch.studies.labels import column_label, higher_is_better, metric_label
 from plantwatch.studies.labels_saved import masks_saved_lines
 from plantwatch.studies.spec import Study
@@ -72,13 +73,6 @@ def _fraction_name(fraction: float, summary: pd.DataFrame) -> str:
     return f"label fraction {fraction:g}"
 
 
-def _table(header: list[str], rows: list[list[str]], right: int) -> list[str]:
-    """A Markdown table: the first ``len(header) − right`` columns left-aligned."""
-    align = ["---"] * (len(header) - right) + ["---:"] * right
-    return [f"| {' | '.join(header)} |", f"|{'|'.join(align)}|",
-            *(f"| {' | '.join(row)} |" for row in rows)]  # fmt: skip
-
-
 def headline_tables(summary: pd.DataFrame, metrics: tuple[str, ...], names: dict) -> list[str]:
     """One table of ``metrics`` (mean ± std over runs) with a row per variant; with several
     label fractions, one table per metric with a column per fraction."""
@@ -94,7 +88,8 @@ def headline_tables(summary: pd.DataFrame, metrics: tuple[str, ...], names: dict
             if all(c == "–" for c in cells):
                 continue
             rows.append([names[variant], str(int(row["n"])), *cells])
-        return _table(["variant", "runs", *map(column_label, metrics)], rows, len(metrics) + 1)
+        header = ["variant", "runs", *map(column_label, metrics)]
+        return markdown_table(header, rows, len(metrics) + 1)
     for metric in metrics:
         rows = []
         for variant in variants:
@@ -105,7 +100,7 @@ def headline_tables(summary: pd.DataFrame, metrics: tuple[str, ...], names: dict
                 rows.append([names[variant], *cells])
         columns = [_fraction_name(f, summary) for f in fractions]
         lines += [f"**{column_label(metric)}**", "",
-                  *_table(["variant", *columns], rows, len(fractions)), ""]  # fmt: skip
+                  *markdown_table(["variant", *columns], rows, len(fractions)), ""]  # fmt: skip
     return lines[:-1]
 
 
@@ -135,7 +130,7 @@ def paired_lines(
         f"{CONFIDENCE:.0%} Student-t interval over the pairs. **Bold**: the interval "
         "excludes 0 on the better side; (worse): on the worse side.",
         "",
-        *_table(header, rows, len(metrics) + 1),
+        *markdown_table(header, rows, len(metrics) + 1),
     ]
 
 
@@ -164,7 +159,7 @@ def per_split_lines(runs: pd.DataFrame, metrics: tuple[str, ...], names: dict) -
         "Per split (mean ± std over the training seeds; the split is often the largest "
         "source of variance):",
         "",
-        *_table(header, [r[3] for r in rows], len(metrics) + 1),
+        *markdown_table(header, [r[3] for r in rows], len(metrics) + 1),
     ]
 
 

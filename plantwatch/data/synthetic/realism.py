@@ -23,6 +23,7 @@ from plantwatch.bands import L2A_BAND_NAMES
 from plantwatch.data.errors import DatasetError
 from plantwatch.data.format.geotiff import read_geotiff
 from plantwatch.files.archives import unpack_safely
+from plantwatch.markdown_table import markdown_table
 
 S1_BANDS: tuple[str, ...] = ("VV", "VH")
 
@@ -86,14 +87,14 @@ def compare_bands(
 
 def markdown(table: pd.DataFrame) -> str:
     """The comparison as a Markdown table (S2 as reflectance, S1 in dB)."""
-    lines = ["| band | real mean | real std | synthetic mean | synthetic std | synthetic vs real |",
-             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    rows = []
     for band, row in table.iterrows():
         s1 = band in S1_BANDS
         cells = [f"{row[c]:.2f}" if s1 else f"{row[c]:.4f}" for c in table.columns[:4]]
         change = row["synthetic vs real"]
-        cells.append(f"{change:+.1f} dB" if s1 else f"×{change:.2f}")
-        lines.append(f"| {band} | " + " | ".join(cells) + " |")
+        rows.append([str(band), *cells, f"{change:+.1f} dB" if s1 else f"×{change:.2f}"])
+    lines = markdown_table(["band", "real mean", "real std", "synthetic mean", "synthetic std",
+                            "synthetic vs real"], rows, right=5)  # fmt: skip
     counts = table.attrs.get("patches", {})
     if counts:
         lines.append(f"\n{counts['real']} real and {counts['synthetic']} synthetic patches.")
