@@ -147,8 +147,9 @@ def write_results(study: Study, root: Path, out: Path, call: dict[str, Any]) -> 
         curves.to_csv(files["curves"], index=False)
     facts = json.loads(files["facts"].read_text()) if files["facts"].is_file() else {}
     facts.update({k: call[k] for k in ("command", "versions", "cpu_cores") if k in call})
-    if encoder_names(study.variants):
-        facts["encoders"] = zoo_cards(encoder_names(study.variants))
+    encoders = encoder_names(study.variants)
+    if encoders:
+        facts["encoders"] = zoo_cards(encoders)
     if call.get("ran"):
         finished = f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
         facts.setdefault("calls", []).append({"finished": finished, **{
